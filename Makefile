@@ -1,0 +1,40 @@
+# Every target sets up .venv itself, so `make reproduce` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint pytest reproduce bench bench-dns bench-lb clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## test: lint, type-check and run every test
+test: $(STAMP) lint pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fake_dns fake_lb reproducer tests
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+## reproduce: the whole outage, live, in one command
+reproduce: $(STAMP)
+	$(PY) -m reproducer story
+
+## bench: exploration speed and strategy comparison (issue: exploration)
+bench: $(STAMP)
+	$(PY) -m reproducer.bench
+
+bench-dns: $(STAMP)
+	$(PY) -m fake_dns.bench
+
+bench-lb: $(STAMP)
+	$(PY) -m fake_lb.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis build *.egg-info

@@ -1,0 +1,402 @@
+"""The authoritative zone engine: lookups (RFC 1034 §4.3.2, RFC 2308) and RFC 2136 updates.
+
+Theory of operation
+-------------------
+- A `ZoneStore` holds the zones a server is authoritative for. It does no I/O and never awaits:
+  `lookup()` and `apply()` are plain synchronous functions over values, so an UPDATE is checked
+  and applied in one step (style rule 2). That is where all-or-nothing comes from.
+- Rule 1: `apply()` evaluates every prerequisite (§3.2) and prescans every change (§3.4.1)
+  against the zone *before* touching it; the first failure returns its rcode and nothing changes.
+- Rule 2: changes are then applied in order to a copy-on-write view of the affected names and
+  committed together; the SOA serial goes up by one when the zone content changed (§3.6).
+- Rule 3: every committed update that changed something is appended to the change log, and each
+  subscriber is called synchronously with the `CommittedUpdate` (serial, key name, changes).
+  Subscribers must not raise; the journal and the race's timeline are subscribers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import dns.rcode
+from dns.rcode import Rcode
+
+from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Update, canonical_name
+
+__all__ = ["CommittedUpdate", "LookupResult", "Zone", "ZoneStore", "UpdateResult"]
+
+log = logging.getLogger("fake_dns.zone")
+
+# RFC 2136 §3.4.1.2: meta-types that may not appear in an add; AXFR/MAILA/MAILB not in deletes.
+_META_TYPES = frozenset({"ANY", "AXFR", "IXFR", "MAILA", "MAILB", "OPT", "TSIG", "TKEY"})
+_MAX_CNAME_CHAIN = 16
+
+# name -> rtype -> (ttl, rdatas in insertion order)
+RRsetMap = dict[str, tuple[int, tuple[str, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """What an authoritative server answers for one question (before wire encoding)."""
+
+    rcode: Rcode
+    answer: tuple[RR, ...] = ()
+    authority: tuple[RR, ...] = ()
+    authoritative: bool = True
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The A/AAAA rdatas in the answer, in order (what a client would connect to)."""
+        return tuple(rr.rdata for rr in self.answer if rr.rtype in ("A", "AAAA"))
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedUpdate:
+    zone: str
+    serial: int
+    key_name: str | None
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    rcode: Rcode
+    serial: int
+    reason: str = ""  # why it was refused, for logs and traces; empty on success
+    committed: CommittedUpdate | None = None
+
+
+def _in_zone(name: str, origin: str) -> bool:
+    return name == origin or name.endswith("." + origin) or origin == "."
+
+
+class Zone:
+    """One zone's data. Mutate only through `ZoneStore.apply` (or `load`, before serving)."""
+
+    def __init__(self, origin: str, soa: RR, records: Iterable[RR] = ()) -> None:
+        self.origin = canonical_name(origin)
+        self.nodes: dict[str, RRsetMap] = {}
+        if soa.rtype != "SOA" or soa.name != self.origin:
+            raise ValueError(f"zone {self.origin}: the SOA must be at the apex, got {soa.to_text()}")
+        self._put(soa)
+        for rr in records:
+            if not _in_zone(rr.name, self.origin):
+                raise ValueError(f"record {rr.to_text()} is outside zone {self.origin}")
+            if rr.rtype == "SOA":
+                if rr.name != self.origin:
+                    raise ValueError(f"zone {self.origin}: SOA not at the apex: {rr.to_text()}")
+                self.nodes[self.origin]["SOA"] = (rr.ttl, (rr.rdata,))
+                continue
+            self._put(rr)
+
+    @classmethod
+    def empty(cls, origin: str, *, ns: str | None = None, ttl: int = 3600,
+              serial: int = 1) -> Zone:
+        """A zone with only an SOA and one NS (defaults: ns1.<origin>, hostmaster.<origin>)."""
+        origin = canonical_name(origin)
+        prefix = "" if origin == "." else origin
+        ns = canonical_name(ns) if ns else f"ns1.{prefix}" if prefix else "ns1."
+        soa = RR.make(origin, "SOA", ttl,
+                      f"{ns} hostmaster.{prefix} {serial} 3600 600 86400 60")
+        return cls(origin, soa, [RR.make(origin, "NS", ttl, ns)])
+
+    def _put(self, rr: RR) -> None:
+        node = self.nodes.setdefault(rr.name, {})
+        ttl, rdatas = node.get(rr.rtype, (rr.ttl, ()))
+        if rr.rdata not in rdatas:
+            rdatas = (*rdatas, rr.rdata)
+        # RFC 2181 §5.2: all RRs of an RRset share one TTL; the newest wins.
+        node[rr.rtype] = (rr.ttl, rdatas)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def soa(self) -> RR:
+        ttl, (rdata,) = self.nodes[self.origin]["SOA"]
+        return RR(self.origin, "SOA", ttl, rdata)
+
+    @property
+    def serial(self) -> int:
+        return int(self.soa.rdata.split()[2])
+
+    def rrset(self, name: str, rtype: str) -> tuple[RR, ...]:
+        node = self.nodes.get(name)
+        if not node or rtype not in node:
+            return ()
+        ttl, rdatas = node[rtype]
+        return tuple(RR(name, rtype, ttl, r) for r in rdatas)
+
+    def records(self) -> list[RR]:
+        """Every record, SOA first, then by name and type (a stable order for dumps and hashes)."""
+        out = [self.soa]
+        for name in sorted(self.nodes):
+            for rtype in sorted(self.nodes[name]):
+                if name == self.origin and rtype == "SOA":
+                    continue
+                out.extend(self.rrset(name, rtype))
+        return out
+
+    def _name_exists(self, name: str) -> bool:
+        """True when the name owns records or is an empty non-terminal (RFC 8020 §2)."""
+        if name in self.nodes:
+            return True
+        suffix = "." + name
+        return any(n.endswith(suffix) for n in self.nodes)
+
+    def _negative_soa(self) -> RR:
+        # RFC 2308 §3: the SOA in a negative answer carries min(SOA TTL, SOA MINIMUM).
+        soa = self.soa
+        minimum = int(soa.rdata.split()[6])
+        return RR(soa.name, "SOA", min(soa.ttl, minimum), soa.rdata)
+
+    def lookup(self, qname: str, qtype: str) -> LookupResult:
+        """Answer one question authoritatively (RFC 1034 §4.3.2 for data inside this zone).
+
+        CNAME chains are followed inside the zone with every CNAME in the answer; the rcode is
+        that of the last name in the chain (RFC 6604 §2.1). NXDOMAIN and NODATA both carry the
+        zone SOA in the authority section (RFC 2308 §2.1, §2.2).
+        """
+        answer: list[RR] = []
+        name = qname
+        seen: set[str] = set()
+        while True:
+            node = self.nodes.get(name)
+            if node is None:
+                if self._name_exists(name):
+                    return LookupResult(Rcode.NOERROR, tuple(answer), (self._negative_soa(),))
+                return LookupResult(Rcode.NXDOMAIN, tuple(answer), (self._negative_soa(),))
+            if qtype == "ANY":
+                for rtype in node:
+                    answer.extend(self.rrset(name, rtype))
+                return LookupResult(Rcode.NOERROR, tuple(answer))
+            if qtype in node:
+                answer.extend(self.rrset(name, qtype))
+                return LookupResult(Rcode.NOERROR, tuple(answer))
+            if "CNAME" in node and qtype != "CNAME":
+                cname = self.rrset(name, "CNAME")[0]
+                answer.append(cname)
+                seen.add(name)
+                target = cname.rdata
+                if target in seen or len(seen) >= _MAX_CNAME_CHAIN:
+                    # A loop: answer what we have; RFC 1034 §3.6.2 says loops are errors.
+                    return LookupResult(Rcode.SERVFAIL, tuple(answer))
+                if not _in_zone(target, self.origin):
+                    return LookupResult(Rcode.NOERROR, tuple(answer))
+                name = target
+                continue
+            return LookupResult(Rcode.NOERROR, tuple(answer), (self._negative_soa(),))
+
+
+class ZoneStore:
+    """The zones one server is authoritative for, and the single place they change."""
+
+    def __init__(self, zones: Iterable[Zone] = ()) -> None:
+        self.zones: dict[str, Zone] = {}
+        self.change_log: list[CommittedUpdate] = []
+        self._subscribers: list[Callable[[CommittedUpdate], None]] = []
+        for zone in zones:
+            self.add_zone(zone)
+
+    def add_zone(self, zone: Zone) -> None:
+        if zone.origin in self.zones:
+            raise ValueError(f"zone {zone.origin} is already served")
+        self.zones[zone.origin] = zone
+
+    def subscribe(self, callback: Callable[[CommittedUpdate], None]) -> Callable[[], None]:
+        """Call `callback` after each committed update; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def find_zone(self, name: str) -> Zone | None:
+        """The zone with the longest origin that contains `name` (canonical), or None."""
+        best: Zone | None = None
+        for origin, zone in self.zones.items():
+            if _in_zone(name, origin) and (best is None or len(origin) > len(best.origin)):
+                best = zone
+        return best
+
+    def lookup(self, qname: str, qtype: str) -> LookupResult:
+        """Answer a question; REFUSED (not authoritative) for names outside every zone."""
+        zone = self.find_zone(qname)
+        if zone is None:
+            return LookupResult(Rcode.REFUSED, authoritative=False)
+        return zone.lookup(qname, qtype)
+
+    # -- RFC 2136 ----------------------------------------------------------------------------
+
+    def apply(self, update: Update, key_name: str | None = None) -> UpdateResult:
+        """Check and apply one UPDATE all-or-nothing, in one synchronous step.
+
+        `key_name` is the TSIG key that signed it (authentication is the server's job; the
+        engine only records who made each change).
+        """
+        zone = self.zones.get(update.zone)
+        serial = zone.serial if zone else 0
+        if update.formerr:
+            return UpdateResult(Rcode.FORMERR, serial, update.formerr)
+        if zone is None:
+            # §3.1.2: a zone we are not authoritative for.
+            return UpdateResult(Rcode.NOTAUTH, 0, f"not authoritative for zone {update.zone}")
+        failure = self._check_prerequisites(zone, update) or self._prescan(zone, update)
+        if failure:
+            rcode, reason = failure
+            log.debug("update of %s refused: %s %s", zone.origin, rcode.name, reason)
+            return UpdateResult(rcode, serial, reason)
+        changed = self._commit(zone, update.changes)
+        if not changed:
+            return UpdateResult(Rcode.NOERROR, serial)
+        committed = CommittedUpdate(zone.origin, zone.serial, key_name, tuple(changed))
+        self.change_log.append(committed)
+        for callback in list(self._subscribers):
+            callback(committed)
+        return UpdateResult(Rcode.NOERROR, zone.serial, committed=committed)
+
+    @staticmethod
+    def _check_prerequisites(zone: Zone, update: Update) -> tuple[Rcode, str] | None:
+        """RFC 2136 §3.2, in message order; value-dependent ones compare whole RRsets."""
+        for pre in update.prerequisites:
+            if not _in_zone(pre.name, zone.origin):
+                return Rcode.NOTZONE, f"prerequisite name {pre.name} is outside {zone.origin}"
+            node = zone.nodes.get(pre.name)
+            if pre.kind is PrereqKind.NAME_IN_USE:
+                if not node:
+                    return Rcode.NXDOMAIN, f"name {pre.name} is not in use"
+            elif pre.kind is PrereqKind.NAME_NOT_IN_USE:
+                if node:
+                    return Rcode.YXDOMAIN, f"name {pre.name} is in use"
+            elif pre.kind is PrereqKind.RRSET_EXISTS:
+                if not node or pre.rtype not in node:
+                    return Rcode.NXRRSET, f"no {pre.rtype} RRset at {pre.name}"
+            elif pre.kind is PrereqKind.RRSET_DOES_NOT_EXIST:
+                if node and pre.rtype in node:
+                    return Rcode.YXRRSET, f"a {pre.rtype} RRset exists at {pre.name}"
+            elif pre.kind is PrereqKind.RRSET_EXISTS_VALUE:
+                assert pre.rtype is not None
+                have = frozenset(node[pre.rtype][1]) if node and pre.rtype in node else frozenset()
+                if have != pre.rdatas:
+                    return (Rcode.NXRRSET,
+                            f"{pre.rtype} RRset at {pre.name} is {sorted(have)}, "
+                            f"expected {sorted(pre.rdatas)}")
+        return None
+
+    @staticmethod
+    def _prescan(zone: Zone, update: Update) -> tuple[Rcode, str] | None:
+        """RFC 2136 §3.4.1: every change must be inside the zone and well-formed."""
+        for change in update.changes:
+            if not _in_zone(change.name, zone.origin):
+                return Rcode.NOTZONE, f"update name {change.name} is outside {zone.origin}"
+            if change.kind is ChangeKind.ADD and change.rtype in _META_TYPES:
+                return Rcode.FORMERR, f"cannot add a record of meta-type {change.rtype}"
+            if change.kind in (ChangeKind.DELETE_RRSET, ChangeKind.DELETE_RR) and \
+                    change.rtype in _META_TYPES - {"ANY"}:
+                return Rcode.FORMERR, f"cannot delete meta-type {change.rtype}"
+        return None
+
+    @staticmethod
+    def _commit(zone: Zone, changes: Iterable[Change]) -> list[Change]:
+        """RFC 2136 §3.4.2; returns the changes that actually changed the zone."""
+        nodes = zone.nodes
+        apex = zone.origin
+        done: list[Change] = []
+        for ch in changes:
+            node = nodes.get(ch.name)
+            if ch.kind is ChangeKind.ADD:
+                assert ch.rtype is not None and ch.rdata is not None
+                if node and ch.rtype != "CNAME" and "CNAME" in node:
+                    continue  # §3.4.2.2: a CNAME name takes no other data
+                if node and ch.rtype == "CNAME" and any(t != "CNAME" for t in node):
+                    continue
+                if ch.rtype == "SOA":
+                    if ch.name != apex:
+                        continue
+                    new_serial = int(ch.rdata.split()[2])
+                    if new_serial <= zone.serial:  # §3.4.2.2: never move the serial back
+                        continue
+                    node = nodes[apex]
+                    node["SOA"] = (ch.ttl, (ch.rdata,))
+                    done.append(ch)
+                    continue
+                node = nodes.setdefault(ch.name, {})
+                if ch.rtype == "CNAME" and "CNAME" in node:
+                    # §3.4.2.2: a CNAME replaces the existing CNAME (one per name).
+                    if node["CNAME"] == (ch.ttl, (ch.rdata,)):
+                        continue
+                    node["CNAME"] = (ch.ttl, (ch.rdata,))
+                    done.append(ch)
+                    continue
+                ttl, rdatas = node.get(ch.rtype, (ch.ttl, ()))
+                if ch.rdata in rdatas and ttl == ch.ttl:
+                    continue
+                if ch.rdata not in rdatas:
+                    rdatas = (*rdatas, ch.rdata)
+                node[ch.rtype] = (ch.ttl, rdatas)
+                done.append(ch)
+            elif ch.kind is ChangeKind.DELETE_RRSET:
+                assert ch.rtype is not None
+                if not node or (ch.name == apex and ch.rtype in ("SOA", "NS")):
+                    continue  # §3.4.2.3: apex SOA and NS RRsets are never deleted this way
+                if ch.rtype == "ANY":
+                    ZoneStore._delete_name(nodes, ch.name, apex, done, ch)
+                    continue
+                if ch.rtype in node:
+                    del node[ch.rtype]
+                    if not node:
+                        del nodes[ch.name]
+                    done.append(ch)
+            elif ch.kind is ChangeKind.DELETE_NAME:
+                ZoneStore._delete_name(nodes, ch.name, apex, done, ch)
+            elif ch.kind is ChangeKind.DELETE_RR:
+                assert ch.rtype is not None and ch.rdata is not None
+                if not node or ch.rtype not in node:
+                    continue
+                if ch.name == apex and ch.rtype == "SOA":
+                    continue  # §3.4.2.4: the SOA is never deleted
+                ttl, rdatas = node[ch.rtype]
+                if ch.rdata not in rdatas:
+                    continue
+                if ch.name == apex and ch.rtype == "NS" and len(rdatas) == 1:
+                    continue  # §3.4.2.4: never delete the last apex NS
+                rest = tuple(r for r in rdatas if r != ch.rdata)
+                if rest:
+                    node[ch.rtype] = (ttl, rest)
+                else:
+                    del node[ch.rtype]
+                    if not node:
+                        del nodes[ch.name]
+                done.append(ch)
+        if done:
+            soa = zone.soa
+            fields = soa.rdata.split()
+            if not any(c.rtype == "SOA" and c.kind is ChangeKind.ADD for c in done):
+                fields[2] = str((int(fields[2]) + 1) % 2**32)  # RFC 1982 serial arithmetic
+                nodes[apex]["SOA"] = (soa.ttl, (" ".join(fields),))
+        return done
+
+    @staticmethod
+    def _delete_name(nodes: dict[str, RRsetMap], name: str, apex: str,
+                     done: list[Change], ch: Change) -> None:
+        node = nodes.get(name)
+        if not node:
+            return
+        if name == apex:
+            # §3.4.2.3: at the apex, everything but the SOA and NS RRsets goes.
+            doomed = [t for t in node if t not in ("SOA", "NS")]
+            if not doomed:
+                return
+            for t in doomed:
+                del node[t]
+        else:
+            del nodes[name]
+        done.append(ch)
+
+
+def rcode_text(rcode: int) -> str:
+    """'NXRRSET' for 8, etc. (dnspython's names, which are RFC 2136's)."""
+    return dns.rcode.to_text(Rcode(rcode))
