@@ -3,9 +3,13 @@
 Public API:
 - values: `RR`, `Update`, `Prerequisite`, `PrereqKind`, `Change`, `ChangeKind`
 - engine: `Zone`, `ZoneStore`, `LookupResult`, `UpdateResult`, `CommittedUpdate`
+- network: `DNSServer` (async with; UDP+TCP on one port), `DNSClient` (queries and
+  TSIG-signed updates over one persistent UDP endpoint), `UpdateReply`, `DNSClientError`
 """
 
+from fake_dns._client import DNSClient, DNSClientError, UpdateReply
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Prerequisite, Update
+from fake_dns._server import DNSServer
 from fake_dns._zone import CommittedUpdate, LookupResult, UpdateResult, Zone, ZoneStore
 
 __all__ = [
@@ -13,10 +17,14 @@ __all__ = [
     "Change",
     "ChangeKind",
     "CommittedUpdate",
+    "DNSClient",
+    "DNSClientError",
+    "DNSServer",
     "LookupResult",
     "PrereqKind",
     "Prerequisite",
     "Update",
+    "UpdateReply",
     "UpdateResult",
     "Zone",
     "ZoneStore",

@@ -16,6 +16,7 @@ Canonical forms (so that value-dependent prerequisites of RFC 2136 §2.4.2 compa
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,8 +29,8 @@ __all__ = [
     "RR",
     "Change",
     "ChangeKind",
-    "Prerequisite",
     "PrereqKind",
+    "Prerequisite",
     "Update",
     "canonical_name",
     "canonical_rdata",
@@ -54,12 +55,19 @@ def canonical_name(name: str) -> str:
     return parsed.to_text().lower()
 
 
+# An IPv4 address already in canonical dotted-quad form (no leading zeros, each octet <= 255).
+_CANONICAL_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+                             r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
 @lru_cache(maxsize=65536)
 def canonical_rdata(rtype: str, text: str) -> str:
     """Return the canonical presentation text of one rdata of type `rtype`.
 
     Raises ValueError naming the type and the text when the rdata does not parse.
     """
+    if rtype == "A" and _CANONICAL_IPV4.fullmatch(text):
+        return text  # the hot case, already canonical: skip dnspython's tokenizer
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text,
                                     origin=dns.name.root, relativize=False)
@@ -127,7 +135,8 @@ class Prerequisite:
         return cls(PrereqKind.RRSET_EXISTS, canonical_name(name), _check_type(rtype))
 
     @classmethod
-    def rrset_equals(cls, name: str, rtype: str, rdatas: list[str] | tuple[str, ...]) -> Prerequisite:
+    def rrset_equals(cls, name: str, rtype: str,
+                     rdatas: list[str] | tuple[str, ...]) -> Prerequisite:
         """The compare-and-set prerequisite: the RRset is exactly `rdatas`."""
         rtype = _check_type(rtype)
         if not rdatas:

@@ -25,7 +25,7 @@ from dns.rcode import Rcode
 
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Update, canonical_name
 
-__all__ = ["CommittedUpdate", "LookupResult", "Zone", "ZoneStore", "UpdateResult"]
+__all__ = ["CommittedUpdate", "LookupResult", "UpdateResult", "Zone", "ZoneStore"]
 
 log = logging.getLogger("fake_dns.zone")
 
@@ -68,6 +68,11 @@ class UpdateResult:
     committed: CommittedUpdate | None = None
 
 
+def _serial_gt(a: int, b: int) -> bool:
+    """RFC 1982 §3.2: serial `a` is greater than `b` in 32-bit sequence space arithmetic."""
+    return 0 < (a - b) % 2**32 < 2**31
+
+
 def _in_zone(name: str, origin: str) -> bool:
     return name == origin or name.endswith("." + origin) or origin == "."
 
@@ -79,7 +84,8 @@ class Zone:
         self.origin = canonical_name(origin)
         self.nodes: dict[str, RRsetMap] = {}
         if soa.rtype != "SOA" or soa.name != self.origin:
-            raise ValueError(f"zone {self.origin}: the SOA must be at the apex, got {soa.to_text()}")
+            raise ValueError(
+                f"zone {self.origin}: the SOA must be at the apex, got {soa.to_text()}")
         self._put(soa)
         for rr in records:
             if not _in_zone(rr.name, self.origin):
@@ -104,7 +110,7 @@ class Zone:
 
     def _put(self, rr: RR) -> None:
         node = self.nodes.setdefault(rr.name, {})
-        ttl, rdatas = node.get(rr.rtype, (rr.ttl, ()))
+        _ttl, rdatas = node.get(rr.rtype, (rr.ttl, ()))
         if rr.rdata not in rdatas:
             rdatas = (*rdatas, rr.rdata)
         # RFC 2181 §5.2: all RRs of an RRset share one TTL; the newest wins.
@@ -260,7 +266,11 @@ class ZoneStore:
 
     @staticmethod
     def _check_prerequisites(zone: Zone, update: Update) -> tuple[Rcode, str] | None:
-        """RFC 2136 §3.2, in message order; value-dependent ones compare whole RRsets."""
+        """RFC 2136 §3.2.5, in its order: every prerequisite is checked for zone membership and
+        the value-independent ones are evaluated in message order; only then are the
+        value-dependent ones compared, each as a whole RRset (§3.2.3: "temp<rr.name, rr.type>
+        += rr", then "if (zone_rrset<rrset.name, rrset.type> != rrset) return (NXRRSET)")."""
+        expected: dict[tuple[str, str], frozenset[str]] = {}
         for pre in update.prerequisites:
             if not _in_zone(pre.name, zone.origin):
                 return Rcode.NOTZONE, f"prerequisite name {pre.name} is outside {zone.origin}"
@@ -279,11 +289,14 @@ class ZoneStore:
                     return Rcode.YXRRSET, f"a {pre.rtype} RRset exists at {pre.name}"
             elif pre.kind is PrereqKind.RRSET_EXISTS_VALUE:
                 assert pre.rtype is not None
-                have = frozenset(node[pre.rtype][1]) if node and pre.rtype in node else frozenset()
-                if have != pre.rdatas:
-                    return (Rcode.NXRRSET,
-                            f"{pre.rtype} RRset at {pre.name} is {sorted(have)}, "
-                            f"expected {sorted(pre.rdatas)}")
+                key = (pre.name, pre.rtype)
+                expected[key] = expected.get(key, frozenset()) | pre.rdatas
+        for (name, rtype), rdatas in expected.items():
+            node = zone.nodes.get(name)
+            have = frozenset(node[rtype][1]) if node and rtype in node else frozenset()
+            if have != rdatas:
+                return (Rcode.NXRRSET,
+                        f"{rtype} RRset at {name} is {sorted(have)}, expected {sorted(rdatas)}")
         return None
 
     @staticmethod
@@ -294,9 +307,11 @@ class ZoneStore:
                 return Rcode.NOTZONE, f"update name {change.name} is outside {zone.origin}"
             if change.kind is ChangeKind.ADD and change.rtype in _META_TYPES:
                 return Rcode.FORMERR, f"cannot add a record of meta-type {change.rtype}"
-            if change.kind in (ChangeKind.DELETE_RRSET, ChangeKind.DELETE_RR) and \
-                    change.rtype in _META_TYPES - {"ANY"}:
+            if change.kind is ChangeKind.DELETE_RRSET and change.rtype in _META_TYPES - {"ANY"}:
                 return Rcode.FORMERR, f"cannot delete meta-type {change.rtype}"
+            if change.kind is ChangeKind.DELETE_RR and change.rtype in _META_TYPES:
+                # §3.4.1.2: class NONE with type ANY is a format error.
+                return Rcode.FORMERR, f"cannot delete one RR of meta-type {change.rtype}"
         return None
 
     @staticmethod
@@ -317,8 +332,8 @@ class ZoneStore:
                     if ch.name != apex:
                         continue
                     new_serial = int(ch.rdata.split()[2])
-                    if new_serial <= zone.serial:  # §3.4.2.2: never move the serial back
-                        continue
+                    if not _serial_gt(new_serial, zone.serial):
+                        continue  # §3.4.2.2: ignored unless greater (RFC 1982 arithmetic)
                     node = nodes[apex]
                     node["SOA"] = (ch.ttl, (ch.rdata,))
                     done.append(ch)

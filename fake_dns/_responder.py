@@ -1,0 +1,239 @@
+"""The server's logic without sockets: one request's bytes in, the response's bytes out.
+
+Theory of operation
+-------------------
+- `Responder.respond(wire, tcp=...)` returns the response, or None when the request must be
+  dropped (shorter than a header, or a response itself: answering responses makes loops).
+- Rule 1, routing by header bits (RFC 1035 §4.1.1): opcode 5 (UPDATE, RFC 2136) goes to our own
+  codec before dnslib sees the packet, since dnslib cannot parse RDLENGTH-0 records; opcode 0
+  goes to dnslib; any other opcode is answered NOTIMP.
+- Rule 2, queries: a fast path returns a packed answer cached by the request's bytes after the
+  ID, with the ID patched in. The cache is emptied on every committed update (the store calls
+  us synchronously inside `apply`), so no stale answer survives a change. Signed queries are
+  never cached: their answers are signed afresh.
+- Rule 3, updates: TSIG is checked first (RFC 8945 §5.2), then the whole update is checked and
+  applied by `ZoneStore.apply` in one synchronous call, and the answer is signed with the
+  request's key. Anything that subscribes to the store (the journal) has run by the time this
+  returns, hence before the answer can be sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+import dnslib
+from dns.rcode import Rcode
+
+from fake_dns._records import RR, Change
+from fake_dns._tsig import TsigError, TsigRecord, find_tsig, sign, verify
+from fake_dns._wire import (
+    OPCODE_QUERY,
+    OPCODE_UPDATE,
+    TYPE_OPT,
+    ParsedMessage,
+    WireError,
+    encode_name,
+    parse_message,
+    rdata_to_wire,
+    type_code,
+    type_text,
+    update_from_message,
+)
+from fake_dns._zone import CommittedUpdate, ZoneStore
+
+__all__ = ["DEFAULT_MAX_UDP_PAYLOAD", "Responder"]
+
+log = logging.getLogger("fake_dns.server")
+
+# RFC 6891 §6.2.5 and the DNS Flag Day 2020 advice: 1232 bytes avoids IP fragmentation.
+DEFAULT_MAX_UDP_PAYLOAD = 1232
+_CLASSIC_UDP_LIMIT = 512  # RFC 1035 §4.2.1, without EDNS(0)
+_CACHE_LIMIT = 65536
+_CLASS_IN = 1
+_CLASS_ANY = 255
+_BADVERS = 16  # RFC 6891 §9
+_ZONE_TRANSFERS = frozenset({"AXFR", "IXFR"})
+
+
+@lru_cache(maxsize=65536)
+def _dnslib_rr(rr: RR) -> dnslib.RR:
+    """The engine's RR as a dnslib RR, by way of the wire (dnslib packs it with compression)."""
+    rdata = rdata_to_wire(rr.rtype, rr.rdata)
+    wire = (encode_name(rr.name) + struct.pack("!HHIH", type_code(rr.rtype), _CLASS_IN, rr.ttl,
+                                               len(rdata)) + rdata)
+    return dnslib.RR.parse(dnslib.DNSBuffer(wire))
+
+
+def _error_reply(wire: bytes, rcode: int) -> bytes:
+    """A bare answer (no sections) to a request we cannot or will not parse."""
+    msg_id, flags = struct.unpack_from("!HH", wire)
+    opcode_and_rd = flags & 0x7900  # keep OPCODE and RD (RFC 1035 §4.1.1)
+    return struct.pack("!HHHHHH", msg_id, 0x8000 | opcode_and_rd | rcode, 0, 0, 0, 0)
+
+
+class Responder:
+    """Answers queries and applies updates for one `ZoneStore`; does no I/O."""
+
+    def __init__(self, store: ZoneStore, tsig_keys: Mapping[str, bytes],
+                 clock: Callable[[], float], *,
+                 max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD) -> None:
+        self.store = store
+        self._keys = dict(tsig_keys)
+        self._clock = clock
+        self._max_udp_payload = max_udp_payload
+        self._udp_cache: dict[bytes, bytes] = {}
+        self._tcp_cache: dict[bytes, bytes] = {}
+        self._unsubscribe = store.subscribe(self._invalidate)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._invalidate(None)
+
+    def _invalidate(self, _committed: CommittedUpdate | None) -> None:
+        self._udp_cache.clear()
+        self._tcp_cache.clear()
+
+    def respond(self, wire: bytes, *, tcp: bool) -> bytes | None:
+        cache = self._tcp_cache if tcp else self._udp_cache
+        hit = cache.get(wire[2:])
+        if hit is not None:
+            return wire[:2] + hit
+        if len(wire) < 12 or wire[2] & 0x80:
+            return None  # not even a header, or a response: never answer those
+        opcode = (wire[2] >> 3) & 0xF
+        if opcode == OPCODE_UPDATE:
+            return self._update(wire)
+        if opcode != OPCODE_QUERY:
+            return _error_reply(wire, Rcode.NOTIMP)
+        return self._query(wire, tcp, cache)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def _query(self, wire: bytes, tcp: bool, cache: dict[bytes, bytes]) -> bytes:
+        try:
+            msg = parse_message(wire)
+            tsig = find_tsig(msg)
+            request = dnslib.DNSRecord.parse(wire)
+        except (WireError, dnslib.DNSError, ValueError, IndexError, UnicodeError) as exc:
+            log.debug("malformed query: %s", exc)
+            return _error_reply(wire, Rcode.FORMERR)
+        if msg.header.qdcount != 1 or msg.header.ancount or msg.header.nscount:
+            return _error_reply(wire, Rcode.FORMERR)  # RFC 9619: exactly one question
+        opts = [rr for rr in msg.sections[2] if rr.rtype == TYPE_OPT]
+        if len(opts) > 1:
+            return _error_reply(wire, Rcode.FORMERR)  # RFC 6891 §6.1.1
+        reply = request.reply(ra=0, aa=1)
+        reply.ar = []
+        qname, qtype_code, qclass = msg.questions[0]
+        if opts:
+            reply.add_ar(dnslib.EDNS0(udp_len=self._max_udp_payload))
+            if (opts[0].ttl >> 16) & 0xFF != 0:
+                # RFC 6891 §6.1.3: we speak version 0 only; the rcode goes in the OPT RR.
+                reply.ar = [dnslib.EDNS0(udp_len=self._max_udp_payload, ext_rcode=_BADVERS >> 4)]
+                reply.header.aa = 0
+                return self._finish(wire, msg, reply, tsig, tcp, cache, None)
+        qtype = type_text(qtype_code)
+        if qclass not in (_CLASS_IN, _CLASS_ANY) or qtype in _ZONE_TRANSFERS:
+            reply.header.rcode = Rcode.REFUSED
+            reply.header.aa = 0
+            return self._finish(wire, msg, reply, tsig, tcp, cache, None)
+        result = self.store.lookup(qname, qtype)
+        reply.header.rcode = int(result.rcode)
+        reply.header.aa = int(result.authoritative)
+        for rr in result.answer:
+            reply.add_answer(_dnslib_rr(rr))
+        for rr in result.authority:
+            reply.add_auth(_dnslib_rr(rr))
+        limit = _CLASSIC_UDP_LIMIT
+        if opts:
+            limit = min(max(_CLASSIC_UDP_LIMIT, opts[0].rclass), self._max_udp_payload)
+        return self._finish(wire, msg, reply, tsig, tcp, cache, limit)
+
+    def _finish(self, wire: bytes, msg: ParsedMessage, reply: dnslib.DNSRecord,
+                tsig: TsigRecord | None, tcp: bool, cache: dict[bytes, bytes],
+                udp_limit: int | None) -> bytes:
+        packed = bytes(reply.pack())
+        if not tcp and udp_limit is not None and len(packed) > udp_limit:
+            # RFC 2181 §9 / RFC 7766 §4: too big for UDP: no records, TC set, retry over TCP.
+            truncated = dnslib.DNSRecord(dnslib.DNSHeader(id=reply.header.id,
+                                                          bitmap=reply.header.bitmap, tc=1),
+                                         q=reply.q)
+            for rr in reply.ar:
+                truncated.add_ar(rr)
+            packed = bytes(truncated.pack())
+        if tsig is not None:
+            return self._sign_answer(msg, tsig, packed)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[wire[2:]] = packed[2:]
+        return packed
+
+    # -- updates -----------------------------------------------------------------------------
+
+    def _update(self, wire: bytes) -> bytes:
+        try:
+            msg = parse_message(wire)
+            tsig = find_tsig(msg)
+        except WireError as exc:
+            log.info("malformed UPDATE: %s", exc)
+            return _error_reply(wire, Rcode.FORMERR)
+        if tsig is None:
+            # RFC 2136 §3.3: the requestor is not permitted; we permit only TSIG-signed updates.
+            log.info("unsigned UPDATE refused (updates need a TSIG key)")
+            return self._update_reply(msg, Rcode.REFUSED)
+        update = update_from_message(msg)
+        now = int(self._clock())
+        error = verify(msg, tsig, self._keys, now)
+        if error is not TsigError.NOERROR:
+            log.info("UPDATE of %s with key %s refused: TSIG %s", update.zone, tsig.key_name,
+                     error.name)
+            unsigned = self._update_reply(msg, Rcode.NOTAUTH)
+            if error is TsigError.BADTIME:
+                # RFC 8945 §5.2.3: signed, with our time in Other Data.
+                other = struct.pack("!HI", now >> 32, now & 0xFFFFFFFF)
+                return sign(unsigned, tsig.key_name, self._keys[tsig.key_name], now,
+                            request_mac=tsig.mac, error=error, other=other)[0]
+            # RFC 8945 §5.3.2: BADKEY and BADSIG answers are unsigned (empty MAC).
+            return sign(unsigned, tsig.key_name, None, now, error=error)[0]
+        result = self.store.apply(update, tsig.key_name)
+        if result.committed is not None:
+            log.info("update of %s committed, serial %d, key %s: %s", update.zone,
+                     result.serial, tsig.key_name,
+                     "; ".join(_describe(c) for c in result.committed.changes))
+        elif result.rcode == Rcode.NOERROR:
+            log.info("update of %s changed nothing, serial stays %d", update.zone, result.serial)
+        else:
+            log.info("update of %s refused: %s %s", update.zone, result.rcode.name, result.reason)
+        return sign(self._update_reply(msg, result.rcode), tsig.key_name,
+                    self._keys[tsig.key_name], now, request_mac=tsig.mac)[0]
+
+    def _sign_answer(self, msg: ParsedMessage, tsig: TsigRecord, packed: bytes) -> bytes:
+        now = int(self._clock())
+        error = verify(msg, tsig, self._keys, now)
+        if error is TsigError.NOERROR:
+            return sign(packed, tsig.key_name, self._keys[tsig.key_name], now,
+                        request_mac=tsig.mac)[0]
+        header = struct.pack("!HHHHHH", msg.header.id,
+                             0x8000 | (msg.header.flags & 0x7900) | Rcode.NOTAUTH, 1, 0, 0, 0)
+        return sign(header + msg.wire[12:msg.question_end], tsig.key_name, None, now,
+                    error=error)[0]
+
+    @staticmethod
+    def _update_reply(msg: ParsedMessage, rcode: int) -> bytes:
+        """RFC 2136 §3.8: the header and zone section of the request, with QR and the rcode."""
+        header = msg.header
+        flags = 0x8000 | (OPCODE_UPDATE << 11) | (rcode & 0xF)
+        return (struct.pack("!HHHHHH", header.id, flags, header.qdcount, 0, 0, 0)
+                + msg.wire[12:msg.question_end])
+
+
+def _describe(change: Change) -> str:
+    parts = [change.kind.value, change.name]
+    if change.rtype:
+        parts.append(change.rtype)
+    if change.rdata is not None:
+        parts.append(change.rdata)
+    return " ".join(parts)
