@@ -183,9 +183,9 @@ async def _run_fleet(args: argparse.Namespace, reporter: Reporter) -> int:
     try:
         async with fleet:
             info = fleet.info
-            _announce(info, args.json, reporter)
-            if args.ready_file:
+            if args.ready_file:  # before the ready line: whoever reads it finds the file
                 _write_atomically(args.ready_file, info.to_json())
+            _announce(info, args.json, reporter)
             control = (asyncio.create_task(_control(fleet, reporter, stop))
                        if args.stdin_control else None)
             try:

@@ -207,17 +207,17 @@ async def test_a_stopped_dns_server_fails_requests_at_once_with_no_answer_until_
             lb.resolver.timeout_s = 30.0
             await publish(port, 3, list(fleet.info.backend_addresses))
             assert {s for s, _, _ in await get_many(http, lb, 2)} == {204}
-            await server.__aexit__(None, None, None)
+            await server.close()
             try:
                 clock.advance(TTL_S)
                 down = await get_many(http, lb, 3)
             finally:
                 restarted = fake_dns.DNSServer(store, host="127.0.0.1", port=port, tsig_keys=keys)
-                await restarted.__aenter__()
+                await restarted.start()  # the same zone data, on the same port
             try:
                 back = await get_many(http, lb, 2)
             finally:
-                await restarted.__aexit__(None, None, None)
+                await restarted.close()
 
     assert [(s, who) for s, who, _ in down] == [(503, "dns-no-answer")] * 3
     assert down[0][2] == (f"DNS server 127.0.0.1:{port} did not answer for {ENDPOINT}.: "
