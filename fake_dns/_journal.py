@@ -61,6 +61,8 @@ def _read(path: Path) -> _Contents:
         data = path.read_bytes()
     except FileNotFoundError:
         return _Contents((), 0)
+    except OSError as exc:
+        raise JournalError(f"cannot read journal {path}: {exc.strerror or exc}") from None
     updates: list[CommittedUpdate] = []
     pos = 0
     while pos < len(data):
@@ -112,9 +114,13 @@ class Journal:
     def open(self) -> None:
         """Open for appending, first cutting off a torn last line (rule 2)."""
         good = _read(self.path).good_length
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
-        os.ftruncate(self._fd, good)
-        os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.ftruncate(self._fd, good)
+            os.lseek(self._fd, 0, os.SEEK_END)
+        except OSError as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc.strerror or exc}") \
+                from None
 
     def append(self, committed: CommittedUpdate) -> None:
         """Write and fsync one line (rule 1). A store subscriber: called inside `apply()`."""

@@ -126,6 +126,8 @@ class Responder:
         if len(opts) > 1:
             return _error_reply(wire, Rcode.FORMERR)  # RFC 6891 §6.1.1
         reply = request.reply(ra=0, aa=1)
+        # RFC 1035 §4.1.1: Z is zero; RFC 4035 §3.2.3: we validate nothing, so AD is clear.
+        reply.header.bitmap &= ~0x0060
         reply.ar = []
         qname, qtype_code, qclass = msg.questions[0]
         if opts:

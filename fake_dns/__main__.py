@@ -1,0 +1,132 @@
+"""`fake-dns` / `python -m fake_dns`: run the authoritative server until SIGINT or SIGTERM.
+
+    fake-dns --zone example.test --tsig-key enactor:$(head -c32 /dev/urandom | base64)
+
+Prints one line once both sockets are bound ("fake-dns listening on HOST:PORT (udp+tcp)"),
+logs every update to stderr, exits 0 on a signal. A bad flag, an unreadable file or a port in
+use prints one line on stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from fake_dns._config import ConfigError, load_key_file, load_zone_file, parse_tsig_key
+from fake_dns._journal import JournalError
+from fake_dns._server import DNSServer
+from fake_dns._zone import Zone, ZoneStore
+
+__all__ = ["main"]
+
+ENV_KEY = "FAKE_DNS_TSIG_KEY"
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: what was wrong and where to look.
+        self.exit(EXIT_USAGE, f"fake-dns: error: {message} (see fake-dns --help)\n")
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 127.0.0.1:5353, got "
+                                         f"{value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="fake-dns", description="An authoritative DNS server with RFC 2136 "
+                "dynamic updates signed by TSIG (HMAC-SHA256), on UDP and TCP.")
+    p.add_argument("--listen", type=_listen, default=("127.0.0.1", 5353), metavar="HOST:PORT",
+                   help="address for UDP and TCP (default 127.0.0.1:5353; port 0 = any free)")
+    p.add_argument("--zone", action="append", default=[], metavar="NAME",
+                   help="serve an empty zone (SOA and one NS); repeatable")
+    p.add_argument("--zone-file", action="append", default=[], type=Path, metavar="PATH",
+                   help="serve a zone from an RFC 1035 master file; repeatable")
+    p.add_argument("--tsig-key", action="append", default=[], metavar="NAME:BASE64SECRET",
+                   help=f"an HMAC-SHA256 key allowed to update; repeatable; also ${ENV_KEY}")
+    p.add_argument("--tsig-key-file", action="append", default=[], type=Path, metavar="PATH",
+                   help="a BIND key file (tsig-keygen -a hmac-sha256 NAME)")
+    p.add_argument("--journal", type=Path, metavar="PATH",
+                   help="append each committed update here (fsync'd before it is answered) "
+                        "and replay it at start")
+    p.add_argument("--log-level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    return p
+
+
+def _configure(args: argparse.Namespace) -> tuple[ZoneStore, dict[str, bytes]]:
+    store = ZoneStore()
+    try:
+        for name in args.zone:
+            store.add_zone(Zone.empty(name))
+        for path in args.zone_file:
+            store.add_zone(load_zone_file(path))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not store.zones:
+        raise ConfigError("no zone to serve: give --zone NAME or --zone-file PATH")
+    keys: dict[str, bytes] = {}
+    if os.environ.get(ENV_KEY):
+        for spec in os.environ[ENV_KEY].split(","):
+            name, secret = parse_tsig_key(spec, f"${ENV_KEY}")
+            keys[name] = secret
+    for path in args.tsig_key_file:
+        keys.update(load_key_file(path))
+    for spec in args.tsig_key:
+        name, secret = parse_tsig_key(spec)
+        keys[name] = secret
+    return store, keys
+
+
+async def _serve(server: DNSServer) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        print(f"fake-dns listening on {server.host}:{server.port} (udp+tcp)", flush=True)
+        await stop.wait()
+        logging.getLogger("fake_dns").info("signal received, shutting down")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        store, keys = _configure(args)
+    except ConfigError as exc:
+        print(f"fake-dns: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not keys:
+        logging.getLogger("fake_dns").warning(
+            "no TSIG key given (--tsig-key, --tsig-key-file or $%s): every UPDATE will be "
+            "refused", ENV_KEY)
+    host, port = args.listen
+    server = DNSServer(store, host, port, tsig_keys=keys, journal=args.journal)
+    try:
+        asyncio.run(_serve(server))
+    except OSError as exc:
+        print(f"fake-dns: error: cannot listen on {host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    except JournalError as exc:
+        print(f"fake-dns: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Helpers for tests and benchmarks that need the server as a separate process.
+
+`ServerProcess` starts `python -m fake_dns` on 127.0.0.1 port 0, waits for its one "listening"
+line and reads the port from it; leaving the `with` block stops it (SIGTERM, then SIGKILL).
+`kill()` sends SIGKILL at once, for crash tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+__all__ = ["ServerProcess"]
+
+_LISTENING = re.compile(r"^fake-dns listening on (?P<host>\S+):(?P<port>\d+) ")
+_START_TIMEOUT_S = 20.0
+
+
+class ServerProcess:
+    """A `fake-dns` subprocess; `args` are its flags (a --listen is added unless given)."""
+
+    def __init__(self, args: Sequence[str], *, stderr_path: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.args = list(args)
+        if not any(a == "--listen" or a.startswith("--listen=") for a in self.args):
+            self.args += ["--listen", "127.0.0.1:0"]
+        self._stderr_path = stderr_path
+        self._env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.host = ""
+        self.port = 0
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        with contextlib.ExitStack() as stack:  # the child keeps its own copy of the descriptor
+            stderr: IO[bytes] | int = subprocess.DEVNULL
+            if self._stderr_path:
+                stderr = stack.enter_context(open(self._stderr_path, "ab"))
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fake_dns", *self.args], stdout=subprocess.PIPE,
+                stderr=stderr, text=True, env={**os.environ, **(self._env or {})})
+        assert self.process.stdout is not None
+        # The server prints its line once bound, or exits; readline returns either way.
+        line = self.process.stdout.readline()
+        match = _LISTENING.match(line)
+        if match is None:
+            code = self.process.wait(timeout=_START_TIMEOUT_S)
+            raise RuntimeError(f"fake-dns {' '.join(self.args)} did not start (exit {code}, "
+                               f"stdout {line!r}); see its stderr")
+        self.host, self.port = match["host"], int(match["port"])
+
+    def kill(self) -> None:
+        """SIGKILL, no chance to clean up: what a crash looks like to the journal."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=_START_TIMEOUT_S)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait; SIGKILL if it does not stop. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=_START_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
