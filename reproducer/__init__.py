@@ -1,5 +1,50 @@
-"""reproducer: the October 2025 DynamoDB DNS race, as racing enactors over real DNS."""
+"""reproducer: the October 2025 DynamoDB DNS race, as racing enactors over real DNS.
 
+Public API:
+- the world: `Config`, `ConfigError`, `VARIANTS`, `Variant`, `INVARIANTS`
+- running it: `Simulation` (in-process, synchronous), `run_memory`, `run_async` with a
+  `Transport` (`MemoryTransport`, or real DNS), choice sources `ReplayChoices`, `RandomChoices`
+- what a run leaves: `RunResult`, `Step`, `Violation`
+- health: `BackendHealth`, `HealthSource`, `ScriptedHealth`
+"""
+
+from reproducer._enactor import VARIANTS, EnactorSettings, StateMachineEnactor, Variant
 from reproducer._health import BackendHealth, HealthSource, ScriptedHealth
+from reproducer._runtime import (
+    ChoiceSource,
+    MemoryTransport,
+    RandomChoices,
+    ReplayChoices,
+    ReplayDiverged,
+    RunResult,
+    Simulation,
+    Transport,
+    run_async,
+    run_memory,
+)
+from reproducer._world import INVARIANTS, Config, ConfigError, Step, Violation
 
-__all__ = ["BackendHealth", "HealthSource", "ScriptedHealth"]
+__all__ = [
+    "INVARIANTS",
+    "VARIANTS",
+    "BackendHealth",
+    "ChoiceSource",
+    "Config",
+    "ConfigError",
+    "EnactorSettings",
+    "HealthSource",
+    "MemoryTransport",
+    "RandomChoices",
+    "ReplayChoices",
+    "ReplayDiverged",
+    "RunResult",
+    "ScriptedHealth",
+    "Simulation",
+    "StateMachineEnactor",
+    "Step",
+    "Transport",
+    "Variant",
+    "Violation",
+    "run_async",
+    "run_memory",
+]

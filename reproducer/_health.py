@@ -33,17 +33,20 @@ class HealthSource(Protocol):
         ...
 
 
-class ScriptedHealth:
-    """Health from a script: call `i` returns `script[min(i, len(script) - 1)]`.
+DEFAULT_BACKENDS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 
-    The default script is three healthy backends whose capacities shift a little from one
-    generation to the next, as routine capacity changes did (outage summary: "Routine capacity
-    changes produce many generations").
+
+class ScriptedHealth:
+    """Health from a script, by generation: `at(g)` is `script[min(g - 1, len(script) - 1)]`.
+
+    The default is three healthy backends whose capacities shift a little from one generation
+    to the next, as routine capacity changes did (outage.md: "Routine capacity changes produce
+    many generations"). `read()` walks the script one snapshot per call.
     """
 
-    def __init__(self, script: Sequence[tuple[BackendHealth, ...]] | None = None) -> None:
+    def __init__(self, script: Sequence[tuple[BackendHealth, ...]] | None = None,
+                 addresses: Sequence[str] = DEFAULT_BACKENDS) -> None:
         if script is None:
-            addresses = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
             script = [
                 tuple(BackendHealth(a, True, 1 + (i + k) % 3) for k, a in enumerate(addresses))
                 for i in range(3)
@@ -53,11 +56,10 @@ class ScriptedHealth:
         self._script = tuple(script)
         self._calls = 0
 
-    def read_now(self) -> tuple[BackendHealth, ...]:
-        """The synchronous form, for the in-process world."""
-        snapshot = self._script[min(self._calls, len(self._script) - 1)]
-        self._calls += 1
-        return snapshot
+    def at(self, generation: int) -> tuple[BackendHealth, ...]:
+        """The snapshot the Planner sees when it writes `generation` (a pure function)."""
+        return self._script[min(max(generation - 1, 0), len(self._script) - 1)]
 
     async def read(self) -> tuple[BackendHealth, ...]:
-        return self.read_now()
+        self._calls += 1
+        return self.at(self._calls)

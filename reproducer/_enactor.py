@@ -1,0 +1,459 @@
+"""The DNS Enactor as a state machine, and the variants (AWS 2025, tempting fixes, real fixes).
+
+An enactor does no I/O. It is a frozen value with two methods:
+- `next_action(now_ms)` says what it wants to do at its next scheduling point (a DNS query, a
+  DNS UPDATE, a plan-store call, a back-off sleep), or None once it has finished;
+- `receive(result, now_ms)` returns the enactor's next state given what the world answered.
+The asyncio worker that runs it (`_runtime.py`) is a thin loop around these two calls, so the
+same enactor runs over a real socket, over the in-process transport, and inside the exhaustive
+search, which copies states freely because they are values.
+
+Theory of operation (outage.md, "The race"; each phase is one scheduling point)
+-------------------------------------------------------------------------------
+  FIND_PLAN      store: wait for and read the newest plan newer than the last one handled
+  CHECK          query the regional alias: the ONE-TIME check "my plan is newer than the applied
+                 one" (outage.md step 1). aws-2025 never checks again: check-then-act.
+  LOCK_READ      query the TXT lock; free, ours, or expired -> take it as our belief
+  BACKOFF        the lock is someone else's: sleep, doubling each time ("lost the lock several
+                 times in a row and backed off further each time")
+  CREATE_TREES   UPDATE: lock CAS + the plan's record tree for every endpoint
+  READ_ALIAS     query endpoint i's alias: which tree is active now (the rollback will point at it)
+  FLIP           UPDATE: lock CAS + "old tree still has its records" (the rollback must point at
+                 an existing tree: outage.md step 6) + alias -> new tree + rollback -> old tree.
+                 The last flip releases the lock.
+  RELEASE        UPDATE: lock CAS, lock := free (only when the phase's last batch did not)
+  CLEANUP_LIST   store: list the generations
+  CLEANUP_READ_ACTIVE  (fixes only) query each alias, to spare the active trees
+  CLEANUP_DNS    UPDATE: lock CAS + delete the leaf records of every doomed tree; releases lock
+  CLEANUP_STORE  store: delete the doomed plans
+  DONE
+Rules:
+  1. Every UPDATE starts with the lock prerequisite: the TXT lock is exactly what we believe
+     (RFC 2136 §2.4.2) — Route 53's "DELETE exactly as believed" — and re-creates it.
+  2. A refused UPDATE sends us to LOCK_READ. If the lock is still ours, the refusal was about
+     something else: that counts as a failure of the plan; after `max_failures` the plan is
+     abandoned (a real enactor would retry forever; the bound lets runs end).
+  3. Clean-up deletes plans older than `last applied - keep_generations` ("significantly older").
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from fake_dns import LookupResult, Update
+from fake_dns._records import Change, ChangeKind, PrereqKind, Prerequisite
+from reproducer._model import (
+    ALIAS_TTL_S,
+    Action,
+    DeletePlans,
+    Layout,
+    ListPlans,
+    LockValue,
+    Plan,
+    PlanList,
+    PlanRead,
+    Query,
+    ReadNewestPlan,
+    Result,
+    SendUpdate,
+    Sleep,
+    UpdateOutcome,
+)
+
+__all__ = ["VARIANTS", "EnactorSettings", "Phase", "Policy", "StateMachineEnactor", "Variant"]
+
+
+class Phase(enum.Enum):
+    FIND_PLAN = "find-plan"
+    CHECK = "check"
+    LOCK_READ = "lock-read"
+    BACKOFF = "backoff"
+    CREATE_TREES = "create-trees"
+    READ_ALIAS = "read-alias"
+    FLIP = "flip"
+    RELEASE = "release"
+    CLEANUP_LIST = "cleanup-list"
+    CLEANUP_READ_ACTIVE = "cleanup-read-active"
+    CLEANUP_DNS = "cleanup-dns"
+    CLEANUP_STORE = "cleanup-store"
+    DONE = "done"
+
+
+CleanupMode = Literal["age", "check-then-delete", "cas"]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The knobs that tell the variants apart."""
+
+    recheck_before_flip: bool  # re-read the alias and re-check freshness before each flip
+    cas_flip: bool  # the flip's UPDATE carries "alias is still what I read" + "my tree exists"
+    cleanup: CleanupMode
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    name: str
+    correct: bool
+    summary: str
+    policy: Policy
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("aws-2025", False,
+            "faithful to the outage: one-time freshness check, clean-up by age, the rollback "
+            "must point at the active tree (stuck once it is gone)",
+            Policy(recheck_before_flip=False, cas_flip=False, cleanup="age")),
+    Variant("recheck-before-write", False,
+            "tempting fix: re-read the alias and re-check freshness in a separate query before "
+            "each flip; the window between the check and the write stays open",
+            Policy(recheck_before_flip=True, cas_flip=False, cleanup="age")),
+    Variant("cleanup-checks-active", False,
+            "tempting fix: the re-check above, and clean-up reads which trees are active and "
+            "spares them, but deletes in a later step (its own check-then-act)",
+            Policy(recheck_before_flip=True, cas_flip=False, cleanup="check-then-delete")),
+    Variant("cas-flip", True,
+            "correct fix: check and write are one UPDATE (RFC 2136 value-dependent prerequisite "
+            "on the alias: compare-and-set), so the active generation only goes up and clean-up "
+            "by age can never reach it",
+            Policy(recheck_before_flip=True, cas_flip=True, cleanup="age")),
+    Variant("cas-guarded", True,
+            "correct fix, belt and braces: compare-and-set flips, and clean-up deletes only "
+            "under a prerequisite that every alias still points where it read (never a tree an "
+            "alias may point at)",
+            Policy(recheck_before_flip=True, cas_flip=True, cleanup="cas")),
+)}
+
+
+@dataclass(frozen=True, slots=True)
+class EnactorSettings:
+    keep_generations: int = 1
+    lease_ms: int = 5_000
+    backoff_base_ms: int = 1_000
+    backoff_max_ms: int = 8_000
+    max_failures: int = 2
+
+
+_FREE = LockValue.free()
+
+
+def _answer_rdata(result: LookupResult, rtype: str) -> str | None:
+    for rr in result.answer:
+        if rr.rtype == rtype:
+            return rr.rdata
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachineEnactor:
+    """One DNS Enactor. Configuration fields do not take part in equality or hashing."""
+
+    name: str
+    layout: Layout = field(compare=False)
+    policy: Policy = field(compare=False)
+    settings: EnactorSettings = field(compare=False)
+    phase: Phase = Phase.FIND_PLAN
+    plan: Plan | None = None
+    last_done: int = 0  # newest generation applied, skipped or abandoned
+    endpoint: int = 0  # index of the endpoint being flipped or read
+    lock: LockValue | None = _FREE  # what we believe the lock record holds
+    resume: Phase = Phase.FIND_PLAN  # where to go with the lock in hand
+    after_release: Phase = Phase.FIND_PLAN
+    retrying: bool = False  # LOCK_READ after a refused UPDATE
+    suspect: bool = False  # a flip was refused with the lock ours: did the alias move?
+    backoff: int = 0
+    failures: int = 0
+    active: tuple[str | None, ...] = ()  # alias targets read
+    doomed: tuple[int, ...] = ()
+    note: str = ""  # what the last step meant, in the outage summary's words
+
+    @classmethod
+    def create(cls, name: str, layout: Layout, variant: Variant,
+               settings: EnactorSettings) -> StateMachineEnactor:
+        return cls(name, layout, variant.policy, settings)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _lock_prereq(self) -> Prerequisite:
+        name = self.layout.lock_name
+        if self.lock is None:
+            return Prerequisite(PrereqKind.RRSET_DOES_NOT_EXIST, name, "TXT")
+        return Prerequisite(PrereqKind.RRSET_EXISTS_VALUE, name, "TXT",
+                            frozenset((self.lock.txt,)))
+
+    def _lock_changes(self, new: LockValue) -> tuple[Change, ...]:
+        name = self.layout.lock_name
+        return (Change(ChangeKind.DELETE_RRSET, name, "TXT"),
+                Change(ChangeKind.ADD, name, "TXT", 0, new.txt))
+
+    def _held(self, now_ms: int) -> LockValue:
+        return LockValue(self.name, now_ms + self.settings.lease_ms)
+
+    def _batch(self, now_ms: int, prereqs: tuple[Prerequisite, ...],
+               changes: tuple[Change, ...], release: bool) -> Update:
+        new = LockValue.free() if release else self._held(now_ms)
+        return Update(self.layout.zone, (self._lock_prereq(), *prereqs),
+                      (*self._lock_changes(new), *changes))
+
+    def _gen(self, tree: str | None) -> int | None:
+        return self.layout.generation_of_tree(tree)
+
+    @property
+    def _endpoints(self) -> tuple[str, ...]:
+        return self.layout.endpoints
+
+    @property
+    def _plan(self) -> Plan:
+        assert self.plan is not None, f"{self.name}: phase {self.phase} without a plan"
+        return self.plan
+
+    # -- the two methods -------------------------------------------------------------------
+
+    def next_action(self, now_ms: int) -> Action | None:
+        lay = self.layout
+        ph = self.phase
+        if ph is Phase.DONE:
+            return None
+        if ph is Phase.FIND_PLAN:
+            return ReadNewestPlan(self.last_done)
+        if ph is Phase.CHECK:
+            return Query(lay.endpoint_name(self._endpoints[0]), "CNAME",
+                         f"one-time check: is g{self._plan.generation} newer than the "
+                         "applied plan?")
+        if ph is Phase.LOCK_READ:
+            return Query(lay.lock_name, "TXT", "read the lock")
+        if ph is Phase.BACKOFF:
+            delay = min(self.settings.backoff_base_ms << self.backoff, self.settings.backoff_max_ms)
+            return Sleep(now_ms + delay)
+        if ph is Phase.CREATE_TREES:
+            plan = self._plan
+            adds = tuple(Change(ChangeKind.ADD, rr.name, rr.rtype, rr.ttl, rr.rdata)
+                         for ep in self._endpoints for rr in lay.tree_records(plan, ep))
+            return SendUpdate(self._batch(now_ms, (), adds, release=False),
+                              f"create the record trees of g{plan.generation}")
+        if ph is Phase.READ_ALIAS:
+            ep = self._endpoints[self.endpoint]
+            return Query(lay.endpoint_name(ep), "CNAME", f"read the active tree of {ep}")
+        if ph is Phase.FLIP:
+            return self._flip(now_ms)
+        if ph is Phase.RELEASE:
+            return SendUpdate(self._batch(now_ms, (), (), release=True), "release the lock")
+        if ph is Phase.CLEANUP_LIST:
+            return ListPlans()
+        if ph is Phase.CLEANUP_READ_ACTIVE:
+            ep = self._endpoints[self.endpoint]
+            return Query(lay.endpoint_name(ep), "CNAME",
+                         f"clean-up: which tree of {ep} is active?")
+        if ph is Phase.CLEANUP_DNS:
+            return self._cleanup(now_ms)
+        if ph is Phase.CLEANUP_STORE:
+            return DeletePlans(self.doomed)
+        raise AssertionError(f"unhandled phase {ph}")
+
+    def _flip(self, now_ms: int) -> SendUpdate:
+        lay = self.layout
+        plan = self._plan
+        ep = self._endpoints[self.endpoint]
+        alias = lay.endpoint_name(ep)
+        new_tree = lay.tree_name(ep, plan.generation)
+        old_tree = self.active[0] if self.active else None
+        prereqs: list[Prerequisite] = []
+        changes = [Change(ChangeKind.DELETE_RRSET, alias, "CNAME"),
+                   Change(ChangeKind.ADD, alias, "CNAME", ALIAS_TTL_S, new_tree)]
+        if old_tree is not None:
+            # outage.md step 6: the flip points the rollback record at the active plan, and
+            # requires that plan to exist. Once the active tree is deleted, every flip fails.
+            prereqs.append(Prerequisite(PrereqKind.RRSET_EXISTS, old_tree, "A"))
+            rollback = lay.rollback_name(ep)
+            changes += [Change(ChangeKind.DELETE_RRSET, rollback, "CNAME"),
+                        Change(ChangeKind.ADD, rollback, "CNAME", ALIAS_TTL_S, old_tree)]
+        if self.policy.cas_flip:
+            # The fix: the freshness check and the write are one step. The alias must still be
+            # exactly what we read (and judged older than our plan), and our tree must exist.
+            if old_tree is None:
+                prereqs.append(Prerequisite(PrereqKind.RRSET_DOES_NOT_EXIST, alias, "CNAME"))
+            else:
+                prereqs.append(Prerequisite(PrereqKind.RRSET_EXISTS_VALUE, alias, "CNAME",
+                                            frozenset((old_tree,))))
+            prereqs.append(Prerequisite(PrereqKind.RRSET_EXISTS, new_tree, "A"))
+        last = self.endpoint == len(self._endpoints) - 1
+        old = f"g{self._gen(old_tree)}" if old_tree else "nothing"
+        return SendUpdate(self._batch(now_ms, tuple(prereqs), tuple(changes), release=last),
+                          f"flip {ep} to g{plan.generation} (rollback -> {old})"
+                          + (", release the lock" if last else ""))
+
+    def _cleanup(self, now_ms: int) -> SendUpdate:
+        lay = self.layout
+        prereqs: list[Prerequisite] = []
+        if self.policy.cleanup == "cas":
+            for ep, target in zip(self._endpoints, self.active, strict=True):
+                alias = lay.endpoint_name(ep)
+                prereqs.append(
+                    Prerequisite(PrereqKind.RRSET_DOES_NOT_EXIST, alias, "CNAME") if target is None
+                    else Prerequisite(PrereqKind.RRSET_EXISTS_VALUE, alias, "CNAME",
+                                      frozenset((target,))))
+        changes = tuple(Change(ChangeKind.DELETE_RRSET, lay.tree_name(ep, g), "A")
+                        for g in self.doomed for ep in self._endpoints)
+        gens = ", ".join(f"g{g}" for g in self.doomed)
+        return SendUpdate(self._batch(now_ms, tuple(prereqs), changes, release=True),
+                          f"clean-up: delete the trees of {gens}, release the lock")
+
+    def receive(self, result: Result, now_ms: int) -> StateMachineEnactor:
+        ph = self.phase
+        if ph is Phase.FIND_PLAN:
+            assert isinstance(result, PlanRead)
+            if result.plan is None:
+                return replace(self, phase=Phase.DONE, note="no newer plan, and the planner "
+                               "has stopped: done")
+            plan = result.plan
+            return replace(self, phase=Phase.CHECK, plan=plan, failures=0,
+                           note=f"picked up plan g{plan.generation}")
+        if ph is Phase.CHECK:
+            assert isinstance(result, LookupResult)
+            applied = self._gen(_answer_rdata(result, "CNAME")) or 0
+            plan = self._plan
+            if plan.generation > applied:
+                return replace(self, phase=Phase.LOCK_READ, resume=Phase.CREATE_TREES,
+                               note=f"check passed: g{plan.generation} is newer than the "
+                                    f"applied g{applied} (checked once, never again)")
+            return replace(self, phase=Phase.FIND_PLAN, last_done=plan.generation,
+                           note=f"check failed: g{plan.generation} is not newer than g{applied}")
+        if ph is Phase.LOCK_READ:
+            assert isinstance(result, LookupResult)
+            txt = _answer_rdata(result, "TXT")
+            seen = LockValue.parse(txt) if txt is not None else None
+            if self.retrying and seen == self.lock:
+                return self._refused_with_lock()
+            if seen is None or seen.takeable_by(self.name, now_ms):
+                return replace(self, phase=self.resume, lock=seen, retrying=False, backoff=0,
+                               note="the lock is free" if seen is None or
+                               seen.holder in (LockValue.FREE_HOLDER, self.name)
+                               else f"the lock of {seen.holder} has expired: taking it")
+            return replace(self, phase=Phase.BACKOFF, retrying=False,
+                           note=f"lost the lock to {seen.holder}: backing off "
+                                f"(attempt {self.backoff + 1})")
+        if ph is Phase.BACKOFF:
+            return replace(self, phase=Phase.LOCK_READ, backoff=self.backoff + 1, note="woke up")
+        if ph in (Phase.CREATE_TREES, Phase.FLIP, Phase.RELEASE, Phase.CLEANUP_DNS):
+            assert isinstance(result, UpdateOutcome)
+            if result.rcode != "NOERROR":
+                return self._refused(result.rcode)
+            return self._committed(now_ms)
+        if ph in (Phase.READ_ALIAS, Phase.CLEANUP_READ_ACTIVE):
+            assert isinstance(result, LookupResult)
+            return self._read_alias(_answer_rdata(result, "CNAME"))
+        if ph is Phase.CLEANUP_LIST:
+            assert isinstance(result, PlanList)
+            horizon = self.last_done - self.settings.keep_generations
+            doomed = tuple(g for g in result.generations if g < horizon)
+            if not doomed:
+                return replace(self, phase=Phase.FIND_PLAN, note="clean-up: nothing old enough")
+            if self.policy.cleanup == "age":
+                return replace(self, phase=Phase.LOCK_READ, resume=Phase.CLEANUP_DNS,
+                               doomed=doomed, note="clean-up: plans older than g"
+                               f"{horizon} are " + ", ".join(f"g{g}" for g in doomed))
+            return replace(self, phase=Phase.CLEANUP_READ_ACTIVE, endpoint=0, active=(),
+                           doomed=doomed, note="clean-up: candidates "
+                           + ", ".join(f"g{g}" for g in doomed))
+        if ph is Phase.CLEANUP_STORE:
+            return replace(self, phase=Phase.FIND_PLAN, doomed=(),
+                           note="clean-up: plans deleted from the store")
+        raise AssertionError(f"{self.name}: result {result!r} in phase {ph}")
+
+    def _read_alias(self, target: str | None) -> StateMachineEnactor:
+        if self.phase is Phase.CLEANUP_READ_ACTIVE:
+            active = (*self.active, target)
+            if len(active) < len(self._endpoints):
+                return replace(self, active=active, endpoint=self.endpoint + 1, note="")
+            spared = {self._gen(t) for t in active}
+            doomed = tuple(g for g in self.doomed if g not in spared)
+            if not doomed:
+                return replace(self, phase=Phase.FIND_PLAN, active=active, doomed=(),
+                               note="clean-up: every candidate is active; nothing to delete")
+            return replace(self, phase=Phase.LOCK_READ, resume=Phase.CLEANUP_DNS, active=active,
+                           doomed=doomed, note="clean-up: will delete "
+                           + ", ".join(f"g{g}" for g in doomed))
+        plan = self._plan
+        gen = self._gen(target)
+        if self.suspect and target == (self.active[0] if self.active else None):
+            failures = self.failures + 1
+            if failures >= self.settings.max_failures:
+                return self._abandon(failures)
+            return replace(self, phase=Phase.FLIP, active=(target,), suspect=False,
+                           failures=failures,
+                           note=f"the alias has not moved: the flip itself is refused "
+                                f"(failure {failures})")
+        if (self.policy.recheck_before_flip and gen is not None
+                and gen >= plan.generation):
+            return self._next_endpoint(
+                note=f"re-check: {self._endpoints[self.endpoint]} already has g{gen}, skip it")
+        return replace(self, phase=Phase.FLIP, active=(target,), suspect=False, note="")
+
+    def _next_endpoint(self, note: str) -> StateMachineEnactor:
+        if self.endpoint + 1 < len(self._endpoints):
+            return replace(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1, note=note)
+        return replace(self, phase=Phase.RELEASE, after_release=Phase.CLEANUP_LIST,
+                       last_done=self._plan.generation, note=note)
+
+    def _committed(self, now_ms: int) -> StateMachineEnactor:
+        ph = self.phase
+        held = self._held(now_ms)
+        if ph is Phase.CREATE_TREES:
+            return replace(self, phase=Phase.READ_ALIAS, endpoint=0, lock=held,
+                           note="trees created")
+        if ph is Phase.FLIP:
+            plan = self._plan
+            if self.endpoint + 1 < len(self._endpoints):
+                return replace(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1,
+                               lock=held, note="")
+            return replace(self, phase=Phase.CLEANUP_LIST, lock=LockValue.free(),
+                           last_done=plan.generation, failures=0,
+                           note=f"applied g{plan.generation} to every endpoint")
+        if ph is Phase.RELEASE:
+            return replace(self, phase=self.after_release, lock=LockValue.free(), note="")
+        # CLEANUP_DNS
+        return replace(self, phase=Phase.CLEANUP_STORE, lock=LockValue.free(), note="")
+
+    def _refused(self, rcode: str) -> StateMachineEnactor:
+        ph = self.phase
+        if ph is Phase.RELEASE:
+            # Someone took the lock from us: nothing to release.
+            return replace(self, phase=self.after_release, note=f"release refused ({rcode})")
+        resume = {Phase.CREATE_TREES: Phase.CREATE_TREES, Phase.FLIP: Phase.READ_ALIAS,
+                  Phase.CLEANUP_DNS: Phase.CLEANUP_DNS if self.policy.cleanup == "age"
+                  else Phase.CLEANUP_READ_ACTIVE}[ph]
+        return replace(self, phase=Phase.LOCK_READ, resume=resume, retrying=True,
+                       endpoint=0 if resume is Phase.CLEANUP_READ_ACTIVE else self.endpoint,
+                       active=() if resume is Phase.CLEANUP_READ_ACTIVE else self.active,
+                       note=f"UPDATE refused with {rcode}: re-reading the lock")
+
+    def _refused_with_lock(self) -> StateMachineEnactor:
+        """Rule 2: the UPDATE was refused though the lock is still ours."""
+        failures = self.failures + 1
+        if self.resume is Phase.CLEANUP_DNS or self.resume is Phase.CLEANUP_READ_ACTIVE:
+            if failures >= self.settings.max_failures:
+                return replace(self, phase=Phase.RELEASE, after_release=Phase.FIND_PLAN,
+                               retrying=False, failures=0, doomed=(),
+                               note="clean-up keeps being refused: giving up on it")
+            return replace(self, phase=self.resume, retrying=False, failures=failures,
+                           note="an alias moved under the clean-up: reading them again")
+        if self.resume is Phase.READ_ALIAS:
+            # A flip was refused. If the alias has not moved since we read it, the tree
+            # prerequisite failed; `_read_alias` tells the two apart.
+            return replace(self, phase=Phase.READ_ALIAS, retrying=False, suspect=True,
+                           note="the lock is still ours, so another prerequisite failed: "
+                                "reading the alias again")
+        return self._abandon(failures)
+
+    def _abandon(self, failures: int) -> StateMachineEnactor:
+        plan = self._plan
+        if failures >= self.settings.max_failures:
+            return replace(self, phase=Phase.RELEASE, after_release=Phase.FIND_PLAN,
+                           last_done=plan.generation, retrying=False, suspect=False,
+                           failures=0,
+                           note=f"cannot apply g{plan.generation}: the UPDATE is refused every "
+                                "time though the lock is ours; abandoning the plan")
+        return replace(self, phase=self.resume, retrying=False, suspect=False,
+                       failures=failures, note="trying again")

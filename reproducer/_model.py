@@ -1,0 +1,294 @@
+"""The world's values: plans, the plan store, the DNS layout of a plan, and the actions workers
+take with their results. All frozen, all hashable, no I/O.
+
+The layout follows the DynamoDB team's talk (outage.md, "How a plan is written into DNS"):
+
+    dynamodb.us-east-1.amazonaws.com.                   CNAME g0004.dynamodb.plans.us-east-1...
+    g0004.dynamodb.plans.us-east-1.amazonaws.com.       A 127.0.0.11 / A 127.0.0.12 / ...
+                                                        TXT "plan=4 endpoint=dynamodb weights=..."
+    dynamodb.rollback.us-east-1.amazonaws.com.          CNAME g0003.dynamodb.plans.us-east-1...
+    _enactor-lock.us-east-1.amazonaws.com.              TXT "holder=enactor-2 expires_ms=5000"
+
+- the stable name customers resolve is an alias (a CNAME) at the top, pointing at the active
+  plan's tree; the tree's leaf records are one A record per load balancer (address; its weight is
+  in the tree's TXT record, since plain DNS has no weighted A records);
+- the same UPDATE that flips the alias points the rollback record at the previously active tree;
+- a TXT lock record serialises the enactors: every change batch deletes it exactly as the
+  enactor believes it to be (a value-dependent prerequisite, RFC 2136 §2.4.2 — plain DNS deletes
+  of absent records are silently ignored, so the prerequisite is what makes the batch abort)
+  and re-creates it with a fresh expiry.
+
+Choice written down (outage.md asks for it where the sources are silent): clean-up deletes a
+tree's *leaf records* (its A RRset) and leaves the tree's TXT description in place. A resolver
+following the alias into a cleaned tree therefore gets NOERROR with no address — exactly what
+resolvers saw on 20 October ("NOERROR with an empty answer"). Deleting the whole name would have
+made the answer NXDOMAIN (RFC 6604 §2.1), which is not what happened.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fake_dns import RR, LookupResult, Update
+
+__all__ = [
+    "Action",
+    "DeletePlans",
+    "Done",
+    "EndpointState",
+    "Layout",
+    "ListPlans",
+    "LockValue",
+    "Plan",
+    "PlanList",
+    "PlanRead",
+    "PlanStore",
+    "PublishPlan",
+    "Query",
+    "ReadNewestPlan",
+    "Result",
+    "SendUpdate",
+    "Sleep",
+    "Target",
+    "UpdateOutcome",
+]
+
+DEFAULT_ZONE = "us-east-1.amazonaws.com."
+# The regional endpoint first: it is the one the outage emptied. The others stand for the many
+# names sharing one regional plan (outage.md, "Endpoints": FIPS, IPv6, account-specific).
+ENDPOINT_LABELS = ("dynamodb", "dynamodb-fips", "dynamodb-ipv6", "ddb-account-000000000001",
+                   "ddb-account-000000000002", "ddb-account-000000000003",
+                   "ddb-account-000000000004", "ddb-account-000000000005")
+TREE_TTL_S = 5
+ALIAS_TTL_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One load balancer in a plan: its address and its weight."""
+
+    address: str
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A generation of the DNS plan: for every endpoint, the targets with weights."""
+
+    generation: int
+    endpoints: tuple[tuple[str, tuple[Target, ...]], ...]
+
+    def targets(self, endpoint: str) -> tuple[Target, ...]:
+        for label, targets in self.endpoints:
+            if label == endpoint:
+                return targets
+        raise KeyError(f"plan {self.generation} has no endpoint {endpoint!r}")
+
+    def to_json(self) -> dict[str, object]:
+        return {"generation": self.generation,
+                "endpoints": {label: [{"address": t.address, "weight": t.weight} for t in ts]
+                              for label, ts in self.endpoints}}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStore:
+    """The plans by generation (AWS kept them as JSON documents in S3, per the talk).
+
+    `sealed` is set when the Planner has stopped: a modelling device that lets enactors finish
+    instead of polling forever. Real enactors never know; the invariants do not depend on it.
+    """
+
+    plans: tuple[Plan, ...] = ()
+    sealed: bool = False
+
+    @property
+    def newest(self) -> Plan | None:
+        return self.plans[-1] if self.plans else None
+
+    @property
+    def generations(self) -> tuple[int, ...]:
+        return tuple(p.generation for p in self.plans)
+
+    def newer_than(self, generation: int) -> Plan | None:
+        newest = self.newest
+        return newest if newest is not None and newest.generation > generation else None
+
+    def put(self, plan: Plan) -> PlanStore:
+        if self.plans and plan.generation <= self.plans[-1].generation:
+            raise ValueError(f"plan generation {plan.generation} is not newer than "
+                             f"{self.plans[-1].generation}: generations only increase")
+        return PlanStore((*self.plans, plan), self.sealed)
+
+    def delete(self, generations: tuple[int, ...]) -> PlanStore:
+        doomed = set(generations)
+        return PlanStore(tuple(p for p in self.plans if p.generation not in doomed), self.sealed)
+
+    def seal(self) -> PlanStore:
+        return PlanStore(self.plans, True)
+
+
+@dataclass(frozen=True, slots=True)
+class LockValue:
+    """The TXT lock record's content: who holds it, and until when (virtual milliseconds)."""
+
+    holder: str
+    expires_ms: int
+
+    FREE_HOLDER = "none"
+
+    @classmethod
+    def free(cls) -> LockValue:
+        return cls(cls.FREE_HOLDER, 0)
+
+    @property
+    def txt(self) -> str:
+        return f'"holder={self.holder} expires_ms={self.expires_ms}"'
+
+    @classmethod
+    def parse(cls, txt: str) -> LockValue | None:
+        m = re.fullmatch(r'"holder=(\S+) expires_ms=(\d+)"', txt)
+        return cls(m.group(1), int(m.group(2))) if m else None
+
+    def takeable_by(self, who: str, now_ms: int) -> bool:
+        return self.holder in (self.FREE_HOLDER, who) or self.expires_ms <= now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where each part of the world lives in DNS."""
+
+    zone: str = DEFAULT_ZONE
+    endpoints: tuple[str, ...] = ENDPOINT_LABELS[:1]
+
+    @property
+    def lock_name(self) -> str:
+        return f"_enactor-lock.{self.zone}"
+
+    def endpoint_name(self, endpoint: str) -> str:
+        return f"{endpoint}.{self.zone}"
+
+    def rollback_name(self, endpoint: str) -> str:
+        return f"{endpoint}.rollback.{self.zone}"
+
+    def tree_name(self, endpoint: str, generation: int) -> str:
+        return f"g{generation:04d}.{endpoint}.plans.{self.zone}"
+
+    def generation_of_tree(self, tree: str | None) -> int | None:
+        """g0007.dynamodb.plans.<zone> -> 7; None for anything else."""
+        if tree is None:
+            return None
+        m = re.match(r"g(\d+)\.", tree)
+        return int(m.group(1)) if m and tree.endswith(f".plans.{self.zone}") else None
+
+    def tree_records(self, plan: Plan, endpoint: str) -> list[RR]:
+        name = self.tree_name(endpoint, plan.generation)
+        targets = plan.targets(endpoint)
+        weights = ",".join(f"{t.address}:{t.weight}" for t in targets)
+        records = [RR(name, "A", TREE_TTL_S, t.address) for t in targets]
+        records.append(RR(name, "TXT", TREE_TTL_S,
+                          f'"plan={plan.generation} endpoint={endpoint} weights={weights}"'))
+        return records
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointState:
+    """An endpoint as a client sees it after a step: the answer to an A query."""
+
+    endpoint: str
+    rcode: str
+    alias_target: str | None
+    generation: int | None
+    addresses: tuple[str, ...]
+
+    def describe(self) -> str:
+        gen = f"g{self.generation}" if self.generation is not None else "-"
+        addrs = ",".join(self.addresses) if self.addresses else "NO ADDRESSES"
+        return f"{self.endpoint}={gen}[{addrs}]" if self.rcode == "NOERROR" else \
+            f"{self.endpoint}={self.rcode}"
+
+
+# -- actions: what a worker asks the world to do at a scheduling point ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A DNS query (a real one over the real transport)."""
+
+    name: str
+    rtype: str
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendUpdate:
+    """An RFC 2136 UPDATE (TSIG-signed over the real transport)."""
+
+    update: Update
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadNewestPlan:
+    """Plan-store read: the newest plan newer than `newer_than`, once there is one (or the store
+    is sealed). Until then the worker is not ready: it waits, as a watcher would."""
+
+    newer_than: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlans:
+    """Plan-store read: the generations present."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePlans:
+    """Plan-store delete of the given generations."""
+
+    generations: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishPlan:
+    """The Planner writes generation `generation` from the health it reads now."""
+
+    generation: int
+    seal_after: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Back off until virtual time `until_ms` (the scheduler owns the clock)."""
+
+    until_ms: int
+
+
+Action = Query | SendUpdate | ReadNewestPlan | ListPlans | DeletePlans | PublishPlan | Sleep
+
+
+# -- results: what the world answers ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """The rcode of an UPDATE, by name ('NOERROR', 'NXRRSET', ...): all the wire tells."""
+
+    rcode: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRead:
+    plan: Plan | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanList:
+    generations: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A step with nothing to report (a sleep, a store delete, a publish)."""
+
+
+Result = LookupResult | UpdateOutcome | PlanRead | PlanList | Done

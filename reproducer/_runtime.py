@@ -1,0 +1,514 @@
+"""Running a world under a controlled scheduler: the choices, the two runtimes, the trace.
+
+Theory of operation
+-------------------
+- Every worker (the Planner, each Enactor) is parked at a scheduling point with the action it
+  wants to take next. A worker is *ready* when its action can run now: a plan-store wait
+  (`ReadNewestPlan`) is ready only once a newer plan exists or the planner has stopped.
+- Rule 1 (one mover): the scheduler picks one ready worker, lets it take exactly its action,
+  and waits until it is parked again (or finished) before the next decision. A run is therefore
+  a pure function of its configuration and its choices.
+- Rule 2 (choice 0 is unsurprising): the ready workers are offered in a fixed order — the worker
+  that moved last, if it is ready, then the others from the longest-parked to the most recently
+  parked. Choice 0 keeps the current worker going; every other choice is a context switch. A
+  choice is drawn only when two or more workers are ready.
+- Rule 3 (virtual time): back-off sleeps and lock expiry run on a clock the scheduler owns;
+  a sleeping worker that is chosen moves the clock to its wake-up time (never backwards).
+- Rule 4 (observation): after every step, each endpoint is resolved with an A query over the
+  run's own transport and the invariants are checked on the answers.
+
+Two runtimes, one set of workers: `Simulation` steps the state machines synchronously over the
+in-process zone engine (fast, copyable: what exploration uses), and `run_async` runs each worker
+as an asyncio task whose DNS goes through a `Transport` — in-process or real UDP to fake_dns.
+The differential tests require both to produce identical traces for identical choices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fake_dns import LookupResult, Update, Zone, ZoneStore
+from reproducer._health import HealthSource
+from reproducer._model import (
+    Action,
+    DeletePlans,
+    Done,
+    EndpointState,
+    ListPlans,
+    PlanList,
+    PlanRead,
+    PlanStore,
+    PublishPlan,
+    Query,
+    ReadNewestPlan,
+    Result,
+    SendUpdate,
+    Sleep,
+    UpdateOutcome,
+)
+from reproducer._planner import make_plan
+from reproducer._world import Config, InvariantChecker, Step, Violation, Worker, observe_endpoint
+
+__all__ = [
+    "ChoiceSource",
+    "MemoryTransport",
+    "RandomChoices",
+    "ReplayChoices",
+    "ReplayDiverged",
+    "RunResult",
+    "Simulation",
+    "Transport",
+    "run_async",
+    "run_memory",
+]
+
+log = logging.getLogger("reproducer.runtime")
+
+
+# -- choices ------------------------------------------------------------------------------------
+
+
+class ChoiceSource(Protocol):
+    def choose(self, ready: Sequence[str]) -> int:
+        """Index into `ready` (two or more worker names; index 0 is the unsurprising move)."""
+        ...
+
+
+class ReplayDiverged(ValueError):
+    """A replayed choice does not fit the run (the file belongs to another configuration)."""
+
+
+class ReplayChoices:
+    """Choices from a list; once it is used up, every further choice is 0."""
+
+    def __init__(self, choices: Sequence[int]) -> None:
+        self.choices = tuple(choices)
+        self.position = 0
+
+    def choose(self, ready: Sequence[str]) -> int:
+        if self.position >= len(self.choices):
+            return 0
+        choice = self.choices[self.position]
+        self.position += 1
+        if not 0 <= choice < len(ready):
+            raise ReplayDiverged(
+                f"replay choice #{self.position} is {choice}, but only {len(ready)} workers "
+                f"are ready ({', '.join(ready)}): the schedule does not belong to this "
+                "configuration")
+        return choice
+
+
+class RandomChoices:
+    """Uniformly random choices from a seeded generator."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def choose(self, ready: Sequence[str]) -> int:
+        return self._rng.randrange(len(ready))
+
+
+# -- describing steps (shared by both runtimes, so traces agree) --------------------------------
+
+
+def describe_action(action: Action) -> str:
+    match action:
+        case Query(name=name, rtype=rtype, why=why):
+            return f"query {name} {rtype}" + (f" ({why})" if why else "")
+        case SendUpdate(why=why):
+            return f"UPDATE {why}"
+        case ReadNewestPlan(newer_than=n):
+            return f"store: read the newest plan (newer than g{n})"
+        case ListPlans():
+            return "store: list the plans"
+        case DeletePlans(generations=gens):
+            return "store: delete " + ", ".join(f"g{g}" for g in gens)
+        case PublishPlan(generation=gen):
+            return f"store: write plan g{gen}"
+        case Sleep(until_ms=until):
+            return f"back off until t={until}ms"
+    raise AssertionError(f"unknown action {action!r}")
+
+
+def describe_result(result: Result) -> str:
+    match result:
+        case LookupResult():
+            rdatas = [rr.rdata for rr in result.answer]
+            return result.rcode.name + (" " + " ".join(rdatas) if rdatas else " (empty)")
+        case UpdateOutcome(rcode=rcode):
+            return rcode
+        case PlanRead(plan=plan):
+            return f"g{plan.generation}" if plan else "none (the planner has stopped)"
+        case PlanList(generations=gens):
+            return ", ".join(f"g{g}" for g in gens) or "none"
+        case Done():
+            return "ok"
+    raise AssertionError(f"unknown result {result!r}")
+
+
+def _is_ready(action: Action | None, store: PlanStore) -> bool:
+    if action is None:
+        return False
+    if isinstance(action, ReadNewestPlan):
+        return store.sealed or store.newer_than(action.newer_than) is not None
+    return True
+
+
+def _order_ready(ready: list[int], current: int | None, parked_at: list[int]) -> list[int]:
+    """Rule 2: the current worker first (if ready), then the longest-parked first."""
+    rest = sorted((w for w in ready if w != current), key=lambda w: parked_at[w])
+    first = [current] if current is not None and current in ready else []
+    return first + rest
+
+
+def _perform_store(action: Action, store: PlanStore, config: Config,
+                   plan_health: Callable[[int], object] | None = None) -> tuple[Result, PlanStore]:
+    match action:
+        case ReadNewestPlan(newer_than=n):
+            return PlanRead(store.newer_than(n)), store
+        case ListPlans():
+            return PlanList(store.generations), store
+        case DeletePlans(generations=gens):
+            return Done(), store.delete(gens)
+        case PublishPlan(generation=gen, seal_after=seal):
+            store = store.put(config.plan(gen))
+            return Done(), store.seal() if seal else store
+    raise AssertionError(f"not a store action: {action!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    config: Config
+    choices: tuple[int, ...]
+    steps: tuple[Step, ...]
+    violations: tuple[Violation, ...]
+    completed: bool  # every worker finished (as opposed to: stopped at a violation or the bound)
+
+    @property
+    def violation(self) -> Violation | None:
+        return self.violations[0] if self.violations else None
+
+    @property
+    def length(self) -> int:
+        return len(self.steps)
+
+
+# -- the synchronous in-process runtime ------------------------------------------------------------
+
+
+def _copy_zone(zone: Zone) -> Zone:
+    clone = Zone.__new__(Zone)
+    clone.origin = zone.origin
+    clone.nodes = {name: dict(node) for name, node in zone.nodes.items()}
+    return clone
+
+
+class Simulation:
+    """The world stepped synchronously over the in-process zone engine. Copyable (`clone`) and
+    fingerprintable (`fingerprint`) for the exhaustive search."""
+
+    def __init__(self, config: Config, *, stop_at_violation: bool = True) -> None:
+        self.config = config
+        self.layout = config.layout
+        self.stop_at_violation = stop_at_violation
+        self.dns = config.initial_dns()
+        self.store = config.initial_store()
+        self.clock_ms = 0
+        self.workers: list[Worker] = config.initial_workers()
+        self.names = [w.name for w in self.workers]
+        self.pending: list[Action | None] = [w.next_action(0) for w in self.workers]
+        self.parked_at = list(range(len(self.workers)))
+        self.sequence = len(self.workers)
+        self.current: int | None = None
+        self.checker = InvariantChecker(self.layout, config.newest_generation,
+                                        watched=frozenset(config.invariants))
+        self.steps: list[Step] = []
+        self.violations: list[Violation] = []
+        self.choices: list[int] = []
+        self.checker.after_step(0, self.observe())  # record the starting generations
+
+    def clone(self) -> Simulation:
+        other = Simulation.__new__(Simulation)
+        other.config = self.config
+        other.layout = self.layout
+        other.stop_at_violation = self.stop_at_violation
+        other.dns = ZoneStore([_copy_zone(z) for z in self.dns.zones.values()])
+        other.store = self.store
+        other.clock_ms = self.clock_ms
+        other.workers = list(self.workers)
+        other.names = self.names
+        other.pending = list(self.pending)
+        other.parked_at = list(self.parked_at)
+        other.sequence = self.sequence
+        other.current = self.current
+        other.checker = InvariantChecker(self.layout, self.checker.newest_generation,
+                                         dict(self.checker.highest), self.checker.watched)
+        other.steps = list(self.steps)
+        other.violations = list(self.violations)
+        other.choices = list(self.choices)
+        return other
+
+    def fingerprint(self) -> Hashable:
+        """Everything that decides the future: zone content (not the serial), store, clock,
+        worker states, the order of parking, who moved last, the generations seen."""
+        zone = self.dns.zones[self.layout.zone]
+        content = frozenset(
+            (name, rtype, rrset) for name, node in zone.nodes.items()
+            for rtype, rrset in node.items() if rtype != "SOA")
+        order = tuple(sorted(range(len(self.workers)), key=lambda w: self.parked_at[w]))
+        return (content, self.store, self.clock_ms, tuple(self.workers), order, self.current,
+                tuple(sorted(self.checker.highest.items())))
+
+    @property
+    def finished(self) -> bool:
+        return all(p is None for p in self.pending)
+
+    @property
+    def stopped(self) -> bool:
+        return (self.finished or len(self.steps) >= self.config.max_steps
+                or (self.stop_at_violation and bool(self.violations)))
+
+    def ready(self) -> list[int]:
+        ready = [w for w, a in enumerate(self.pending) if _is_ready(a, self.store)]
+        return _order_ready(ready, self.current, self.parked_at)
+
+    def observe(self) -> tuple[EndpointState, ...]:
+        lay = self.layout
+        return tuple(observe_endpoint(lay, ep, self.dns.lookup(lay.endpoint_name(ep), "A"))
+                     for ep in lay.endpoints)
+
+    def _perform(self, worker: int, action: Action) -> Result:
+        match action:
+            case Query(name=name, rtype=rtype):
+                return self.dns.lookup(name, rtype)
+            case SendUpdate(update=update):
+                return UpdateOutcome(self.dns.apply(update, self.names[worker] + ".").rcode.name)
+            case Sleep(until_ms=until):
+                self.clock_ms = max(self.clock_ms, until)
+                return Done()
+        result, self.store = _perform_store(action, self.store, self.config)
+        return result
+
+    def step(self, worker: int) -> Step:
+        action = self.pending[worker]
+        assert action is not None and _is_ready(action, self.store), "worker is not ready"
+        result = self._perform(worker, action)
+        moved = self.workers[worker].receive(result, self.clock_ms)
+        self.workers[worker] = moved
+        self.pending[worker] = moved.next_action(self.clock_ms)
+        self.parked_at[worker] = self.sequence
+        self.sequence += 1
+        self.current = worker
+        index = len(self.steps) + 1
+        states = self.observe()
+        violations = self.checker.after_step(index, states)
+        if self.finished:
+            violations += self.checker.at_end(index, states)
+        step = Step(index, self.names[worker], describe_action(action), describe_result(result),
+                    moved.note, self.clock_ms, states, violations)
+        self.steps.append(step)
+        self.violations.extend(violations)
+        return step
+
+    def run(self, source: ChoiceSource, on_step: Callable[[Step], None] | None = None
+            ) -> RunResult:
+        while not self.stopped:
+            ready = self.ready()
+            if not ready:
+                break
+            if len(ready) > 1:
+                choice = source.choose([self.names[w] for w in ready])
+                self.choices.append(choice)
+            else:
+                choice = 0
+            step = self.step(ready[choice])
+            if on_step:
+                on_step(step)
+        return self.result()
+
+    def result(self) -> RunResult:
+        return RunResult(self.config, tuple(self.choices), tuple(self.steps),
+                         tuple(self.violations), self.finished)
+
+
+def run_memory(config: Config, source: ChoiceSource, *, stop_at_violation: bool = True,
+               on_step: Callable[[Step], None] | None = None) -> RunResult:
+    """One run over the in-process engine, synchronously."""
+    return Simulation(config, stop_at_violation=stop_at_violation).run(source, on_step)
+
+
+# -- the asyncio runtime -------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    """How a worker's DNS messages reach the zone: in-process, or real UDP to fake_dns."""
+
+    async def query(self, name: str, rtype: str) -> LookupResult: ...
+
+    async def update(self, update: Update, worker: str) -> str:
+        """Send the UPDATE on behalf of `worker`; return the rcode's name."""
+        ...
+
+
+class MemoryTransport:
+    """The in-process transport: the same zone engine the server uses, no sockets."""
+
+    def __init__(self, dns: ZoneStore) -> None:
+        self.dns = dns
+
+    async def query(self, name: str, rtype: str) -> LookupResult:
+        return self.dns.lookup(name, rtype)
+
+    async def update(self, update: Update, worker: str) -> str:
+        return self.dns.apply(update, worker + ".").rcode.name
+
+
+@dataclass(slots=True)
+class _Slot:
+    index: int
+    name: str
+    state: Worker
+    pending: Action | None = None
+    parked_at: int = 0
+    grant: asyncio.Future[None] | None = None
+    done: bool = False
+    last: tuple[Action, Result] | None = None
+
+
+@dataclass(slots=True)
+class _Gate:
+    """Knows when every worker is parked (or done): the scheduler decides only then."""
+
+    slots: list[_Slot]
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    sequence: int = 0
+
+    def quiescent(self) -> bool:
+        return all(s.done or (s.grant is not None and not s.grant.done()) for s in self.slots)
+
+    async def wait_quiescent(self) -> None:
+        while not self.quiescent():
+            self.changed.clear()
+            await self.changed.wait()
+
+    async def park(self, slot: _Slot, action: Action) -> None:
+        slot.pending = action
+        slot.parked_at = self.sequence
+        self.sequence += 1
+        slot.grant = asyncio.get_running_loop().create_future()
+        self.changed.set()
+        await slot.grant
+
+    def finish(self, slot: _Slot) -> None:
+        slot.pending = None
+        slot.done = True
+        self.changed.set()
+
+
+async def run_async(config: Config, source: ChoiceSource, transport: Transport, *,
+                    stop_at_violation: bool = True, health: HealthSource | None = None,
+                    on_step: Callable[[Step], None] | None = None) -> RunResult:
+    """One run with every worker an asyncio task and DNS through `transport`.
+
+    The transport's zone must hold `config.initial_records()` when the run starts.
+    `health`, when given, is read for every plan the Planner writes (the live fleet's
+    `/healthz`); otherwise the scripted health of the configuration is used.
+    """
+    layout = config.layout
+    store = config.initial_store()
+    clock_ms = 0
+    workers = config.initial_workers()
+    slots = [_Slot(i, w.name, w) for i, w in enumerate(workers)]
+    gate = _Gate(slots)
+
+    async def perform(slot: _Slot, action: Action) -> Result:
+        nonlocal store, clock_ms
+        match action:
+            case Query(name=name, rtype=rtype):
+                return await transport.query(name, rtype)
+            case SendUpdate(update=update):
+                return UpdateOutcome(await transport.update(update, slot.name))
+            case Sleep(until_ms=until):
+                clock_ms = max(clock_ms, until)
+                return Done()
+            case PublishPlan(generation=gen, seal_after=seal) if health is not None:
+                plan = make_plan(gen, await health.read(), layout.endpoints)
+                store = store.put(plan)
+                store = store.seal() if seal else store
+                return Done()
+        result, store = _perform_store(action, store, config)
+        return result
+
+    async def worker_main(slot: _Slot) -> None:
+        try:
+            while (action := slot.state.next_action(clock_ms)) is not None:
+                await gate.park(slot, action)
+                result = await perform(slot, action)
+                slot.last = (action, result)
+                slot.state = slot.state.receive(result, clock_ms)
+        finally:
+            gate.finish(slot)
+
+    async def observe() -> tuple[EndpointState, ...]:
+        states = []
+        for ep in layout.endpoints:
+            answer = await transport.query(layout.endpoint_name(ep), "A")
+            states.append(observe_endpoint(layout, ep, answer))
+        return tuple(states)
+
+    checker = InvariantChecker(layout, config.newest_generation,
+                               watched=frozenset(config.invariants))
+    checker.after_step(0, await observe())
+    steps: list[Step] = []
+    violations: list[Violation] = []
+    choices: list[int] = []
+    current: int | None = None
+    tasks = [asyncio.create_task(worker_main(s), name=s.name) for s in slots]
+    try:
+        while len(steps) < config.max_steps and not (stop_at_violation and violations):
+            await gate.wait_quiescent()
+            for task in tasks:  # a worker that crashed is our bug: surface it
+                if task.done() and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+            ready = [s.index for s in slots if not s.done and _is_ready(s.pending, store)]
+            ordered = _order_ready(ready, current, [s.parked_at for s in slots])
+            if not ordered:
+                break
+            if len(ordered) > 1:
+                choice = source.choose([slots[w].name for w in ordered])
+                choices.append(choice)
+            else:
+                choice = 0
+            slot = slots[ordered[choice]]
+            current = slot.index
+            assert slot.grant is not None
+            slot.grant.set_result(None)
+            await asyncio.sleep(0)
+            await gate.wait_quiescent()
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+            assert slot.last is not None
+            action, result = slot.last
+            index = len(steps) + 1
+            states = await observe()
+            found = checker.after_step(index, states)
+            if all(s.done for s in slots):
+                found += checker.at_end(index, states)
+            step = Step(index, slot.name, describe_action(action), describe_result(result),
+                        slot.state.note, clock_ms, states, found)
+            steps.append(step)
+            violations.extend(found)
+            if on_step:
+                on_step(step)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return RunResult(config, tuple(choices), tuple(steps), tuple(violations),
+                     all(s.done for s in slots))
