@@ -21,7 +21,10 @@ import pytest_asyncio
 import fake_dns
 from fake_dns import ZoneStore
 from fake_lb import Fleet, HttpHealthSource, LoadBalancer
+from reproducer import HealthSource
 from reproducer._health import BackendHealth
+from reproducer._model import Target
+from reproducer._planner import make_plan
 
 ZONE = "us-east-1.amazonaws.com."
 ENDPOINT = "dynamodb.us-east-1.amazonaws.com"
@@ -257,8 +260,17 @@ async def test_a_stopped_backend_is_reported_unhealthy_with_no_capacity(fleet: F
     await fleet.stop_backend(second)
     fleet.backend(third).capacity = 5
 
-    assert await source.read() == (BackendHealth(first, True, 1), BackendHealth(second, False, 0),
-                                   BackendHealth(third, True, 5))
+    health = await source.read()
+
+    assert health == (BackendHealth(first, True, 1), BackendHealth(second, False, 0),
+                      BackendHealth(third, True, 5))
+    # The Planner's next plan (the runtime calls make_plan with what the source read).
+    plan = make_plan(8, health, (ENDPOINT,))
+    assert plan.targets(ENDPOINT) == (Target(first, 1), Target(third, 5))
+
+
+def test_the_http_health_source_is_a_health_source_for_the_planner() -> None:
+    assert isinstance(HttpHealthSource(["127.0.0.11"], 8080), HealthSource)
 
 
 @pytest.mark.asyncio
@@ -274,3 +286,18 @@ async def test_a_backend_marked_unhealthy_is_reported_unhealthy_and_back_when_re
     await fleet.start_backend(first)
 
     assert await source.read() == (BackendHealth(first, True, 1),)
+
+
+@pytest.mark.asyncio
+async def test_a_stopped_backend_still_in_the_record_fails_its_share_as_unreachable(
+        fleet: Fleet, dns_port: int, http: aiohttp.ClientSession) -> None:
+    first, second, _ = fleet.info.backend_addresses
+    await publish(dns_port, 7, [first, second])
+    await fleet.stop_backend(second)
+
+    replies = await get_many(http, fleet.lbs[0], 4)
+
+    assert [(status, who) for status, who, _ in replies] == [
+        (204, first), (502, "backend-unreachable")] * 2
+    assert replies[1][2].startswith(f"backend {second}:{fleet.backend_port} unreachable: "
+                                    "ClientConnectorError")
