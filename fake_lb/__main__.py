@@ -171,15 +171,11 @@ async def _control(fleet: Fleet, reporter: Reporter, stop: asyncio.Event) -> Non
         stop.set()
 
 
-async def _run_fleet(args: argparse.Namespace, reporter: Reporter) -> int:
+async def _run_fleet(fleet: Fleet, args: argparse.Namespace, reporter: Reporter) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    fleet = Fleet(args.dns, backends=args.backends, lbs=args.lbs, endpoint=args.name,
-                  backend_port=args.backend_port, lb_port=args.lb_port,
-                  first_backend=args.first_backend, first_lb=args.first_lb,
-                  force_close=args.force_close)
     try:
         async with fleet:
             info = fleet.info
@@ -222,9 +218,7 @@ def _announce(info: FleetInfo, as_json: bool, reporter: Reporter) -> None:
                       "(Ctrl-C to stop)")
 
 
-async def _run_traffic(args: argparse.Namespace, reporter: Reporter) -> int:
-    plan = TrafficPlan(args.rate, args.duration, args.interval, args.timeout)
-
+async def _run_traffic(plan: TrafficPlan, args: argparse.Namespace, reporter: Reporter) -> int:
     def show(stats: IntervalStats) -> None:
         reporter.live(stats.line())
 
@@ -244,12 +238,23 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     args = parser.parse_args(argv[1:] if traffic else argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    try:  # values are checked here, before anything starts
+        if traffic:
+            plan = TrafficPlan(args.rate, args.duration, args.interval, args.timeout)
+        else:
+            fleet = Fleet(args.dns, backends=args.backends, lbs=args.lbs, endpoint=args.name,
+                          backend_port=args.backend_port, lb_port=args.lb_port,
+                          first_backend=args.first_backend, first_lb=args.first_lb,
+                          force_close=args.force_close)
+    except ValueError as exc:  # a combination of flags that cannot work
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     try:
         if traffic:
-            return asyncio.run(_run_traffic(args, reporter))
-        return asyncio.run(_run_fleet(args, reporter))
-    except OSError as exc:
-        print(f"fake-lb: error: {exc}", file=sys.stderr)
+            return asyncio.run(_run_traffic(plan, args, reporter))
+        return asyncio.run(_run_fleet(fleet, args, reporter))
+    except OSError as exc:  # e.g. the port asked for is taken
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -191,3 +191,16 @@ def test_a_bad_flag_gives_one_clear_line_and_a_non_zero_exit(
 
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == f"fake-lb: error: {message} (see --help)\n"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--dns", "127.0.0.1:53", "--backends", "0", "--lbs", "1"],
+     "LBs without backends need an explicit backend_port to forward to"),
+    (["--dns", "127.0.0.1:53", "--first-backend", "127.255.255.255", "--backends", "2"],
+     "addresses ['128.0.0.0'] (from '127.255.255.255', count 2) leave 127.0.0.0/8; "
+     "choose a lower first address"),
+])
+def test_flags_that_cannot_work_together_give_one_clear_line_and_exit_2(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"fake-lb: error: {message}\n"
