@@ -68,6 +68,15 @@ class UpdateResult:
     committed: CommittedUpdate | None = None
 
 
+def _same_content(before: dict[str, RRsetMap], nodes: dict[str, RRsetMap],
+                  names: set[str]) -> bool:
+    """True when every name in `names` holds the same RRsets (as sets, with TTLs) as before."""
+    def content(node: RRsetMap | None) -> dict[str, tuple[int, frozenset[str]]]:
+        return {t: (ttl, frozenset(rdatas)) for t, (ttl, rdatas) in (node or {}).items()}
+
+    return all(content(before.get(n)) == content(nodes.get(n)) for n in names)
+
+
 def _serial_gt(a: int, b: int) -> bool:
     """RFC 1982 §3.2: serial `a` is greater than `b` in 32-bit sequence space arithmetic."""
     return 0 < (a - b) % 2**32 < 2**31
@@ -315,10 +324,17 @@ class ZoneStore:
         return None
 
     @staticmethod
-    def _commit(zone: Zone, changes: Iterable[Change]) -> list[Change]:
-        """RFC 2136 §3.4.2; returns the changes that actually changed the zone."""
+    def _commit(zone: Zone, changes: tuple[Change, ...]) -> list[Change]:
+        """RFC 2136 §3.4.2; returns the changes that actually changed the zone.
+
+        An update whose changes cancel out (add X, then delete X) leaves the zone as it was:
+        it is then no change at all (no serial bump, no change-log entry), and the RRsets are
+        restored exactly, order included.
+        """
         nodes = zone.nodes
         apex = zone.origin
+        # Shallow copies suffice: the engine replaces RRset tuples, never mutates them.
+        before = {ch.name: dict(nodes[ch.name]) for ch in changes if ch.name in nodes}
         done: list[Change] = []
         for ch in changes:
             node = nodes.get(ch.name)
@@ -386,6 +402,13 @@ class ZoneStore:
                     if not node:
                         del nodes[ch.name]
                 done.append(ch)
+        if done and _same_content(before, nodes, {ch.name for ch in changes}):
+            for name in {ch.name for ch in changes}:
+                if name in before:
+                    nodes[name] = before[name]
+                else:
+                    nodes.pop(name, None)
+            done = []
         if done:
             soa = zone.soa
             fields = soa.rdata.split()

@@ -259,3 +259,16 @@ def test_a_cname_loop_is_servfail_with_the_chain_so_far() -> None:
                                   C.add("l2.example.test.", "CNAME", 60, "l1.example.test."))))
     result = s.lookup("l1.example.test.", "A")
     assert result.rcode == Rcode.SERVFAIL and len(result.answer) == 2
+
+
+def test_an_update_whose_changes_cancel_out_is_no_change_and_keeps_rrset_order() -> None:
+    s = store()
+    before = s.zones[ZONE].records()
+    result = s.apply(Update(ZONE, changes=(
+        C.delete_rr("www.example.test.", "A", "192.0.2.1"),
+        C.add("www.example.test.", "A", 60, "192.0.2.1"),
+        C.add("tmp.example.test.", "A", 60, "192.0.2.7"),
+        C.delete_name("tmp.example.test."))))
+    assert result.rcode == Rcode.NOERROR and result.committed is None
+    assert s.zones[ZONE].records() == before  # serial included
+    assert s.change_log == []
