@@ -241,6 +241,9 @@ class InvariantChecker:
     newest_generation: int
     highest: dict[str, int] = field(default_factory=dict)
     watched: frozenset[int] = frozenset(INVARIANTS)
+    # (invariant, endpoint) pairs broken now: a violation is reported when it starts, not
+    # again on every step it lasts (what a run that keeps going after it needs).
+    broken: set[tuple[int, str | None]] = field(default_factory=set)
 
     def after_step(self, step: int, states: tuple[EndpointState, ...]) -> tuple[Violation, ...]:
         found: list[Violation] = []
@@ -261,8 +264,11 @@ class InvariantChecker:
                 found.append(Violation(3, step, st.endpoint,
                                        f"the alias points at {st.alias_target}, whose records "
                                        "were deleted"))
-        return tuple(sorted((v for v in found if v.invariant in self.watched),
-                            key=lambda v: v.invariant))
+        now = {(v.invariant, v.endpoint) for v in found}
+        new = [v for v in found if v.invariant in self.watched
+               and (v.invariant, v.endpoint) not in self.broken]
+        self.broken = now
+        return tuple(sorted(new, key=lambda v: v.invariant))
 
     def at_end(self, step: int, states: tuple[EndpointState, ...]) -> tuple[Violation, ...]:
         if 4 not in self.watched:

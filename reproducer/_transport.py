@@ -1,0 +1,155 @@
+"""The real transport: the workers' DNS as TSIG-signed RFC 2136 messages over UDP to fake_dns.
+
+Each worker signs with its own key (`enactor-1.` ...), so the server's change log says who made
+every change. A run either starts its own in-process server on 127.0.0.1 port 0 (`run_real`),
+or uses a server that is already running (`--dns HOST:PORT`, with one shared key), whose zone is
+first reset to the world's initial state with one UPDATE (`reset_update`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from fake_dns import (
+    Change,
+    ChangeKind,
+    CommittedUpdate,
+    DNSClient,
+    DNSServer,
+    LookupResult,
+    Update,
+)
+from reproducer._health import HealthSource
+from reproducer._runtime import ChoiceSource, RunResult, run_async
+from reproducer._world import Config, Step
+
+__all__ = ["DnsTransport", "TsigKey", "parse_tsig_key", "reset_update", "run_real",
+           "run_against"]
+
+log = logging.getLogger("reproducer.transport")
+
+
+@dataclass(frozen=True, slots=True)
+class TsigKey:
+    name: str
+    secret: bytes
+
+    @classmethod
+    def for_worker(cls, worker: str) -> TsigKey:
+        """A per-worker key for in-process servers (deterministic; loopback only)."""
+        return cls(f"{worker}.", hashlib.sha256(f"dns-race-reproducer/{worker}".encode()).digest())
+
+    @property
+    def spec(self) -> str:
+        """The NAME:BASE64 form fake-dns, nsupdate (-y hmac-sha256:NAME:SECRET) and we accept."""
+        return f"{self.name}:{base64.b64encode(self.secret).decode()}"
+
+
+def parse_tsig_key(spec: str) -> TsigKey:
+    """'name:BASE64SECRET' (or 'hmac-sha256:name:BASE64SECRET', nsupdate's -y form)."""
+    parts = spec.split(":")
+    if len(parts) == 3 and parts[0].lower() == "hmac-sha256":
+        parts = parts[1:]
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise ValueError(f"--tsig-key {spec!r}: expected NAME:BASE64SECRET, "
+                         "e.g. reproducer-key:c2VjcmV0c2VjcmV0c2VjcmV0")
+    try:
+        secret = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        raise ValueError(f"--tsig-key {spec!r}: the secret is not valid base64") from None
+    return TsigKey(parts[0], secret)
+
+
+class DnsTransport:
+    """Queries through one client, UPDATEs through a client per worker (its own TSIG key)."""
+
+    def __init__(self, host: str, port: int, keys: Mapping[str, TsigKey] | TsigKey,
+                 *, timeout_s: float = 2.0) -> None:
+        self.host = host
+        self.port = port
+        self._keys = keys
+        self._timeout_s = timeout_s
+        self._reader = DNSClient(host, port, timeout_s=timeout_s)
+        self._writers: dict[str, DNSClient] = {}
+
+    async def __aenter__(self) -> DnsTransport:
+        await self._reader.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._reader.close()
+        for client in self._writers.values():
+            await client.close()
+        self._writers.clear()
+
+    def _key(self, worker: str) -> TsigKey:
+        if isinstance(self._keys, TsigKey):
+            return self._keys
+        return self._keys[worker]
+
+    async def _writer(self, worker: str) -> DNSClient:
+        client = self._writers.get(worker)
+        if client is None:
+            key = self._key(worker)
+            client = DNSClient(self.host, self.port, key_name=key.name, secret=key.secret,
+                               timeout_s=self._timeout_s)
+            await client.start()
+            self._writers[worker] = client
+        return client
+
+    async def query(self, name: str, rtype: str) -> LookupResult:
+        return await self._reader.query(name, rtype)
+
+    async def update(self, update: Update, worker: str) -> str:
+        reply = await (await self._writer(worker)).update(update)
+        return reply.rcode.name
+
+
+def reset_update(config: Config) -> Update:
+    """One UPDATE that puts a zone back into the world's initial state: every name the world
+    can use is deleted (§2.5.3), then the initial records are added (§2.5.1)."""
+    lay = config.layout
+    names = [lay.lock_name]
+    for ep in lay.endpoints:
+        names += [lay.endpoint_name(ep), lay.rollback_name(ep)]
+        names += [lay.tree_name(ep, g) for g in range(1, config.newest_generation + 1)]
+    changes = [Change(ChangeKind.DELETE_NAME, n) for n in names]
+    changes += [Change(ChangeKind.ADD, rr.name, rr.rtype, rr.ttl, rr.rdata)
+                for rr in config.initial_records()]
+    return Update(lay.zone, (), tuple(changes))
+
+
+async def run_real(config: Config, source: ChoiceSource, *, stop_at_violation: bool = True,
+                   on_step: Callable[[Step], None] | None = None,
+                   dns_log: list[CommittedUpdate] | None = None) -> RunResult:
+    """One run over real UDP against a fake_dns server started for it on 127.0.0.1:0."""
+    keys = {w: TsigKey.for_worker(w) for w in config.worker_names}
+    store = config.initial_dns()
+    if dns_log is not None:
+        store.subscribe(dns_log.append)
+    async with DNSServer(store, "127.0.0.1", 0, {k.name: k.secret for k in keys.values()}) \
+            as server, DnsTransport(server.host, server.port, keys) as transport:
+        return await run_async(config, source, transport, stop_at_violation=stop_at_violation,
+                               on_step=on_step)
+
+
+async def run_against(host: str, port: int, key: TsigKey, config: Config, source: ChoiceSource,
+                      *, stop_at_violation: bool = True, health: HealthSource | None = None,
+                      on_step: Callable[[Step], None] | None = None) -> RunResult:
+    """One run against a server that is already running: reset its zone, then run."""
+    async with DnsTransport(host, port, key) as transport:
+        rcode = await transport.update(reset_update(config), "reset")
+        if rcode != "NOERROR":
+            raise RuntimeError(
+                f"the DNS server at {host}:{port} refused to reset zone {config.layout.zone} "
+                f"({rcode}); is it authoritative for that zone, and does it know key "
+                f"{key.name}?")
+        return await run_async(config, source, transport, stop_at_violation=stop_at_violation,
+                               health=health, on_step=on_step)

@@ -1,0 +1,135 @@
+"""The race itself, as hand-written schedules over real DNS (issue: the race, tests 1–3)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import pytest
+
+from fake_dns import DNSServer
+from reproducer import Config, ReplayChoices, RunResult, run_async, run_memory
+from reproducer._script import ScriptError, script_choices
+from reproducer._transport import DnsTransport, TsigKey
+
+# outage.md, "The race": enactor-1 checks its plan g2 once and is slow; the planner writes g3,
+# g4; enactor-2 applies g4 quickly and starts cleaning up; enactor-1 then flips the regional
+# endpoint to its stale g2; enactor-2's clean-up deletes g2, now the active plan.
+AWS_STORY = (
+    ["planner"]  # writes g2
+    + ["enactor-1"] * 3  # picks up g2, checks it once against g1, reads the lock (free)
+    + ["planner"] * 2  # writes g3, g4
+    + ["enactor-2"] * 8  # picks up g4 ... applies it ... lists plans, reads the lock
+    + ["enactor-1"] * 3  # creates g2's trees, reads the alias (g4), flips it to g2
+    + ["enactor-2"]  # clean-up deletes g1 and g2: the regional endpoint is empty
+)
+EMPTYING_STEP = len(AWS_STORY)
+
+
+def story_config(variant: str = "aws-2025") -> Config:
+    # plans=4: after the outage the planner writes g5, which no enactor can apply.
+    return Config(variant=variant, plans=4, invariants=(1, 2, 3, 4))
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed; .ci/run installs bind9-dnsutils")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+async def run_on_real_dns(config: Config, choices: tuple[int, ...]) -> tuple[RunResult, str]:
+    """Run to the end over TSIG-signed UDP; return the result and dig's view of the endpoint."""
+    keys = {w: TsigKey.for_worker(w) for w in config.worker_names}
+    dig = require_tool("dig")
+    async with DNSServer(config.initial_dns(), "127.0.0.1", 0,
+                         {k.name: k.secret for k in keys.values()}) as server:
+        async with DnsTransport(server.host, server.port, keys) as transport:
+            result = await run_async(config, ReplayChoices(choices), transport,
+                                     stop_at_violation=False)
+        proc = await asyncio.create_subprocess_exec(
+            dig, "@127.0.0.1", "-p", str(server.port), "+norecurse", "+tries=1", "+time=2",
+            config.layout.endpoint_name("dynamodb"), "A",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+    return result, out.decode()
+
+
+def answer_records(dig_output: str, rtype: str) -> list[str]:
+    """The rdata of the `rtype` records in dig's answer section (comment lines skipped)."""
+    out = []
+    for line in dig_output.splitlines():
+        fields = line.split()
+        if line and not line.startswith(";") and len(fields) >= 5 and fields[3] == rtype:
+            out.append(fields[4])
+    return out
+
+
+def flips_refused(result: RunResult, worker: str, generation: int) -> list[str]:
+    return [s.outcome for s in result.steps
+            if s.worker == worker and s.action.startswith(f"UPDATE flip dynamodb to g{generation}")
+            and s.outcome != "NOERROR"]
+
+
+@pytest.mark.asyncio
+async def test_the_aws_story_empties_the_regional_endpoint_and_leaves_every_enactor_stuck() -> None:
+    config = story_config()
+    result, dig_output = await run_on_real_dns(config, script_choices(config, AWS_STORY))
+
+    first = [v for v in result.violations if v.step == EMPTYING_STEP]
+    assert [(v.invariant, v.endpoint) for v in first] == [(1, "dynamodb"), (3, "dynamodb")]
+    emptied = result.steps[EMPTYING_STEP - 1]
+    assert emptied.worker == "enactor-2" and emptied.action.startswith("UPDATE clean-up")
+    assert emptied.endpoints[0].rcode == "NOERROR" and emptied.endpoints[0].addresses == ()
+    # The stale flip just before: the generation went backwards, g4 -> g2 (invariant 2).
+    assert [v.invariant for v in result.violations if v.step == EMPTYING_STEP - 1] == [2]
+
+    # dig agrees: NOERROR, the alias in the answer, no address.
+    assert "status: NOERROR" in dig_output
+    assert answer_records(dig_output, "CNAME") == ["g0002.dynamodb.plans.us-east-1.amazonaws.com."]
+    assert answer_records(dig_output, "A") == []
+
+    # Stuck: the planner's later g5 is refused to every enactor that tries it, and the run
+    # ends with the endpoint still empty, reported as invariant 4.
+    tried = [w for w in ("enactor-1", "enactor-2", "enactor-3") if flips_refused(result, w, 5)]
+    assert tried == ["enactor-1", "enactor-2", "enactor-3"]
+    assert all(set(flips_refused(result, w, 5)) == {"NXRRSET"} for w in tried)
+    assert not any(s.action.startswith("UPDATE flip dynamodb to g5") and s.outcome == "NOERROR"
+                   for s in result.steps)
+    assert result.completed
+    assert result.violations[-1].invariant == 4
+    assert result.steps[-1].endpoints[0].addresses == ()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("variant", ["cas-flip", "cas-guarded"])
+async def test_the_same_schedule_under_a_correct_fix_breaks_nothing_and_ends_on_the_newest_plan(
+        variant: str) -> None:
+    aws = story_config()
+    choices = script_choices(aws, AWS_STORY)
+    result, dig_output = await run_on_real_dns(story_config(variant), choices)
+
+    assert result.violations == ()
+    assert result.completed
+    assert [e.generation for e in result.steps[-1].endpoints] == [5]
+    assert "status: NOERROR" in dig_output
+    assert answer_records(dig_output, "CNAME") == ["g0005.dynamodb.plans.us-east-1.amazonaws.com."]
+    assert len(answer_records(dig_output, "A")) == 3
+
+
+def test_a_script_naming_a_worker_that_cannot_move_is_refused_with_the_step() -> None:
+    # The planner has written its last plan after four steps; a fifth is impossible.
+    config = Config(plans=4)
+    with pytest.raises(ScriptError, match=r"step 5: 'planner' is not ready"):
+        script_choices(config, ["planner"] * 5)
+
+
+def test_the_story_run_in_memory_stops_at_the_empty_record_when_asked_to() -> None:
+    config = Config(variant="aws-2025", plans=4, invariants=(1,))
+    result = run_memory(config, ReplayChoices(script_choices(config, AWS_STORY)))
+    assert result.length == EMPTYING_STEP
+    assert result.violation is not None and result.violation.invariant == 1
+    assert not result.completed
