@@ -17,11 +17,10 @@ from reproducer._runtime import (
     ReplayChoices,
     ReplayDiverged,
     RunResult,
-    Simulation,
     Transport,
     run_async,
-    run_memory,
 )
+from reproducer._simulation import Simulation, run_memory
 from reproducer._world import INVARIANTS, Config, ConfigError, Step, Violation
 
 __all__ = [

@@ -24,7 +24,13 @@ from typing import Any
 from reproducer._enactor import VARIANTS
 from reproducer._narrate import format_step, format_trace, write_trace
 from reproducer._replay import ReplayFileError, load_replay, save_replay
-from reproducer._runtime import ChoiceSource, RandomChoices, ReplayChoices, ReplayDiverged, RunResult
+from reproducer._runtime import (
+    ChoiceSource,
+    RandomChoices,
+    ReplayChoices,
+    ReplayDiverged,
+    RunResult,
+)
 from reproducer._simulation import run_memory
 from reproducer._world import Config, ConfigError, Step
 

@@ -27,8 +27,14 @@ from reproducer._health import HealthSource
 from reproducer._runtime import ChoiceSource, RunResult, run_async
 from reproducer._world import Config, Step
 
-__all__ = ["DnsTransport", "TsigKey", "parse_tsig_key", "reset_update", "run_real",
-           "run_against"]
+__all__ = [
+    "DnsTransport",
+    "TsigKey",
+    "parse_tsig_key",
+    "reset_update",
+    "run_against",
+    "run_real",
+]
 
 log = logging.getLogger("reproducer.transport")
 
