@@ -13,7 +13,9 @@ then fail. On loopback that does not happen in practice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import socket
 import struct
 import time
 from collections.abc import Callable
@@ -38,6 +40,8 @@ from fake_dns._zone import LookupResult
 __all__ = ["DNSClient", "DNSClientError", "UpdateReply"]
 
 _ATTEMPTS = 3
+_DRAIN_BATCH = 64
+_MAX_DATAGRAM = 65535
 _EDNS_PAYLOAD = 1232  # RFC 6891; what we advertise, as the server does
 
 
@@ -70,10 +74,25 @@ class _Pending:
 
 
 class _ClientProtocol(asyncio.DatagramProtocol):
-    def __init__(self, pending: dict[int, _Pending]) -> None:
+    def __init__(self, pending: dict[int, _Pending], sock: socket.socket) -> None:
         self._pending = pending
+        self._sock = sock
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self._match(data)
+        # asyncio reads one datagram per readiness event: read what else is queued (bounded),
+        # one event-loop iteration for a burst of answers instead of one each.
+        for _ in range(_DRAIN_BATCH):
+            try:
+                data = self._sock.recv(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.error_received(exc)
+                return
+            self._match(data)
+
+    def _match(self, data: bytes) -> None:
         if len(data) < 12:
             return
         entry = self._pending.get((data[0] << 8) | data[1])
@@ -125,8 +144,17 @@ class DNSClient:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        family, _, _, _, sockaddr = socket.getaddrinfo(self.host, self.port,
+                                                       type=socket.SOCK_DGRAM)[0]
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.connect(sockaddr)  # a connected socket: the kernel drops others' datagrams
+        except OSError:
+            sock.close()
+            raise
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _ClientProtocol(self._pending), remote_addr=(self.host, self.port))
+            functools.partial(_ClientProtocol, self._pending, sock), sock=sock)
         self._transport = transport
 
     async def close(self) -> None:

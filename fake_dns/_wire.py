@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import dns.exception
 import dns.name
@@ -88,8 +88,7 @@ class WireError(ValueError):
     """The peer sent bytes that are not a well-formed DNS message (answer FORMERR or drop)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     id: int
     flags: int
     qdcount: int
@@ -110,8 +109,7 @@ class Header:
         return self.flags & 0xF
 
 
-@dataclass(frozen=True, slots=True)
-class RawRR:
+class RawRR(NamedTuple):
     """One resource record as it sits on the wire: rdata stays bytes, located in `wire`."""
 
     name: str
@@ -123,8 +121,7 @@ class RawRR:
     start: int  # where the RR begins in the message (TSIG needs to cut there)
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
+class ParsedMessage(NamedTuple):
     wire: bytes
     header: Header
     questions: tuple[tuple[str, int, int], ...]  # (name, type, class)
@@ -157,6 +154,25 @@ def decode_name(wire: bytes, offset: int) -> tuple[str, int]:
 
     Follows compression pointers (RFC 1035 §4.1.4), only to earlier offsets.
     """
+    # Fast path: an uncompressed name, converted once per distinct byte string.
+    pos = offset
+    n = len(wire)
+    while pos < n:
+        length = wire[pos]
+        if length == 0:
+            return _uncompressed_name(wire[offset:pos + 1]), pos + 1
+        if length & 0xC0:
+            break
+        pos += length + 1
+    return _decode_name_slow(wire, offset)
+
+
+@lru_cache(maxsize=65536)
+def _uncompressed_name(raw: bytes) -> str:
+    return _decode_name_slow(raw, 0)[0]
+
+
+def _decode_name_slow(wire: bytes, offset: int) -> tuple[str, int]:
     labels: list[bytes] = []
     end = -1
     pos = offset
