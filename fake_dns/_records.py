@@ -9,8 +9,8 @@ Canonical forms (so that value-dependent prerequisites of RFC 2136 §2.4.2 compa
 - names are absolute, lower-case, with the trailing dot (RFC 1035 §2.3.3: names compare without
   regard to case);
 - rdata is dnspython's presentation text of the rdata with any domain names lower-cased
-  (`canonical_rdata`), so "10.0.0.1" and "010.0.0.1" or "Foo.Example." and "foo.example." are the
-  same value.
+  (`canonical_rdata`), so "2001:DB8:0::1" and "2001:db8::1" or "Foo.Example." and "foo.example."
+  are the same value.
 """
 
 from __future__ import annotations
