@@ -275,15 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
         _explore.add_explore_arguments(p)
         p.set_defaults(func=lambda a, r: _explore.explore_main(a, config_from_args(a), r))
 
-    try:
-        from reproducer import _story
-    except ImportError:  # pragma: no cover
-        _story = None  # type: ignore[assignment]
-    if _story is not None:
-        p = sub.add_parser("story", parents=[parent],
-                           help="the whole outage, live: fleet, traffic, race, repair, fix")
-        _story.add_story_arguments(p)
-        p.set_defaults(func=lambda a, r: _story.story_main(a, r))
+    from reproducer import _story
+
+    p = sub.add_parser("story", parents=[parent],
+                       help="the whole outage, live: fleet, traffic, race, repair, fix")
+    _story.add_story_arguments(p)
+    p.set_defaults(func=lambda a, r: _story.story_main(a, r))
     return parser
 
 

@@ -60,8 +60,8 @@ DEFAULT_ZONE = "us-east-1.amazonaws.com."
 ENDPOINT_LABELS = ("dynamodb", "dynamodb-fips", "dynamodb-ipv6", "ddb-account-000000000001",
                    "ddb-account-000000000002", "ddb-account-000000000003",
                    "ddb-account-000000000004", "ddb-account-000000000005")
-TREE_TTL_S = 5
-ALIAS_TTL_S = 5
+TREE_TTL_S = 3
+ALIAS_TTL_S = 3
 
 
 @dataclass(frozen=True, slots=True)

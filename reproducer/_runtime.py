@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -266,8 +266,12 @@ class _Gate:
 
 async def run_async(config: Config, source: ChoiceSource, transport: Transport, *,
                     stop_at_violation: bool = True, health: HealthSource | None = None,
-                    on_step: Callable[[Step], None] | None = None) -> RunResult:
+                    on_step: Callable[[Step], None] | None = None,
+                    after_step: Callable[[Step], Awaitable[None]] | None = None) -> RunResult:
     """One run with every worker an asyncio task and DNS through `transport`.
+
+    `after_step`, when given, is awaited after each step with every worker parked: a live
+    demonstration uses it to pace the run and to watch what clients see in between.
 
     The transport's zone must hold `config.initial_records()` when the run starts.
     `health`, when given, is read for every plan the Planner writes (the live fleet's
@@ -361,6 +365,8 @@ async def run_async(config: Config, source: ChoiceSource, transport: Transport, 
             violations.extend(found)
             if on_step:
                 on_step(step)
+            if after_step:
+                await after_step(step)
         completed = all(s.done for s in slots)
     finally:
         for task in tasks:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from fake_dns import (
@@ -148,7 +148,8 @@ async def run_real(config: Config, source: ChoiceSource, *, stop_at_violation: b
 
 async def run_against(host: str, port: int, key: TsigKey, config: Config, source: ChoiceSource,
                       *, stop_at_violation: bool = True, health: HealthSource | None = None,
-                      on_step: Callable[[Step], None] | None = None) -> RunResult:
+                      on_step: Callable[[Step], None] | None = None,
+                      after_step: Callable[[Step], Awaitable[None]] | None = None) -> RunResult:
     """One run against a server that is already running: reset its zone, then run."""
     async with DnsTransport(host, port, key) as transport:
         rcode = await transport.update(reset_update(config), "reset")
@@ -158,4 +159,4 @@ async def run_against(host: str, port: int, key: TsigKey, config: Config, source
                 f"({rcode}); is it authoritative for that zone, and does it know key "
                 f"{key.name}?")
         return await run_async(config, source, transport, stop_at_violation=stop_at_violation,
-                               health=health, on_step=on_step)
+                               health=health, on_step=on_step, after_step=after_step)
