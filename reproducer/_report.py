@@ -1,0 +1,591 @@
+"""The self-contained HTML report of a run: one lane per actor, the DNS state, the traffic chart.
+
+Theory of operation
+-------------------
+- `render_report` is a pure function from values (runs, traffic, markers, the DNS change log, a
+  summary table) to one HTML string; `write_report` is the thin adapter that writes it to a file.
+- Rule 1 (self-contained, issue 6: "no network needed to open it"): inline CSS and an inline SVG
+  chart; no script, no font, image or stylesheet fetched from anywhere; the only links are
+  anchors within the page.
+- Rule 2 (escaped): every piece of text that comes from a run, a label or a marker goes through
+  `html.escape` before it reaches the page.
+- Rule 3 (lanes): a run is a table with one column ("lane") per actor — the planner, each
+  enactor — and one for DNS. Row k is step k: the scheduler let exactly one worker take one
+  action, so exactly one actor cell is filled (the action, its result or rcode, the worker's
+  note); the DNS cell shows what a client resolving each endpoint gets after the step.
+- Rule 4 (violations): a step's violations are the invariants that broke at that step (the
+  checker reports a break once, when it happens). Its row is `class="step violation"` and says
+  which invariant broke, on which endpoint and why. A run continued past the violation shows
+  the stuck state in the DNS lane: every endpoint answering without an address stays red.
+- Stable hooks for tests and readers: `class="lane"` with `data-actor` on each lane's header,
+  `data-actor` on every cell, `id="run-N-step-K"` on rows, `id="traffic-chart"` on the SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from fake_dns import Change, CommittedUpdate
+from reproducer._enactor import VARIANTS
+from reproducer._model import EndpointState
+from reproducer._runtime import RunResult
+from reproducer._world import Step
+
+__all__ = ["DNS_LANE", "IntervalRecord", "Marker", "TrafficPoint", "describe_endpoint",
+           "render_report", "traffic_points_from", "write_report"]
+
+log = logging.getLogger("reproducer.report")
+
+DNS_LANE = "dns"
+
+
+# -- the traffic values ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPoint:
+    """One interval of traffic through the load balancers, starting `t_s` seconds after the
+    traffic started and lasting `interval_s`: requests served (`ok`) and failed, by reason."""
+
+    t_s: float
+    ok: int
+    failed: int
+    failures_by_reason: Mapping[str, int] = field(default_factory=dict)
+    interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.t_s) and self.t_s >= 0):
+            raise ValueError(f"TrafficPoint.t_s must be a finite number of seconds >= 0, "
+                             f"got {self.t_s!r}")
+        if not (math.isfinite(self.interval_s) and self.interval_s > 0):
+            raise ValueError(f"TrafficPoint.interval_s must be a positive number of seconds, "
+                             f"got {self.interval_s!r}")
+        for name, count in (("ok", self.ok), ("failed", self.failed),
+                            *self.failures_by_reason.items()):
+            if count < 0:
+                raise ValueError(f"TrafficPoint at t={self.t_s:g}s: count {name!r} is {count}; "
+                                 "request counts cannot be negative")
+
+    @property
+    def end_s(self) -> float:
+        return self.t_s + self.interval_s
+
+    @property
+    def ok_per_s(self) -> float:
+        return self.ok / self.interval_s
+
+    @property
+    def failed_per_s(self) -> float:
+        return self.failed / self.interval_s
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A moment on the traffic chart, e.g. "record emptied" or "repair"."""
+
+    t_s: float
+    label: str
+
+
+class IntervalRecord(Protocol):
+    """What `traffic_points_from` reads of a record (fake_lb's `IntervalStats` has it)."""
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def end_s(self) -> float: ...
+
+    @property
+    def succeeded(self) -> int: ...
+
+    @property
+    def failures(self) -> Sequence[tuple[str, int]]: ...
+
+
+def traffic_points_from(records: Iterable[IntervalRecord]) -> tuple[TrafficPoint, ...]:
+    """The chart's points from the load generator's per-interval records."""
+    return tuple(TrafficPoint(t_s=r.start_s, ok=r.succeeded,
+                              failed=sum(count for _, count in r.failures),
+                              failures_by_reason=dict(r.failures),
+                              interval_s=r.end_s - r.start_s) for r in records)
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+
+def write_report(path: Path, *, title: str, runs: Sequence[tuple[str, RunResult]],
+                 traffic: Sequence[TrafficPoint] = (), markers: Sequence[Marker] = (),
+                 dns_log: Sequence[CommittedUpdate] = (),
+                 summary_rows: Sequence[tuple[str, ...]] = (),
+                 summary_header: tuple[str, ...] = ()) -> Path:
+    """Write the report of `runs` (each with its label) to `path`; returns `path`."""
+    page = render_report(title=title, runs=runs, traffic=traffic, markers=markers,
+                         dns_log=dns_log, summary_rows=summary_rows,
+                         summary_header=summary_header)
+    path.write_text(page, encoding="utf-8")
+    log.info("wrote the report %s (%d runs, %d traffic intervals, %d bytes)",
+             path, len(runs), len(traffic), len(page.encode()))
+    return path
+
+
+def render_report(*, title: str, runs: Sequence[tuple[str, RunResult]],
+                  traffic: Sequence[TrafficPoint] = (), markers: Sequence[Marker] = (),
+                  dns_log: Sequence[CommittedUpdate] = (),
+                  summary_rows: Sequence[tuple[str, ...]] = (),
+                  summary_header: tuple[str, ...] = ()) -> str:
+    """The report as one self-contained HTML document."""
+    parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+             f"<header><h1>{_e(title)}</h1>{_INTRO}{_contents(runs)}</header>"]
+    if summary_rows or summary_header:
+        parts.append(_summary(summary_header, summary_rows))
+    if traffic:
+        parts.append(_traffic_section(traffic, markers))
+    parts.extend(_run_section(n, label, run) for n, (label, run) in enumerate(runs, 1))
+    if dns_log:
+        parts.append(_dns_log_section(dns_log))
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+_INTRO = """
+<p class="lede">On 20 October 2025, DynamoDB's regional endpoint in us-east-1 suddenly resolved
+to <em>no address at all</em>. Two automated workers that write DNS raced each other: a slow one
+applied an old plan over a newer one, and a fast one then deleted that old plan as garbage,
+while it was the active one. This page replays such a race step by step.</p>
+<div class="howto"><h2>How to read the lanes</h2><ul>
+<li><b>planner</b> writes numbered plans (g2, g3, …): which load-balancer addresses each
+endpoint should resolve to.</li>
+<li>Each <b>enactor</b> picks up the newest plan it sees, writes it into DNS as a new record
+tree <code>gN</code>, flips the endpoint's alias to that tree with an RFC 2136 UPDATE, and later
+cleans up old trees. The DNS server answers every UPDATE with an <i>rcode</i>: NOERROR means it
+was applied; anything else means it was refused and changed nothing.</li>
+<li><b>DNS</b> shows what a client resolving each endpoint gets <em>after</em> the step:
+the plan its alias points at and how many addresses come back. A changed endpoint is bold.</li>
+<li>One row is one step: the scheduler let exactly one worker do one thing. Red rows are where
+an invariant (a property that must always hold) broke.</li></ul></div>
+"""
+
+
+def _contents(runs: Sequence[tuple[str, RunResult]]) -> str:
+    items = []
+    for n, (label, run) in enumerate(runs, 1):
+        verdict = ("✗ " + _e(run.violation.describe()) if run.violation is not None
+                   else "✓ no invariant broke")
+        items.append(f'<li><a href="#run-{n}">{_e(label)}</a> — {verdict}</li>')
+    return f'<ol class="contents">{"".join(items)}</ol>' if items else ""
+
+
+def _summary(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return (f'<section class="summary-section"><h2>Summary</h2><table class="summary">'
+            f'{f"<thead><tr>{head}</tr></thead>" if head else ""}<tbody>{body}</tbody>'
+            "</table></section>")
+
+
+# -- a run as lanes ----------------------------------------------------------------------------
+
+_ACCENTS = ("#1c7ed6", "#0ca678", "#e8590c", "#d6336c", "#1098ad", "#74b816", "#ae3ec9",
+            "#f59f00", "#4263eb")
+_PLANNER_ACCENT = "#7048e8"
+_DNS_ACCENT = "#495057"
+
+
+def _lanes(run: RunResult) -> list[str]:
+    lanes = list(run.config.worker_names)
+    lanes += [w for w in dict.fromkeys(s.worker for s in run.steps) if w not in lanes]
+    return lanes
+
+
+def _accent(actor: str, index: int) -> str:
+    if actor == "planner":
+        return _PLANNER_ACCENT
+    if actor == DNS_LANE:
+        return _DNS_ACCENT
+    return _ACCENTS[(index - 1) % len(_ACCENTS)]
+
+
+def _role(actor: str) -> str:
+    if actor == "planner":
+        return "writes new plans"
+    if actor == DNS_LANE:
+        return "what clients resolve after the step"
+    return "applies plans to DNS"
+
+
+def _run_section(n: int, label: str, run: RunResult) -> str:
+    config = run.config
+    lanes = _lanes(run)
+    accents = {actor: _accent(actor, i) for i, actor in enumerate([*lanes, DNS_LANE])}
+    variant = VARIANTS.get(config.variant)
+    about = f"{_e(config.variant)}: {_e(variant.summary)}" if variant is not None else \
+        _e(config.variant)
+    if config.enactor is not None:
+        about = f"custom enactor {_e(config.enactor)}"
+    checked = ", ".join(str(i) for i in config.invariants)
+    facts = (f"{config.enactors} enactor{'s' if config.enactors != 1 else ''} · "
+             f"{config.endpoints} endpoint{'s' if config.endpoints != 1 else ''} · "
+             f"plans g1–g{config.newest_generation} · {run.length} steps · "
+             f"checked invariants {checked} · "
+             + ("every worker finished" if run.completed else
+                "stopped at the violation" if run.violation is not None else
+                "stopped at the step bound"))
+    header = "".join(
+        f'<th class="lane" data-actor="{_e(a)}" style="--accent:{accents[a]}">'
+        f'<span class="actor">{_e(a)}</span><span class="role">{_role(a)}</span></th>'
+        for a in [*lanes, DNS_LANE])
+    rows = _step_rows(n, run.steps, lanes, accents)
+    choices = " ".join(str(c) for c in run.choices) or "(none)"
+    return (f'<section class="run" id="run-{n}" data-variant="{_e(config.variant)}">'
+            f"<h2>{n}. {_e(label)}</h2><p class=\"about\">{about}</p>"
+            f'<p class="facts">{facts}</p>{_banner(n, run)}'
+            f'<div class="scroll"><table class="lanes">{_colgroup(lanes)}<thead><tr>'
+            '<th class="stepno">step</th>'
+            f"{header}</tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<details><summary>the schedule (replay choices)</summary><code>{choices}</code>"
+            "</details></section>")
+
+
+def _colgroup(lanes: list[str]) -> str:
+    """Lane widths: the planner acts a few times, the enactors and DNS have more to say."""
+    weights = [0.7 if actor == "planner" else 1.0 for actor in lanes] + [1.0]
+    total = sum(weights)
+    cols = "".join(f'<col style="width:{100 * w / total:.2f}%">' for w in weights)
+    return f'<colgroup><col class="stepcol">{cols}</colgroup>'
+
+
+def _banner(n: int, run: RunResult) -> str:
+    if not run.violations:
+        how = "every worker finished" if run.completed else "the run stopped at its step bound"
+        return (f'<div class="banner good">✓ No invariant broke in {run.length} steps; {how}.'
+                "</div>")
+    items = "".join(f'<li><a href="#run-{n}-step-{v.step}">{_e(v.describe())}</a></li>'
+                    for v in run.violations)
+    return f'<div class="banner bad"><b>✗ An invariant broke</b><ul>{items}</ul></div>'
+
+
+def _step_rows(n: int, steps: Sequence[Step], lanes: list[str],
+               accents: Mapping[str, str]) -> str:
+    rows: list[str] = []
+    previous: Sequence[EndpointState] = ()
+    clock = None
+    for step in steps:
+        classes = "step violation" if step.violations else "step"
+        clock_text = f'<span class="clock">t={step.clock_ms} ms</span>' \
+            if step.clock_ms != clock else ""
+        clock = step.clock_ms
+        cells = [f'<td class="stepno">{step.index}{clock_text}</td>']
+        for actor in lanes:
+            if actor == step.worker:
+                cells.append(f'<td class="cell acted" data-actor="{_e(actor)}" '
+                             f'style="--accent:{accents[actor]}">{_acted(step)}</td>')
+            else:
+                cells.append(f'<td class="cell" data-actor="{_e(actor)}"></td>')
+        empty = any(s.rcode != "NOERROR" or not s.addresses for s in step.endpoints)
+        cells.append(f'<td class="cell dns{" empty" if empty else ""}" data-actor="{DNS_LANE}">'
+                     f"{_dns_cell(step, previous)}</td>")
+        previous = step.endpoints
+        rows.append(f'<tr class="{classes}" id="run-{n}-step-{step.index}" '
+                    f'data-step="{step.index}" data-worker="{_e(step.worker)}">'
+                    f'{"".join(cells)}</tr>')
+    return "".join(rows)
+
+
+# What a step's action says it is: the runtime describes actions as text ("UPDATE ...",
+# "query ...", "store: ...", "back off ..."); the prefix only picks a badge, the text stays whole.
+_KINDS = (("UPDATE ", "update", "UPDATE"), ("query ", "query", "query"),
+          ("store: ", "store", "plan store"), ("back off", "sleep", "sleep"))
+
+
+def _acted(step: Step) -> str:
+    kind, badge, text = "other", "", step.action
+    for prefix, name, shown in _KINDS:
+        if step.action.startswith(prefix):
+            kind, badge = name, shown
+            text = step.action[len(prefix):] if prefix.endswith(" ") else step.action
+            break
+    outcome = _e(step.outcome)
+    first, _, rest = step.outcome.partition(" ")
+    if kind in ("update", "query") and first.isupper() and first.isalpha():
+        rcode_class = "ok" if first == "NOERROR" else "refused"
+        outcome = f'<span class="rcode {rcode_class}">{_e(first)}</span> {_e(rest)}'
+    note = f'<div class="note">{_e(step.note)}</div>' if step.note else ""
+    return (f'<div class="action kind-{kind}"><span class="badge">{_e(badge)}</span> {_e(text)}'
+            f'</div><div class="outcome">→ {outcome}</div>{note}')
+
+
+def describe_endpoint(state: EndpointState) -> str:
+    """"dynamodb → g4 [3 addresses]", "dynamodb → g2 NO ADDRESSES", "dynamodb → NXDOMAIN"."""
+    if state.rcode != "NOERROR":
+        return f"{state.endpoint} → {state.rcode}"
+    tree = f"g{state.generation}" if state.generation is not None else "(no plan tree)"
+    count = len(state.addresses)
+    if not count:
+        return f"{state.endpoint} → {tree} NO ADDRESSES"
+    return f"{state.endpoint} → {tree} [{count} address{'es' if count != 1 else ''}]"
+
+
+def _dns_cell(step: Step, previous: Sequence[EndpointState]) -> str:
+    before = {s.endpoint: s for s in previous}
+    lines = []
+    for state in step.endpoints:
+        classes = ["endpoint"]
+        if state.endpoint in before and before[state.endpoint] != state:
+            classes.append("changed")
+        if state.rcode != "NOERROR" or not state.addresses:
+            classes.append("empty")
+        addresses = " ".join(state.addresses) or "no addresses"
+        lines.append(f'<div class="{" ".join(classes)}" title="{_e(addresses)}">'
+                     f"{_e(describe_endpoint(state))}</div>")
+    for v in step.violations:
+        where = f" on {v.endpoint}" if v.endpoint else ""
+        lines.append(f'<div class="broke"><b>✗ invariant {v.invariant} broke{_e(where)}:</b> '
+                     f"{_e(v.title)} — {_e(v.detail)}</div>")
+    return "".join(lines)
+
+
+# -- the DNS change log ------------------------------------------------------------------------
+
+
+def _change_text(change: Change) -> str:
+    return " ".join(p for p in (change.kind.value, change.name, change.rtype, change.rdata) if p)
+
+
+def _dns_log_section(dns_log: Sequence[CommittedUpdate]) -> str:
+    rows = []
+    for update in dns_log:
+        items = "".join(
+            f'<li class="change {change.kind.value}'
+            f'{" lock" if change.name.startswith("_enactor-lock.") else ""}">'
+            f"{_e(_change_text(change))}</li>" for change in update.changes)
+        who = (update.key_name or "(unsigned)").rstrip(".")
+        rows.append(f"<tr><td>{update.serial}</td><td>{_e(who)}</td>"
+                    f'<td><ul class="changes">{items}</ul></td></tr>')
+    return ('<section class="dnslog"><h2>DNS change log</h2><p>The UPDATEs the DNS server '
+            "committed, in order, with the zone's serial after each. Refused UPDATEs change "
+            "nothing and are not listed; the lock record's changes are greyed out.</p>"
+            '<table class="log"><thead><tr><th>serial</th><th>signed by</th><th>changes</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+
+
+# -- the traffic chart -------------------------------------------------------------------------
+
+_W, _H = 1000, 300
+_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 24, 44, 52
+_OK_COLOUR, _FAIL_COLOUR = "#2f9e44", "#e03131"
+_Scale = Callable[[float], float]
+
+
+def _nice_step(span: float, ticks: int) -> float:
+    """A tick step of 1, 2 or 5 times a power of ten giving about `ticks` ticks over `span`."""
+    raw = max(span, 1e-9) / ticks
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _traffic_section(points: Sequence[TrafficPoint], markers: Sequence[Marker]) -> str:
+    totals: Counter[str] = Counter()
+    for p in points:
+        totals.update(p.failures_by_reason)
+    ok, failed = sum(p.ok for p in points), sum(p.failed for p in points)
+    reasons = ", ".join(f"{_e(r)} {c}" for r, c in sorted(totals.items()))
+    return ('<section class="traffic"><h2>What clients saw</h2><p>Requests through the load '
+            "balancers, per second, in each interval. The load balancers resolve the endpoint "
+            "before every request: once DNS answers with no address, requests fail.</p>"
+            f"{_chart(points, markers)}<p class=\"totals\">{ok + failed} requests: {ok} served, "
+            f"{failed} failed{f' ({reasons})' if reasons else ''}.</p></section>")
+
+
+def _chart(points: Sequence[TrafficPoint], markers: Sequence[Marker]) -> str:
+    points = sorted(points, key=lambda p: p.t_s)
+    width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    x_min = min([0.0, points[0].t_s] + [m.t_s for m in markers])
+    x_max = max([p.end_s for p in points] + [m.t_s for m in markers])
+    x_span = max(x_max - x_min, 1e-9)
+    y_step = _nice_step(max(max(p.ok_per_s, p.failed_per_s) for p in points) or 1.0, 5)
+    y_top = y_step * max(1, math.ceil(max(max(p.ok_per_s, p.failed_per_s)
+                                          for p in points) / y_step - 1e-9))
+
+    def sx(t: float) -> float:
+        return round(_LEFT + (t - x_min) / x_span * width, 2)
+
+    def sy(v: float) -> float:
+        return round(_TOP + height - v / y_top * height, 2)
+
+    svg = [f'<svg id="traffic-chart" class="chart" viewBox="0 0 {_W} {_H}" role="img" '
+           f'xmlns="http://www.w3.org/2000/svg" aria-label="requests served and failed per '
+           f'second over time"><rect x="{_LEFT}" y="{_TOP}" width="{width}" height="{height}" '
+           'class="plot"/>']
+    y_tick = 0.0
+    while y_tick <= y_top + 1e-9:
+        svg.append(f'<line class="grid" x1="{_LEFT}" x2="{_LEFT + width}" y1="{sy(y_tick)}" '
+                   f'y2="{sy(y_tick)}"/><text class="tick" x="{_LEFT - 8}" y="{sy(y_tick) + 4}" '
+                   f'text-anchor="end">{_fmt(y_tick)}</text>')
+        y_tick += y_step
+    x_step = _nice_step(x_span, 10)
+    x_tick = math.ceil(x_min / x_step) * x_step
+    while x_tick <= x_max + 1e-9:
+        svg.append(f'<line class="grid" x1="{sx(x_tick)}" x2="{sx(x_tick)}" y1="{_TOP}" '
+                   f'y2="{_TOP + height}"/><text class="tick" x="{sx(x_tick)}" '
+                   f'y="{_TOP + height + 18}" text-anchor="middle">{_fmt(x_tick)}</text>')
+        x_tick += x_step
+    series: tuple[tuple[str, str, Callable[[TrafficPoint], float]], ...] = (
+        ("ok", _OK_COLOUR, lambda p: p.ok_per_s),
+        ("failed", _FAIL_COLOUR, lambda p: p.failed_per_s))
+    for name, colour, rate in series:
+        area, line = _step_paths(points, rate, sx, sy)
+        svg.append(f'<path class="area {name}" d="{area}" fill="{colour}"/>'
+                   f'<path class="line {name}" d="{line}" stroke="{colour}"/>')
+    for p in points:
+        why = ", ".join(f"{r} {c}" for r, c in sorted(p.failures_by_reason.items()))
+        svg.append(f'<rect class="interval" x="{sx(p.t_s)}" y="{_TOP}" '
+                   f'width="{max(sx(p.end_s) - sx(p.t_s), 0.5)}" height="{height}">'
+                   f"<title>{_fmt(p.t_s)}–{_fmt(p.end_s)} s: {p.ok} served, {p.failed} failed"
+                   f"{_e(f' ({why})') if why else ''}</title></rect>")
+    svg.append(_marker_marks(markers, sx, _TOP, height))
+    svg.append(
+        f'<line class="axis" x1="{_LEFT}" x2="{_LEFT + width}" y1="{_TOP + height}" '
+        f'y2="{_TOP + height}"/><line class="axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" '
+        f'y2="{_TOP + height}"/>'
+        f'<text class="axis-title" x="{_LEFT + width / 2}" y="{_H - 10}" text-anchor="middle">'
+        "seconds since the traffic started</text>"
+        f'<text class="axis-title" transform="translate(18 {_TOP + height / 2}) rotate(-90)" '
+        'text-anchor="middle">requests per second</text>'
+        f'<g class="legend" transform="translate({_LEFT} 16)">'
+        f'<rect width="14" height="14" y="-2" fill="{_OK_COLOUR}"/>'
+        '<text x="20" y="10">served (ok)</text>'
+        f'<rect x="130" width="14" height="14" y="-2" fill="{_FAIL_COLOUR}"/>'
+        '<text x="150" y="10">failed</text>'
+        f'<line x1="230" x2="250" y1="5" y2="5" class="marker-line"/>'
+        '<text x="256" y="10">event</text></g></svg>')
+    return "".join(svg)
+
+
+def _step_paths(points: Sequence[TrafficPoint], rate: Callable[[TrafficPoint], float],
+                sx: _Scale, sy: _Scale) -> tuple[str, str]:
+    """The series as steps (each interval is a flat segment): the area path and the line."""
+    area: list[str] = []
+    line: list[str] = []
+    base = sy(0.0)
+    end: float | None = None
+    for p in points:
+        x0, x1, y = sx(p.t_s), sx(p.end_s), sy(rate(p))
+        if end is None or abs(p.t_s - end) > 1e-6:  # a gap: start a new segment
+            if end is not None:
+                area.append(f"L{sx(end)},{base}Z")
+            area.append(f"M{x0},{base}L{x0},{y}")
+            line.append(f"M{x0},{y}")
+        else:
+            area.append(f"L{x0},{y}")
+            line.append(f"L{x0},{y}")
+        area.append(f"L{x1},{y}")
+        line.append(f"L{x1},{y}")
+        end = p.end_s
+    if end is not None:
+        area.append(f"L{sx(end)},{base}Z")
+    return "".join(area), "".join(line)
+
+
+def _marker_marks(markers: Sequence[Marker], sx: _Scale, top: int, height: int) -> str:
+    """Dashed lines with labels; a label that would overlap an earlier one goes a row down."""
+    out: list[str] = []
+    row_ends: list[float] = []
+    for marker in sorted(markers, key=lambda m: m.t_s):
+        x = sx(marker.t_s)
+        label_w = 7.0 * len(marker.label) + 10
+        flip = x + label_w > _W - _RIGHT  # near the right edge the label goes left of the line
+        left = x - label_w if flip else x
+        row = next((i for i, end in enumerate(row_ends) if end < left - 4), len(row_ends))
+        if row == len(row_ends):
+            row_ends.append(0.0)
+        row_ends[row] = left + label_w
+        y = top + 16 + row * 20
+        tx = x - 5 if flip else x + 5
+        out.append(f'<g class="marker"><line class="marker-line" x1="{x}" x2="{x}" y1="{top}" '
+                   f'y2="{top + height}"/><rect class="marker-bg" x="{left}" y="{y - 13}" '
+                   f'width="{label_w}" height="18" rx="3"/><text x="{tx}" y="{y}" '
+                   f'text-anchor="{"end" if flip else "start"}">{_e(marker.label)}</text></g>')
+    return "".join(out)
+
+
+_CSS = """
+:root{--ink:#212529;--muted:#6c757d;--line:#dee2e6;--bad:#e03131;--bad-bg:#fff0f0;
+--good:#2f9e44;--good-bg:#ebfbee;
+font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
+color:var(--ink);font-size:14px;line-height:1.45}
+body{margin:24px auto;max-width:1340px;padding:0 16px;background:#f8f9fa}
+h1{font-size:26px;margin:0 0 8px}h2{font-size:19px;margin:0 0 8px}
+code,.dns,.log{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace}
+header,section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;
+margin-bottom:18px}
+.lede{max-width:78em;margin:0 0 10px}
+.howto{background:#f1f3f5;border-radius:6px;padding:10px 16px}.howto h2{font-size:15px;margin:0}
+.howto ul{margin:6px 0 0;padding-left:20px}.contents{margin:10px 0 0}
+table{border-collapse:collapse}
+.summary th,.summary td,.log th,.log td{border:1px solid var(--line);padding:4px 10px;
+text-align:left;vertical-align:top}
+.summary th,.log th{background:#f1f3f5}
+.about{margin:0;color:var(--ink)}.facts{margin:2px 0 10px;color:var(--muted)}
+.banner{border-radius:6px;padding:10px 14px;margin:8px 0 12px;font-size:15px}
+.banner.bad{background:#ffe3e3;border:2px solid var(--bad);color:#a51111}
+.banner.bad ul{margin:4px 0 0;padding-left:20px}.banner a{color:inherit}
+.banner.good{background:var(--good-bg);border:2px solid var(--good);color:#1b6e2e}
+.scroll{overflow-x:auto}
+table.lanes{width:100%;table-layout:fixed}
+.lanes th{background:#fff;text-align:left;padding:6px 8px;
+border-bottom:3px solid var(--accent,var(--line))}
+.lanes .stepcol{width:52px}.lanes th.stepno{border-bottom-color:var(--line)}
+.lanes .actor{display:block;font-size:15px;color:var(--accent)}
+.lanes .role{display:block;font-weight:normal;font-size:12px;color:var(--muted)}
+.lanes td{vertical-align:top;padding:4px 8px;font-size:13px;border-bottom:1px solid #f1f3f5;
+border-left:1px solid #e9ecef}
+td.stepno{font-weight:600;color:var(--muted);border-left:none}
+.clock{display:block;white-space:nowrap;font-weight:normal;font-size:11px}
+td.acted{background:color-mix(in srgb,var(--accent) 9%,#fff);
+box-shadow:inset 3px 0 0 var(--accent)}
+.action{font-weight:600}.outcome{margin-top:2px}.note{color:#495057;font-style:italic}
+.badge{display:inline-block;font-size:11px;font-weight:700;border-radius:3px;padding:0 5px;
+background:#e9ecef;color:#495057}
+.kind-update .badge{background:var(--accent);color:#fff}
+.rcode{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-weight:700;border-radius:3px;
+padding:0 4px}
+.rcode.ok{background:#d3f9d8;color:#1b6e2e}.rcode.refused{background:#ffe8cc;color:#a93f00}
+td.dns{font-size:12.5px;background:#fafafa}
+.endpoint{color:var(--muted)}.endpoint.changed{color:var(--ink);font-weight:700}
+.endpoint.empty{color:var(--bad);font-weight:700}
+td.dns.empty{background:var(--bad-bg)}
+tr.violation td{background:#ffd8d8;border-top:2px solid var(--bad);
+border-bottom:2px solid var(--bad)}
+tr.violation td.stepno{color:var(--bad);box-shadow:inset 4px 0 0 var(--bad)}
+.broke{margin-top:4px;color:#a51111;font-family:system-ui,sans-serif;font-size:13px}
+details{margin-top:8px;color:var(--muted)}
+.chart{width:100%;height:auto;display:block}
+.chart .plot{fill:#fff}.chart .grid{stroke:#e9ecef}.chart .axis{stroke:#495057}
+.chart text{font-size:12px;fill:#495057}.chart .axis-title{font-size:13px;fill:var(--ink)}
+.chart .area{fill-opacity:.16;stroke:none}.chart .line{fill:none;stroke-width:2.5}
+.chart .interval{fill:transparent}.chart .interval:hover{fill:rgba(0,0,0,.05)}
+.chart .marker-line{stroke:#5f3dc4;stroke-width:1.5;stroke-dasharray:5 4}
+.chart .marker-bg{fill:#f3f0ff;stroke:#d0bfff}.chart .marker text{fill:#5f3dc4;font-weight:600}
+.totals{color:var(--muted);margin:6px 0 0}
+.changes{list-style:none;margin:0;padding:0;font-size:12.5px}
+.change.delete-rrset,.change.delete-rr,.change.delete-name{color:var(--bad)}
+.change.lock{color:#adb5bd}
+"""
