@@ -165,6 +165,8 @@ class StateMachineEnactor:
     suspect: bool = False  # a flip was refused with the lock ours: did the alias move?
     backoff: int = 0
     failures: int = 0
+    moved_ms: int = 0  # the virtual clock when this enactor last moved: its idea of "now"
+    writes: int = 0  # lock writes attempted, for the stamp of the next one
     active: tuple[str | None, ...] = ()  # alias targets read
     doomed: tuple[int, ...] = ()
     note: str = ""  # what the last step meant, in the outage summary's words
@@ -188,12 +190,16 @@ class StateMachineEnactor:
         return (Change(ChangeKind.DELETE_RRSET, name, "TXT"),
                 Change(ChangeKind.ADD, name, "TXT", 0, new.txt))
 
-    def _held(self, now_ms: int) -> LockValue:
-        return LockValue(self.name, now_ms + self.settings.lease_ms)
+    def _lock_to_write(self, release: bool) -> LockValue:
+        """What the next batch writes into the lock record: a fresh stamp every time."""
+        stamp = f"{self.name}.{self.writes + 1}"
+        if release:
+            return LockValue.free(stamp)
+        return LockValue(self.name, self.moved_ms + self.settings.lease_ms, stamp)
 
     def _batch(self, now_ms: int, prereqs: tuple[Prerequisite, ...],
                changes: tuple[Change, ...], release: bool) -> Update:
-        new = LockValue.free() if release else self._held(now_ms)
+        new = self._lock_to_write(release)
         return Update(self.layout.zone, (self._lock_prereq(), *prereqs),
                       (*self._lock_changes(new), *changes))
 
@@ -226,7 +232,7 @@ class StateMachineEnactor:
             return Query(lay.lock_name, "TXT", "read the lock")
         if ph is Phase.BACKOFF:
             delay = min(self.settings.backoff_base_ms << self.backoff, self.settings.backoff_max_ms)
-            return Sleep(now_ms + delay)
+            return Sleep(self.moved_ms + delay)
         if ph is Phase.CREATE_TREES:
             plan = self._plan
             adds = tuple(Change(ChangeKind.ADD, rr.name, rr.rtype, rr.ttl, rr.rdata)
@@ -301,6 +307,11 @@ class StateMachineEnactor:
                           f"clean-up: delete the trees of {gens}, release the lock")
 
     def receive(self, result: Result, now_ms: int) -> StateMachineEnactor:
+        moved = self._receive(result, now_ms)
+        wrote = self.phase in (Phase.CREATE_TREES, Phase.FLIP, Phase.RELEASE, Phase.CLEANUP_DNS)
+        return replace(moved, moved_ms=now_ms, writes=self.writes + 1 if wrote else self.writes)
+
+    def _receive(self, result: Result, now_ms: int) -> StateMachineEnactor:
         ph = self.phase
         if ph is Phase.FIND_PLAN:
             assert isinstance(result, PlanRead)
@@ -328,8 +339,8 @@ class StateMachineEnactor:
                 return self._refused_with_lock()
             if seen is None or seen.takeable_by(self.name, now_ms):
                 return replace(self, phase=self.resume, lock=seen, retrying=False, backoff=0,
-                               note="the lock is free" if seen is None or
-                               seen.holder in (LockValue.FREE_HOLDER, self.name)
+                               note="the lock is free" if seen is None or seen.is_free
+                               else "the lock is ours" if seen.holder == self.name
                                else f"the lock of {seen.holder} has expired: taking it")
             return replace(self, phase=Phase.BACKOFF, retrying=False,
                            note=f"lost the lock to {seen.holder}: backing off "
@@ -340,7 +351,7 @@ class StateMachineEnactor:
             assert isinstance(result, UpdateOutcome)
             if result.rcode != "NOERROR":
                 return self._refused(result.rcode)
-            return self._committed(now_ms)
+            return self._committed()
         if ph in (Phase.READ_ALIAS, Phase.CLEANUP_READ_ACTIVE):
             assert isinstance(result, LookupResult)
             return self._read_alias(_answer_rdata(result, "CNAME"))
@@ -397,9 +408,10 @@ class StateMachineEnactor:
         return replace(self, phase=Phase.RELEASE, after_release=Phase.CLEANUP_LIST,
                        last_done=self._plan.generation, note=note)
 
-    def _committed(self, now_ms: int) -> StateMachineEnactor:
+    def _committed(self) -> StateMachineEnactor:
         ph = self.phase
-        held = self._held(now_ms)
+        held = self._lock_to_write(release=False)
+        released = self._lock_to_write(release=True)
         if ph is Phase.CREATE_TREES:
             return replace(self, phase=Phase.READ_ALIAS, endpoint=0, lock=held,
                            note="trees created")
@@ -408,13 +420,13 @@ class StateMachineEnactor:
             if self.endpoint + 1 < len(self._endpoints):
                 return replace(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1,
                                lock=held, note="")
-            return replace(self, phase=Phase.CLEANUP_LIST, lock=LockValue.free(),
+            return replace(self, phase=Phase.CLEANUP_LIST, lock=released,
                            last_done=plan.generation, failures=0,
                            note=f"applied g{plan.generation} to every endpoint")
         if ph is Phase.RELEASE:
-            return replace(self, phase=self.after_release, lock=LockValue.free(), note="")
+            return replace(self, phase=self.after_release, lock=released, note="")
         # CLEANUP_DNS
-        return replace(self, phase=Phase.CLEANUP_STORE, lock=LockValue.free(), note="")
+        return replace(self, phase=Phase.CLEANUP_STORE, lock=released, note="")
 
     def _refused(self, rcode: str) -> StateMachineEnactor:
         ph = self.phase

@@ -7,7 +7,8 @@ The layout follows the DynamoDB team's talk (outage.md, "How a plan is written i
     g0004.dynamodb.plans.us-east-1.amazonaws.com.       A 127.0.0.11 / A 127.0.0.12 / ...
                                                         TXT "plan=4 endpoint=dynamodb weights=..."
     dynamodb.rollback.us-east-1.amazonaws.com.          CNAME g0003.dynamodb.plans.us-east-1...
-    _enactor-lock.us-east-1.amazonaws.com.              TXT "holder=enactor-2 expires_ms=5000"
+    _enactor-lock.us-east-1.amazonaws.com.              TXT "holder=enactor-2 expires_ms=5000
+                                                             stamp=enactor-2.3"
 
 - the stable name customers resolve is an alias (a CNAME) at the top, pointing at the active
   plan's tree; the tree's leaf records are one A record per load balancer (address; its weight is
@@ -130,25 +131,36 @@ class PlanStore:
 
 @dataclass(frozen=True, slots=True)
 class LockValue:
-    """The TXT lock record's content: who holds it, and until when (virtual milliseconds)."""
+    """The TXT lock record's content: who holds it, until when (virtual milliseconds), and a
+    stamp unique to each write ("enactor-2.7": its writer's seventh lock write).
+
+    The stamp is the model of the talk's "re-creating it with a fresh timestamp": no two writes
+    produce the same value, so an enactor that read the lock free, stalled, and then sends a
+    batch expecting "free" fails if anyone took and released the lock meanwhile (no ABA).
+    """
 
     holder: str
     expires_ms: int
+    stamp: str = "initial"
 
     FREE_HOLDER = "none"
 
     @classmethod
-    def free(cls) -> LockValue:
-        return cls(cls.FREE_HOLDER, 0)
+    def free(cls, stamp: str = "initial") -> LockValue:
+        return cls(cls.FREE_HOLDER, 0, stamp)
+
+    @property
+    def is_free(self) -> bool:
+        return self.holder == self.FREE_HOLDER
 
     @property
     def txt(self) -> str:
-        return f'"holder={self.holder} expires_ms={self.expires_ms}"'
+        return f'"holder={self.holder} expires_ms={self.expires_ms} stamp={self.stamp}"'
 
     @classmethod
     def parse(cls, txt: str) -> LockValue | None:
-        m = re.fullmatch(r'"holder=(\S+) expires_ms=(\d+)"', txt)
-        return cls(m.group(1), int(m.group(2))) if m else None
+        m = re.fullmatch(r'"holder=(\S+) expires_ms=(\d+) stamp=(\S+)"', txt)
+        return cls(m.group(1), int(m.group(2)), m.group(3)) if m else None
 
     def takeable_by(self, who: str, now_ms: int) -> bool:
         return self.holder in (self.FREE_HOLDER, who) or self.expires_ms <= now_ms
