@@ -572,7 +572,7 @@ td.dns{font-size:12.5px;background:#fafafa}
 .endpoint{color:var(--muted)}.endpoint.changed{color:var(--ink);font-weight:700}
 .endpoint.empty{color:var(--bad);font-weight:700}
 td.dns.empty{background:var(--bad-bg)}
-tr.violation td{background:#ffd8d8;border-top:2px solid var(--bad);
+tr.violation td,tr.violation td.dns{background:#ffd8d8;border-top:2px solid var(--bad);
 border-bottom:2px solid var(--bad)}
 tr.violation td.stepno{color:var(--bad);box-shadow:inset 4px 0 0 var(--bad)}
 .broke{margin-top:4px;color:#a51111;font-family:system-ui,sans-serif;font-size:13px}
