@@ -120,3 +120,31 @@ def test_repair_restores_an_emptied_endpoint_on_a_running_fake_dns(tmp_path: Pat
         assert "NOERROR" in repaired.stdout
         assert "dynamodb.us-east-1.amazonaws.com. A -> NOERROR 127.0.0.11, 127.0.0.12, " \
                "127.0.0.13" in repaired.stdout
+
+
+def test_a_users_own_enactor_runs_from_the_command_line(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    out = subprocess.run(
+        [sys.executable, "-m", "reproducer", "run", "--enactor",
+         "example_enactor:OneShotEnactor", "--enactors", "3", "--plans", "4", "--seed", "5",
+         "--transport", "memory", "--keep-going", "--json", "--trace", str(tmp_path / "t.json")],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["violation"] is None and summary["completed"] is True
+    steps = json.loads((tmp_path / "t.json").read_text())["steps"]
+    assert any("in one step" in s["action"] for s in steps)
+    assert steps[-1]["endpoints"][0]["generation"] == 5
+
+
+def test_a_users_own_enactor_passes_random_schedules_in_process() -> None:
+    from reproducer import RandomChoices, run_memory
+
+    config = Config(enactor="example_enactor:OneShotEnactor", enactors=3, endpoints=2,
+                    plans=4)
+    for seed in range(30):
+        result = run_memory(config, RandomChoices(seed))
+        assert result.violation is None, result.violation
+        assert result.completed
