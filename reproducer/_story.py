@@ -400,8 +400,6 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
         report(f"traffic recovered {recovery_s:.1f} s after the repair "
                "(the time for the load balancers' cached empty answer to expire)")
         aws.seconds_without_addresses = t_repair - emptied_at[0]
-        t_recovered = time.monotonic() - traffic.t0
-        aws.sent_requests, aws.failed_requests = traffic.between(emptied_at[0] - 1, t_recovered)
         aws.broken = sorted({f"{v.invariant}" for v in live.violations})
 
         section(f"5. The fix: the same schedule under {FIX_VARIANT}")
@@ -412,6 +410,8 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
             report(narrate(step) + f"   [DNS: {format_endpoints(step.endpoints)}]")
             await asyncio.sleep(STEP_PAUSE_S / 2)
 
+        await traffic.wait_for_interval_after(t_fix)
+        aws.sent_requests, aws.failed_requests = traffic.between(0, t_fix)
         fixed = await run_against("127.0.0.1", dns.port, STORY_KEY, fixed_config,
                                   ReplayChoices(choices), stop_at_violation=False,
                                   health=health, after_step=fix_step)
