@@ -1,0 +1,63 @@
+"""Hypothesis strategies for writing your own property tests over the world.
+
+    from hypothesis import given
+    from reproducer import Config, run_memory
+    from reproducer.strategies import schedules
+
+    @given(schedules())
+    def test_the_alias_never_goes_backwards(schedule):
+        result = run_memory(Config(variant="cas-flip", invariants=(2,)), schedule)
+        assert result.violation is None, schedule.replay_command(result)
+
+A schedule is a `ChoiceSource`: every time two or more workers are ready, the runtime asks it
+for an index into them, and it draws that index from Hypothesis. The ready workers come in a
+fixed order whose first entry is the unsurprising move (the worker that moved last keeps going,
+`_runtime.py` Rule 2), so index 0 is "no context switch" and Hypothesis, which shrinks draws
+towards fewer and smaller values, shrinks towards schedules with fewer context switches. The
+draws are the whole of Hypothesis's choice sequence: one bounded integer per decision, nothing
+else — that is what lets `reproducer explore` put its own, further minimised schedules into the
+example database (`_explore.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import strategies as st
+
+from reproducer._runtime import RunResult
+
+__all__ = ["HypothesisSchedule", "schedules"]
+
+
+class HypothesisSchedule:
+    """A `ChoiceSource` whose every choice is a Hypothesis draw. Use it for one run only."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self._data = data
+        self.choices: list[int] = []
+
+    def choose(self, ready: Sequence[str]) -> int:
+        if len(ready) < 2:
+            raise ValueError(f"choose() needs two or more ready workers, got {list(ready)}")
+        choice = self._data.draw(st.integers(0, len(ready) - 1))
+        self.choices.append(choice)
+        return choice
+
+    def replay_command(self, result: RunResult) -> str:
+        """A line to put in an assertion message: how to replay this schedule from the shell."""
+        cfg = result.config
+        flags = (f"--variant {cfg.variant} --enactors {cfg.enactors} --endpoints {cfg.endpoints} "
+                 f"--keep-generations {cfg.keep_generations} --plans {cfg.plans} "
+                 f"--max-steps {cfg.max_steps} "
+                 f"--invariants {','.join(map(str, cfg.invariants))}")
+        return (f"python -m reproducer run {flags} "
+                f"--choices {','.join(map(str, result.choices)) or '0'}")
+
+    def __repr__(self) -> str:
+        return f"HypothesisSchedule(choices={self.choices})"
+
+
+def schedules() -> st.SearchStrategy[HypothesisSchedule]:
+    """Schedules drawn from Hypothesis, one bounded integer per scheduling decision."""
+    return st.builds(HypothesisSchedule, st.data())
