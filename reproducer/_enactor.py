@@ -400,7 +400,10 @@ class StateMachineEnactor:
                 and gen >= plan.generation):
             return self._next_endpoint(
                 note=f"re-check: {self._endpoints[self.endpoint]} already has g{gen}, skip it")
-        return replace(self, phase=Phase.FLIP, active=(target,), suspect=False, note="")
+        ep = self._endpoints[self.endpoint]
+        return replace(self, phase=Phase.FLIP, active=(target,), suspect=False,
+                       note=f"{ep} is on g{gen} now; the rollback record will point there"
+                       if gen is not None else f"{ep} has no alias yet")
 
     def _next_endpoint(self, note: str) -> StateMachineEnactor:
         if self.endpoint + 1 < len(self._endpoints):
@@ -414,19 +417,26 @@ class StateMachineEnactor:
         released = self._lock_to_write(release=True)
         if ph is Phase.CREATE_TREES:
             return replace(self, phase=Phase.READ_ALIAS, endpoint=0, lock=held,
-                           note="trees created")
+                           note=f"created the record trees of g{self._plan.generation}")
         if ph is Phase.FLIP:
             plan = self._plan
+            old = self._gen(self.active[0]) if self.active else None
+            flipped = (f"flipped {self._endpoints[self.endpoint]} from g{old} to "
+                       f"g{plan.generation}" if old is not None else
+                       f"pointed {self._endpoints[self.endpoint]} at g{plan.generation}")
             if self.endpoint + 1 < len(self._endpoints):
                 return replace(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1,
-                               lock=held, note="")
+                               lock=held, note=flipped)
             return replace(self, phase=Phase.CLEANUP_LIST, lock=released,
                            last_done=plan.generation, failures=0,
-                           note=f"applied g{plan.generation} to every endpoint")
+                           note=f"{flipped}: g{plan.generation} applied to every endpoint")
         if ph is Phase.RELEASE:
-            return replace(self, phase=self.after_release, lock=released, note="")
+            return replace(self, phase=self.after_release, lock=released,
+                           note="released the lock")
         # CLEANUP_DNS
-        return replace(self, phase=Phase.CLEANUP_STORE, lock=released, note="")
+        return replace(self, phase=Phase.CLEANUP_STORE, lock=released,
+                       note="clean-up deleted the trees of "
+                       + ", ".join(f"g{g}" for g in self.doomed))
 
     def _refused(self, rcode: str) -> StateMachineEnactor:
         ph = self.phase

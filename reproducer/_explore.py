@@ -415,7 +415,8 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
                        shrink: bool = True) -> Exploration:
     """Hypothesis draws every choice (`strategies.schedules()`), through `hypothesis.find`
     keyed by `database_key(config)`. The database first replays what an earlier run saved;
-    the minimised counterexample is saved next to Hypothesis's own shrunk one."""
+    the minimised counterexample is saved next to Hypothesis's own shrunk one. `seed` is used
+    only with `database=None` (a seeded Hypothesis ignores its database)."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.database import choices_to_bytes
     from hypothesis.errors import NoSuchExample
@@ -455,9 +456,11 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
             max_examples=max_runs, database=db, deadline=None, derandomize=False,
             phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
             suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+        # A seeded Hypothesis neither reads nor writes its database: the seed applies only
+        # without one (with one, Hypothesis seeds itself and the database replays first).
+        rng = random.Random(seed) if db is None else None
         try:
-            find(schedules(), condition, settings=hyp_settings, random=random.Random(seed),
-                 database_key=key)
+            find(schedules(), condition, settings=hyp_settings, random=rng, database_key=key)
         except NoSuchExample:
             return Exploration("hypothesis", config, executions, ticker.elapsed(),
                                transport=transport)
@@ -535,7 +538,7 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 ticker.say(f"depth {depth}, {len(seen):,} states, {expanded:,} steps")
         frontier = nxt
         depth += 1
-    exhausted = not truncated and not frontier.states
+    exhausted = not truncated  # every state within max_steps (and max_depth) was checked
     return Exploration("bfs", config, expanded, ticker.elapsed(), None, states=len(seen),
                        exhausted=exhausted)
 

@@ -225,38 +225,22 @@ def narrate(step: Step) -> str:
 
 
 def find_story(config: Config, report: Report) -> tuple[RunResult, dict[str, object]]:
-    """Hypothesis (derandomised) looks for a schedule that empties the record; shrunk."""
-    try:
-        from reproducer._explore import story_search
-    except ImportError:
-        story_search = None
-    if story_search is not None:
-        return story_search(config, report)  # type: ignore[no-any-return]
-    import hypothesis
-    from hypothesis import strategies as st
+    """Hypothesis looks for a schedule that empties the record (seeded, so the same story
+    every time), shrinks it, and the schedule-aware pass minimises it further."""
+    from reproducer._explore import explore_hypothesis
 
-    from reproducer._simulation import run_memory
-
-    class Clamped(ReplayChoices):
-        def choose(self, ready: object) -> int:
-            n = len(ready)  # type: ignore[arg-type]
-            if self.position >= len(self.choices):
-                return 0
-            self.position += 1
-            return self.choices[self.position - 1] % n
-
-    runs = 0
-
-    def fails(choices: list[int]) -> bool:
-        nonlocal runs
-        runs += 1
-        return run_memory(config, Clamped(choices)).violation is not None
-
-    best = hypothesis.find(st.lists(st.integers(0, 3), max_size=60), fails,
-                           settings=hypothesis.settings(max_examples=2000, derandomize=True,
-                                                        database=None))
-    result = run_memory(config, Clamped(best))
-    return result, {"executions": runs}
+    found = explore_hypothesis(config, max_runs=2_000, seed=0, database=None,
+                               progress=lambda line: report(f"  {line}"))
+    if found.result is None or found.result.violation is None:
+        raise StoryFailed(f"Hypothesis found no schedule that empties the record in "
+                          f"{found.executions} executions")
+    stats: dict[str, object] = {
+        "executions": found.executions,
+        "first violating run": f"#{found.first_at} ({found.found_steps} steps)",
+        "after Hypothesis's shrinking": f"{found.shrunk_steps} steps",
+        "after the schedule-aware pass": f"{found.result.length} steps",
+    }
+    return found.result, stats
 
 
 @dataclass
@@ -318,8 +302,8 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
         found, stats = await asyncio.to_thread(find_story, config, report)
         expect(found.violation is not None and found.violation.invariant == 1,
                "Hypothesis should find a schedule that leaves the regional endpoint empty")
-        report(f"found and shrunk to {found.length} steps "
-               + ", ".join(f"{k} {v}" for k, v in stats.items()))
+        for key, value in stats.items():
+            report(f"  {key}: {value}")
         report("The shortest story, in the words of the outage summary:")
         for step in found.steps:
             report(narrate(step))

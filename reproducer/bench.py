@@ -1,0 +1,135 @@
+"""`make bench` (python -m reproducer.bench): exploration speed and the strategies compared.
+
+For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans):
+- executions per second over the real transport (UDP to an in-process fake_dns) and in-process
+  (cold: no memos; warm: the default, memos shared across runs), each with the process's peak
+  RSS (VmHWM) so far beside it;
+- per strategy, executions until the first violation, median over SEEDS seeds;
+- seconds until Hypothesis reports its shrunk, minimised counterexample, and its length next
+  to the breadth-first minimum; BFS states and seconds;
+- states and seconds for the exhaustive (bounded) proof of each correct fix.
+Every part has a time or run budget, so the whole stays within a few minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from reproducer._enactor import VARIANTS
+from reproducer._explore import Strategy, explore, explore_bfs
+from reproducer._runtime import RandomChoices
+from reproducer._simulation import Cache, Simulation, clear_cache
+from reproducer._world import Config
+
+SEEDS = 20
+SPEED_WINDOW_S = 3.0
+
+
+def _vmhwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _rate(run: Callable[[int], object], window_s: float = SPEED_WINDOW_S) -> float:
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < window_s:
+        run(n)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def _memory_speed(config: Config, cache: Cache) -> float:
+    clear_cache()
+
+    def one(n: int) -> None:
+        Simulation(config, cache=cache).advance(RandomChoices(n))
+
+    if cache == "moves":
+        _rate(one, 2.0)  # warm the memos first, as a long exploration would
+    return _rate(one)
+
+
+def _real_speed(config: Config) -> float:
+    from reproducer._transport import run_real
+
+    with asyncio.Runner() as runner:
+        return _rate(lambda n: runner.run(run_real(config, RandomChoices(n))))
+
+
+def _median(values: list[int | None]) -> str:
+    got = [v for v in values if v is not None]
+    if not got:
+        return "none found"
+    missed = len(values) - len(got)
+    return f"{statistics.median(got):g}" + (f" ({missed} of {len(values)} found nothing)"
+                                           if missed else "")
+
+
+def bench(out: Callable[[str], None]) -> None:
+    configs = {"default": Config(),
+               "larger": Config(enactors=3, endpoints=3, plans=5)}
+    for label, config in configs.items():
+        out(f"== {label}: {config.variant}, {config.enactors} enactors, {config.endpoints} "
+            f"endpoints, {config.plans} plans, invariants {config.invariants}")
+        real = _real_speed(config)
+        out(f"real UDP:           {real:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
+        cold = _memory_speed(config, "none")
+        out(f"in-process, cold:   {cold:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
+        warm = _memory_speed(config, "moves")
+        out(f"in-process, memos:  {warm:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
+        bfs = explore_bfs(config)
+        out(f"bfs: shortest violation {bfs.steps} steps, {bfs.states:,} states, "
+            f"{bfs.seconds:.1f}s")
+        names: tuple[Strategy, ...] = ("random", "pct", "hypothesis")
+        for name in names:
+            firsts: list[int | None] = []
+            lengths: list[int] = []
+            seconds: list[float] = []
+            budget_s = 25.0 if name == "hypothesis" else 6.0
+            start = time.perf_counter()
+            for seed in range(SEEDS):
+                res = explore(name, config, seed=seed, max_runs=2_000,
+                              database=None)
+                firsts.append(res.first_at)
+                if res.found and res.steps is not None:
+                    lengths.append(res.steps)
+                    seconds.append(res.seconds)
+                if time.perf_counter() - start > budget_s and seed >= 4:
+                    break
+            runs = len(firsts)
+            line = (f"{name:<10} executions to first violation, median of {runs} seeds: "
+                    f"{_median(firsts)}")
+            if lengths:
+                hits = sum(1 for n in lengths if n == bfs.steps)
+                line += (f"; minimised length {min(lengths)}..{max(lengths)} vs bfs "
+                         f"{bfs.steps} (equal in {hits}/{len(lengths)}); seconds to the "
+                         f"minimised counterexample, median {statistics.median(seconds):.2f}")
+            out(line)
+    out("== exhaustive proofs of the correct fixes (bounded: every run ends before max_steps "
+        "for plans=1; max_steps bounds plans=2)")
+    for variant in (name for name, v in VARIANTS.items() if v.correct):
+        for config in (Config(variant=variant, enactors=2, plans=1),
+                       Config(variant=variant, enactors=2, plans=2, max_steps=30)):
+            proof = explore_bfs(config)
+            out(f"{variant:<12} enactors=2 plans={config.plans} max_steps={config.max_steps}: "
+                f"found={proof.found} states={proof.states:,} exhausted={proof.exhausted} "
+                f"{proof.seconds:.1f}s")
+
+
+def main() -> int:
+    start = time.perf_counter()
+    bench(lambda line: print(line, flush=True))
+    print(f"total {time.perf_counter() - start:.0f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""`reproducer explore` (issue 5): replay file, narrated trace, replay command, --json, the
+example database replaying a counterexample first, and the pytest fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reproducer import Config, ReplayChoices, Simulation, run_memory
+from reproducer.__main__ import main
+from reproducer._explore import explore_bfs, explore_hypothesis
+from reproducer._replay import load_replay
+from reproducer.pytest_plugin import RunningDns
+
+SMALL = ["--enactors", "2", "--plans", "2"]
+
+
+def _run(argv: list[str]) -> tuple[int, list[str]]:
+    lines: list[str] = []
+    code = main(argv, report=lines.append)
+    return code, lines
+
+
+def test_explore_writes_the_replay_file_prints_the_story_and_the_command_to_replay_it(
+        tmp_path: Path) -> None:
+    out = tmp_path / "cx.json"
+    code, lines = _run(["explore", "--strategy", "bfs", *SMALL, "--out", str(out)])
+    assert code == 1
+    assert any("enactor-1" in line and "UPDATE flip" in line for line in lines)
+    assert lines[-1] == f"replay it:   python -m reproducer replay {out}"
+    replay = load_replay(out)
+    steps = run_memory(replay.config, ReplayChoices(replay.choices)).steps
+    assert len(steps) == explore_bfs(replay.config).steps
+
+
+@pytest.mark.parametrize("strategy", ["bfs", "random", "pct", "hypothesis"])
+def test_explore_json_is_one_object_with_what_the_issue_asks_for(strategy: str,
+                                                                 tmp_path: Path) -> None:
+    code, lines = _run(["explore", "--strategy", strategy, *SMALL, "--json", "--no-database",
+                        "--max-runs", "2000", "--out", str(tmp_path / "cx.json")])
+    assert code == 1 and len(lines) == 1
+    data = json.loads(lines[0])
+    for key in ("strategy", "variant", "executions", "found", "invariant", "steps", "seconds"):
+        assert key in data
+    assert data["strategy"] == strategy and data["found"] is True and data["steps"] == 14
+    assert ("states" in data) == (strategy == "bfs")
+
+
+def test_explore_of_a_correct_fix_reports_nothing_found_and_how_much_was_explored(
+        tmp_path: Path) -> None:
+    code, lines = _run(["explore", "--strategy", "bfs", "--variant", "cas-flip",
+                        "--enactors", "2", "--plans", "1", "--json"])
+    assert code == 0
+    data = json.loads(lines[0])
+    assert data["found"] is False and data["exhausted"] is True and data["states"] > 1_000
+    code, lines = _run(["explore", "--strategy", "random", "--variant", "cas-flip",
+                        "--max-runs", "200"])
+    assert code == 0 and "no invariant broken" in lines[-1] and "200 executions" in lines[-1]
+
+
+def test_a_found_counterexample_is_replayed_first_by_the_next_hypothesis_run(
+        tmp_path: Path) -> None:
+    config = Config(variant="aws-2025", enactors=2, plans=2)
+    first = explore_hypothesis(config, seed=1, database=tmp_path / "db")
+    assert first.found and first.first_at is not None and first.first_at > 1
+    again = explore_hypothesis(config, seed=2, database=tmp_path / "db")
+    assert again.first_at == 1  # the database's example, before any generated one
+    assert again.found_steps == first.steps == again.steps
+
+
+def test_the_race_world_fixture_gives_a_fresh_world_each_call(
+        race_world: Callable[[], Simulation]) -> None:
+    one, two = race_world(), race_world()
+    one.advance(ReplayChoices([1, 1, 1]))
+    assert one.length > 0 and two.length == 0
+
+
+@pytest.mark.asyncio
+async def test_the_fake_dns_fixture_runs_the_world_over_real_udp_with_the_same_trace(
+        fake_dns: RunningDns) -> None:
+    choices = run_memory(fake_dns.config, ReplayChoices([0, 1, 2, 0, 1])).choices
+    for _ in range(2):  # the second run starts from a reset zone
+        real = await fake_dns.run(ReplayChoices(choices))
+        assert real.steps == run_memory(fake_dns.config, ReplayChoices(choices)).steps
