@@ -383,12 +383,21 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
         recovery_s = await probe_until_ok(info.lb_urls[0], 15)
         report(f"traffic recovered {recovery_s:.1f} s after the repair "
                "(the time for the load balancers' cached empty answer to expire)")
+        # Every load balancer must be past its cached empty answer before the fix run is
+        # judged: wait for a whole traffic interval without a failure.
+        t_ok = time.monotonic() - traffic.t0
+        while True:
+            last = await traffic.wait_for_interval_after(t_ok, timeout_s=15)
+            if last.sent and not last.failed:
+                break
+            t_ok = last.end_s
+        report(f"traffic: {last.sent}/{last.sent} requests succeeded again")
         aws.seconds_without_addresses = t_repair - emptied_at[0]
         aws.broken = sorted({f"{v.invariant}" for v in live.violations})
 
         section(f"5. The fix: the same schedule under {FIX_VARIANT}")
         fixed_config = replace(live_config, variant=FIX_VARIANT)
-        t_fix = time.monotonic() - traffic.t0 + TRAFFIC_INTERVAL_S
+        t_fix = last.end_s
 
         async def fix_step(step: Step) -> None:
             report(narrate(step) + f"   [DNS: {format_endpoints(step.endpoints)}]")
@@ -407,7 +416,8 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
         final = fixed.steps[-1].endpoints
         report(f"no invariant broken: {not fixed.violations}; the enactors finished with "
                f"{format_endpoints(final)}; traffic: {fix.failed_requests}/{fix.sent_requests} "
-               "requests failed")
+               "requests failed" + "".join(f" ({i.line()})" for i in traffic.intervals
+                                           if i.start_s >= t_fix and i.failed))
         expect(not fixed.violations, f"the fix broke {fixed.violations}")
         expect(all(e.generation == fixed_config.newest_generation for e in final),
                "the fix should end on the newest plan")
