@@ -1,4 +1,4 @@
-"""`make reproduce` end to end: the story runs, tells what it promised, and leaves nothing behind."""
+"""`make reproduce` end to end: it tells what it promised and leaves nothing behind."""
 
 from __future__ import annotations
 
