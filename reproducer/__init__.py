@@ -12,6 +12,7 @@ from reproducer._enactor import VARIANTS, EnactorSettings, StateMachineEnactor, 
 from reproducer._health import BackendHealth, HealthSource, ScriptedHealth
 from reproducer._runtime import (
     ChoiceSource,
+    FollowWorkers,
     MemoryTransport,
     RandomChoices,
     ReplayChoices,
@@ -31,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EnactorSettings",
+    "FollowWorkers",
     "HealthSource",
     "MemoryTransport",
     "RandomChoices",

@@ -26,6 +26,7 @@ from reproducer._narrate import format_step, format_trace, write_trace
 from reproducer._replay import ReplayFileError, load_replay, save_replay
 from reproducer._runtime import (
     ChoiceSource,
+    FollowWorkers,
     RandomChoices,
     ReplayChoices,
     ReplayDiverged,
@@ -196,8 +197,15 @@ def cmd_run(args: argparse.Namespace, report: Report) -> int:
 def cmd_replay(args: argparse.Namespace, report: Report) -> int:
     replay = load_replay(args.file)
     config = config_from_args(args, replay.config)
-    expected = replay.expected if config == replay.config else None
-    return _execute(args, config, ReplayChoices(replay.choices), report, expected)
+    if config == replay.config:
+        return _execute(args, config, ReplayChoices(replay.choices), report, replay.expected)
+    # Another configuration (say --variant cas-guarded): its workers take other steps, so
+    # replay the same interleaving by worker name rather than by choice index.
+    original = run_memory(replay.config, ReplayChoices(replay.choices))
+    if not args.json:
+        report(f"replaying the interleaving of {args.file} ({original.length} steps, by worker) "
+               f"under {config.variant}")
+    return _execute(args, config, FollowWorkers([s.worker for s in original.steps]), report)
 
 
 def cmd_repair(args: argparse.Namespace, report: Report) -> int:

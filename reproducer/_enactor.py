@@ -235,10 +235,12 @@ class StateMachineEnactor:
             return Sleep(self.moved_ms + delay)
         if ph is Phase.CREATE_TREES:
             plan = self._plan
+            ep = self._endpoints[self.endpoint]
             adds = tuple(Change(ChangeKind.ADD, rr.name, rr.rtype, rr.ttl, rr.rdata)
-                         for ep in self._endpoints for rr in lay.tree_records(plan, ep))
+                         for rr in lay.tree_records(plan, ep))
             return SendUpdate(self._batch(now_ms, (), adds, release=False),
-                              f"create the record trees of g{plan.generation}")
+                              f"take the lock, create the record tree of g{plan.generation} "
+                              f"for {ep}")
         if ph is Phase.READ_ALIAS:
             ep = self._endpoints[self.endpoint]
             return Query(lay.endpoint_name(ep), "CNAME", f"read the active tree of {ep}")
@@ -284,11 +286,10 @@ class StateMachineEnactor:
                 prereqs.append(Prerequisite(PrereqKind.RRSET_EXISTS_VALUE, alias, "CNAME",
                                             frozenset((old_tree,))))
             prereqs.append(Prerequisite(PrereqKind.RRSET_EXISTS, new_tree, "A"))
-        last = self.endpoint == len(self._endpoints) - 1
         old = f"g{self._gen(old_tree)}" if old_tree else "nothing"
-        return SendUpdate(self._batch(now_ms, tuple(prereqs), tuple(changes), release=last),
-                          f"flip {ep} to g{plan.generation} (rollback -> {old})"
-                          + (", release the lock" if last else ""))
+        return SendUpdate(self._batch(now_ms, tuple(prereqs), tuple(changes), release=True),
+                          f"flip {ep} to g{plan.generation} (rollback -> {old}), "
+                          "release the lock")
 
     def _cleanup(self, now_ms: int) -> SendUpdate:
         lay = self.layout
@@ -326,7 +327,7 @@ class StateMachineEnactor:
             applied = self._gen(_answer_rdata(result, "CNAME")) or 0
             plan = self._plan
             if plan.generation > applied:
-                return replace(self, phase=Phase.LOCK_READ, resume=Phase.CREATE_TREES,
+                return replace(self, phase=Phase.READ_ALIAS, endpoint=0,
                                note=f"check passed: g{plan.generation} is newer than the "
                                     f"applied g{applied} (checked once, never again)")
             return replace(self, phase=Phase.FIND_PLAN, last_done=plan.generation,
@@ -388,7 +389,10 @@ class StateMachineEnactor:
                            + ", ".join(f"g{g}" for g in doomed))
         plan = self._plan
         gen = self._gen(target)
+        ep = self._endpoints[self.endpoint]
         if self.suspect and target == (self.active[0] if self.active else None):
+            # Our flip was refused, the lock is still ours, and the alias has not moved:
+            # the flip itself cannot pass (the stuck state of outage.md step 6).
             failures = self.failures + 1
             if failures >= self.settings.max_failures:
                 return self._abandon(failures)
@@ -398,26 +402,35 @@ class StateMachineEnactor:
                                 f"(failure {failures})")
         if (self.policy.recheck_before_flip and gen is not None
                 and gen >= plan.generation):
-            return self._next_endpoint(
-                note=f"re-check: {self._endpoints[self.endpoint]} already has g{gen}, skip it")
-        ep = self._endpoints[self.endpoint]
-        return replace(self, phase=Phase.FLIP, active=(target,), suspect=False,
-                       note=f"{ep} is on g{gen} now; the rollback record will point there"
-                       if gen is not None else f"{ep} has no alias yet")
+            return self._next_endpoint(note=f"re-check: {ep} already has g{gen}, skip it")
+        if self.suspect:  # the alias moved under our refused flip; we still hold the lock
+            return replace(self, phase=Phase.FLIP, active=(target,), suspect=False,
+                           note=f"{ep} moved to g{gen}: flipping again")
+        return replace(self, phase=Phase.LOCK_READ, resume=Phase.CREATE_TREES,
+                       active=(target,),
+                       note=(f"{ep} is on g{gen} now; the rollback record will point there"
+                             if gen is not None else f"{ep} has no alias yet")
+                       + (" (re-check passed)" if self.policy.recheck_before_flip else ""))
 
     def _next_endpoint(self, note: str) -> StateMachineEnactor:
+        holding = self.lock is not None and self.lock.holder == self.name
         if self.endpoint + 1 < len(self._endpoints):
-            return replace(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1, note=note)
-        return replace(self, phase=Phase.RELEASE, after_release=Phase.CLEANUP_LIST,
-                       last_done=self._plan.generation, note=note)
+            nxt = replace(self, endpoint=self.endpoint + 1, suspect=False, note=note)
+            return replace(nxt, phase=Phase.RELEASE, after_release=Phase.READ_ALIAS) \
+                if holding else replace(nxt, phase=Phase.READ_ALIAS)
+        done = replace(self, last_done=self._plan.generation, failures=0, suspect=False,
+                       note=note)
+        return replace(done, phase=Phase.RELEASE, after_release=Phase.CLEANUP_LIST) \
+            if holding else replace(done, phase=Phase.CLEANUP_LIST)
 
     def _committed(self) -> StateMachineEnactor:
         ph = self.phase
         held = self._lock_to_write(release=False)
         released = self._lock_to_write(release=True)
         if ph is Phase.CREATE_TREES:
-            return replace(self, phase=Phase.READ_ALIAS, endpoint=0, lock=held,
-                           note=f"created the record trees of g{self._plan.generation}")
+            return replace(self, phase=Phase.FLIP, lock=held,
+                           note=f"holds the lock; created the tree of g{self._plan.generation}"
+                                f" for {self._endpoints[self.endpoint]}")
         if ph is Phase.FLIP:
             plan = self._plan
             old = self._gen(self.active[0]) if self.active else None
@@ -426,7 +439,7 @@ class StateMachineEnactor:
                        f"pointed {self._endpoints[self.endpoint]} at g{plan.generation}")
             if self.endpoint + 1 < len(self._endpoints):
                 return replace(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1,
-                               lock=held, note=flipped)
+                               lock=released, note=flipped)
             return replace(self, phase=Phase.CLEANUP_LIST, lock=released,
                            last_done=plan.generation, failures=0,
                            note=f"{flipped}: g{plan.generation} applied to every endpoint")

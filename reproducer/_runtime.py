@@ -56,6 +56,7 @@ from reproducer._world import Config, InvariantChecker, Step, Violation, Worker,
 
 __all__ = [
     "ChoiceSource",
+    "FollowWorkers",
     "MemoryTransport",
     "RandomChoices",
     "ReplayChoices",
@@ -72,6 +73,9 @@ log = logging.getLogger("reproducer.runtime")
 
 
 class ChoiceSource(Protocol):
+    """Where scheduling decisions come from. A source may also define `moved(worker: str)`,
+    which the runtimes call after every step, with or without a choice."""
+
     def choose(self, ready: Sequence[str]) -> int:
         """Index into `ready` (two or more worker names; index 0 is the unsurprising move)."""
         ...
@@ -99,6 +103,27 @@ class ReplayChoices:
                 f"are ready ({', '.join(ready)}): the schedule does not belong to this "
                 "configuration")
         return choice
+
+
+class FollowWorkers:
+    """The same interleaving, by worker name: at step i, the worker that moved at step i of
+    another run if it is ready now, otherwise the unsurprising move (choice 0); after the list,
+    always 0. This is how a schedule found under one variant is replayed under another, whose
+    workers take different steps (a choice index would not fit)."""
+
+    def __init__(self, workers: Sequence[str]) -> None:
+        self.workers = tuple(workers)
+        self.step = 0
+
+    def choose(self, ready: Sequence[str]) -> int:
+        want = self.workers[self.step] if self.step < len(self.workers) else None
+        if want is not None and want in ready:
+            return list(ready).index(want)
+        return 0
+
+    def moved(self, worker: str) -> None:
+        """Called by the runtimes after every step (also the steps that needed no choice)."""
+        self.step += 1
 
 
 class RandomChoices:
@@ -327,6 +352,7 @@ async def run_async(config: Config, source: ChoiceSource, transport: Transport, 
     choices: list[int] = []
     current: int | None = None
     tasks = [asyncio.create_task(worker_main(s), name=s.name) for s in slots]
+    moved = getattr(source, "moved", None)
     completed = False
     try:
         while len(steps) < config.max_steps and not (stop_at_violation and violations):
@@ -344,6 +370,8 @@ async def run_async(config: Config, source: ChoiceSource, transport: Transport, 
             else:
                 choice = 0
             slot = slots[ordered[choice]]
+            if moved is not None:
+                moved(slot.name)
             current = slot.index
             assert slot.grant is not None
             slot.grant.set_result(None)

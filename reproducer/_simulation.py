@@ -501,6 +501,7 @@ class Simulation:
         stop = self.stop_at_violation
         state = self._state
         names = self.names
+        moved = getattr(source, "moved", None)
         while not state.finished and len(log_) < max_steps and not (stop and violations):
             ready = state.ready()
             if not ready:
@@ -514,6 +515,8 @@ class Simulation:
             edge = universe.step(state, worker)
             state = edge.child
             log_.append(edge)
+            if moved is not None:
+                moved(names[worker])
             found = state.verdict + state.end_violations if state.finished else state.verdict
             if found:
                 violations.extend(_reindex(found, len(log_)))
@@ -524,6 +527,7 @@ class Simulation:
         if on_step is None:
             self.advance(source)
             return self.result()
+        moved = getattr(source, "moved", None)
         while not self.stopped:
             ready = self._state.ready()
             if not ready:
@@ -533,7 +537,10 @@ class Simulation:
                 self.choices.append(choice)
             else:
                 choice = 0
-            on_step(self.step(ready[choice]))
+            step = self.step(ready[choice])
+            if moved is not None:
+                moved(step.worker)
+            on_step(step)
         return self.result()
 
     def schedule(self) -> tuple[str, ...]:

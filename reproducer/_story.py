@@ -35,7 +35,7 @@ from fake_dns import CommittedUpdate, DNSClient
 from fake_lb import FleetProcess, HttpHealthSource, IntervalStats, TrafficPlan, run_traffic
 from reproducer._model import DEFAULT_ZONE
 from reproducer._narrate import format_endpoints
-from reproducer._runtime import ReplayChoices, RunResult
+from reproducer._runtime import FollowWorkers, ReplayChoices, RunResult
 from reproducer._transport import TsigKey, run_against
 from reproducer._world import Config, Step
 
@@ -405,8 +405,11 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
 
         await traffic.wait_for_interval_after(t_fix)
         aws.sent_requests, aws.failed_requests = traffic.between(0, t_fix)
+        # The same interleaving, worker by worker (the fix's workers take other steps, so a
+        # choice index would not fit; see FollowWorkers).
         fixed = await run_against("127.0.0.1", dns.port, STORY_KEY, fixed_config,
-                                  ReplayChoices(choices), stop_at_violation=False,
+                                  FollowWorkers([s.worker for s in found.steps]),
+                                  stop_at_violation=False,
                                   health=health, after_step=fix_step)
         await asyncio.sleep(3.5)  # longer than the TTL: any empty answer would have shown
         t_end = time.monotonic() - traffic.t0

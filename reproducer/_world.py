@@ -70,7 +70,7 @@ class Config:
     endpoints: int = 1
     keep_generations: int = 1
     plans: int = 3  # generations the Planner writes after the initial plan g1
-    max_steps: int = 150
+    max_steps: int = 300
     enactor: str | None = None  # "package.module:Name" of a user enactor class
     invariants: tuple[int, ...] = (1, 2, 3, 4)  # the ones that count as violations
 

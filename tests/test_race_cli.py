@@ -63,13 +63,22 @@ def test_run_saves_a_replay_file_that_replays_the_same_violation_over_real_dns(
         in narrated.stdout
 
 
-def test_replaying_under_the_correct_fix_reports_no_violation(tmp_path: Path) -> None:
+def test_replaying_under_the_correct_fix_follows_the_same_workers_and_breaks_nothing(
+        tmp_path: Path) -> None:
     config = Config(variant="aws-2025", plans=4, invariants=(1, 3))
     choices = ",".join(map(str, script_choices(config, STORY)))
-    out = cli("run", "--variant", "cas-guarded", "--plans", "4", "--choices", choices,
-              "--json", "--trace", str(tmp_path / "t.json"))
+    replay = tmp_path / "aws.replay.json"
+    saved = cli("run", "--plans", "4", "--invariants", "1,3", "--choices", choices,
+                "--transport", "memory", "--save", str(replay), "--trace", str(tmp_path / "a"))
+    assert saved.returncode == 0, saved.stderr
+    out = cli("replay", str(replay), "--variant", "cas-guarded", "--keep-going",
+              "--trace", str(tmp_path / "t.json"))
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["violation"] is None
+    assert "replaying the interleaving of" in out.stdout and "under cas-guarded" in out.stdout
+    trace = json.loads((tmp_path / "t.json").read_text())
+    assert trace["violation"] is None and trace["completed"] is True
+    assert [s["worker"] for s in trace["steps"][:5]] == STORY[:5]
+    assert trace["steps"][-1]["endpoints"][0]["generation"] == 5
 
 
 @pytest.mark.parametrize(("args", "message"), [
