@@ -329,7 +329,10 @@ class StateMachineEnactor:
             if plan.generation > applied:
                 return replace(self, phase=Phase.READ_ALIAS, endpoint=0,
                                note=f"check passed: g{plan.generation} is newer than the "
-                                    f"applied g{applied} (checked once, never again)")
+                                    f"applied g{applied}" + (
+                                        " (and re-checked before each flip)"
+                                        if self.policy.recheck_before_flip
+                                        else " (checked once, never again)"))
             return replace(self, phase=Phase.FIND_PLAN, last_done=plan.generation,
                            note=f"check failed: g{plan.generation} is not newer than g{applied}")
         if ph is Phase.LOCK_READ:

@@ -45,11 +45,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from reproducer._runtime import ChoiceSource, RandomChoices, ReplayChoices, RunResult
 from reproducer._simulation import Simulation, _State, _Universe
 from reproducer._world import Config
+
+if TYPE_CHECKING:
+    from reproducer._transport import RealSession
 
 __all__ = [
     "STRATEGIES",
@@ -171,14 +174,21 @@ class _Executor:
         self.config = config
         self.transport = transport
         self._runner: asyncio.Runner | None = None
+        self._session: RealSession | None = None
 
     def __enter__(self) -> _Executor:
         if self.transport == "real":
+            from reproducer._transport import RealSession
+
             self._runner = asyncio.Runner()
+            self._session = self._runner.run(RealSession(self.config).__aenter__())
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._runner is not None:
+            if self._session is not None:
+                self._runner.run(self._session.__aexit__(None, None, None))
+                self._session = None
             self._runner.close()
             self._runner = None
 
@@ -188,9 +198,8 @@ class _Executor:
             sim = Simulation(self.config)
             sim.advance(source)
             return bool(sim.violations), sim.result
-        from reproducer._transport import run_real
-
-        result = self._runner.run(run_real(self.config, source))
+        assert self._session is not None
+        result = self._runner.run(self._session.run(source))
         return result.violation is not None, lambda: result
 
 

@@ -29,6 +29,7 @@ from reproducer._world import Config, Step
 
 __all__ = [
     "DnsTransport",
+    "RealSession",
     "TsigKey",
     "parse_tsig_key",
     "reset_update",
@@ -160,3 +161,43 @@ async def run_against(host: str, port: int, key: TsigKey, config: Config, source
                 f"{key.name}?")
         return await run_async(config, source, transport, stop_at_violation=stop_at_violation,
                                health=health, on_step=on_step, after_step=after_step)
+
+
+class RealSession:
+    """One fake_dns server on 127.0.0.1:0 and one signed transport, kept for many runs of one
+    configuration (exploration over the real transport). Each run begins with one UPDATE that
+    resets the zone to the world's initial state (`reset_update`)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._keys = {w: TsigKey.for_worker(w) for w in (*config.worker_names, "reset")}
+        self._server: DNSServer | None = None
+        self._transport: DnsTransport | None = None
+
+    async def __aenter__(self) -> RealSession:
+        server = DNSServer(self.config.initial_dns(), "127.0.0.1", 0,
+                           {k.name: k.secret for k in self._keys.values()})
+        await server.start()
+        self._server = server
+        self._transport = DnsTransport(server.host, server.port, self._keys)
+        await self._transport.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+    async def run(self, source: ChoiceSource, *, stop_at_violation: bool = True,
+                  on_step: Callable[[Step], None] | None = None) -> RunResult:
+        if self._transport is None:
+            raise RuntimeError("use `async with RealSession(config) as session:` first")
+        rcode = await self._transport.update(reset_update(self.config), "reset")
+        if rcode != "NOERROR":
+            raise RuntimeError(f"fake_dns refused the reset of {self.config.layout.zone}: "
+                               f"{rcode}")
+        return await run_async(self.config, source, self._transport,
+                               stop_at_violation=stop_at_violation, on_step=on_step)

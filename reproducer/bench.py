@@ -58,10 +58,16 @@ def _memory_speed(config: Config, cache: Cache) -> float:
 
 
 def _real_speed(config: Config) -> float:
-    from reproducer._transport import run_real
+    """Runs over TSIG-signed UDP to one in-process fake_dns, the zone reset by an UPDATE
+    before each run (`RealSession`), as `explore --transport real` does."""
+    from reproducer._transport import RealSession
 
     with asyncio.Runner() as runner:
-        return _rate(lambda n: runner.run(run_real(config, RandomChoices(n))))
+        session = runner.run(RealSession(config).__aenter__())
+        try:
+            return _rate(lambda n: runner.run(session.run(RandomChoices(n))))
+        finally:
+            runner.run(session.__aexit__(None, None, None))
 
 
 def _median(values: list[int | None]) -> str:
