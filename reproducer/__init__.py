@@ -6,10 +6,14 @@ Public API:
   `Transport` (`MemoryTransport`, or real DNS), choice sources `ReplayChoices`, `RandomChoices`
 - what a run leaves: `RunResult`, `Step`, `Violation`
 - health: `BackendHealth`, `HealthSource`, `ScriptedHealth`
+- searching: `explore`, `Exploration`, `minimise` (and `reproducer.strategies.schedules`)
+- reporting: `write_report`, `TrafficPoint`, `Marker`
 """
 
 from reproducer._enactor import VARIANTS, EnactorSettings, StateMachineEnactor, Variant
+from reproducer._explore import Exploration, explore, minimise
 from reproducer._health import BackendHealth, HealthSource, ScriptedHealth
+from reproducer._report import Marker, TrafficPoint, write_report
 from reproducer._runtime import (
     ChoiceSource,
     FollowWorkers,
@@ -32,8 +36,10 @@ __all__ = [
     "Config",
     "ConfigError",
     "EnactorSettings",
+    "Exploration",
     "FollowWorkers",
     "HealthSource",
+    "Marker",
     "MemoryTransport",
     "RandomChoices",
     "ReplayChoices",
@@ -43,9 +49,13 @@ __all__ = [
     "Simulation",
     "StateMachineEnactor",
     "Step",
+    "TrafficPoint",
     "Transport",
     "Variant",
     "Violation",
+    "explore",
+    "minimise",
     "run_async",
     "run_memory",
+    "write_report",
 ]

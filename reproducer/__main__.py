@@ -98,7 +98,8 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
     return Config.from_json(values)
 
 
-def _summary(result: RunResult, trace_path: Path | None) -> dict[str, Any]:
+def _summary(result: RunResult, trace_path: Path | None,
+             report_path: Path | None = None) -> dict[str, Any]:
     v = result.violation
     return {"variant": result.config.variant, "steps": result.length,
             "completed": result.completed, "found": v is not None,
@@ -106,7 +107,8 @@ def _summary(result: RunResult, trace_path: Path | None) -> dict[str, Any]:
                                                  "endpoint": v.endpoint, "detail": v.detail,
                                                  "title": v.title},
             "invariant": None if v is None else v.invariant,
-            "trace": str(trace_path) if trace_path else None}
+            "trace": str(trace_path) if trace_path else None,
+            "report": str(report_path) if report_path else None}
 
 
 async def _run_transport(config: Config, source: ChoiceSource, transport: str,
@@ -139,6 +141,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="the update key of the --dns server")
     p.add_argument("--trace", type=Path, default=Path("reports/trace.json"),
                    help="where to write the trace as JSON (default reports/trace.json)")
+    p.add_argument("--report", type=Path, default=Path("reports/run.html"),
+                   help="where to write the HTML report of the run (default reports/run.html)")
     p.add_argument("--keep-going", action="store_true",
                    help="do not stop at the first violation (watch the stuck state)")
 
@@ -162,9 +166,13 @@ def _execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
     result = asyncio.run(_run_transport(config, choices, args.transport, args.dns,
                                         args.tsig_key, not args.keep_going, on_step))
     trace_path = write_trace(args.trace, result)
+    from reproducer._report import write_report
+
+    report_path = write_report(args.report, title=f"{config.variant}: one run",
+                               runs=[(config.variant, result)])
     if getattr(args, "save", None):
         save_replay(args.save, result)
-    summary = _summary(result, trace_path)
+    summary = _summary(result, trace_path, report_path)
     mismatch = None
     if expected:
         want = expected.get("violation")
@@ -181,7 +189,7 @@ def _execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
             report(format_trace(result)[-1])
         else:
             report(f"VIOLATION: {result.violation.describe()}")
-        report(f"trace written to {trace_path}")
+        report(f"trace written to {trace_path}; report: {report_path}")
         if mismatch:
             report(f"warning: {mismatch}")
     return 1 if mismatch else 0
