@@ -130,6 +130,7 @@ def write_report(path: Path, *, title: str, runs: Sequence[tuple[str, RunResult]
     page = render_report(title=title, runs=runs, traffic=traffic, markers=markers,
                          dns_log=dns_log, summary_rows=summary_rows,
                          summary_header=summary_header)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     log.info("wrote the report %s (%d runs, %d traffic intervals, %d bytes)",
              path, len(runs), len(traffic), len(page.encode()))
