@@ -144,3 +144,27 @@ def test_the_story_run_in_memory_stops_at_the_empty_record_when_asked_to() -> No
     assert result.length == EMPTYING_STEP
     assert result.violation is not None and result.violation.invariant == 1
     assert not result.completed
+
+
+@pytest.mark.parametrize(("variant", "shortest"), [
+    ("aws-2025", 18), ("recheck-before-write", 18), ("cleanup-checks-active", 19)])
+def test_the_outage_and_each_tempting_fix_can_still_empty_the_record(
+        variant: str, shortest: int) -> None:
+    from reproducer import explore
+
+    found = explore("bfs", Config(variant=variant, enactors=2, invariants=(1, 3)))
+    assert found.result is not None and found.result.violation is not None
+    assert found.result.violation.invariant == 1
+    assert found.steps == shortest
+    last = found.result.steps[-1]
+    assert last.action.startswith("UPDATE clean-up") and last.endpoints[0].addresses == ()
+
+
+@pytest.mark.parametrize("variant", ["cas-flip", "cas-guarded"])
+def test_no_schedule_empties_the_record_under_a_correct_fix_within_the_bounds(
+        variant: str) -> None:
+    from reproducer import explore
+
+    proof = explore("bfs", Config(variant=variant, enactors=2, plans=2, max_steps=26,
+                                  invariants=(1, 3)))
+    assert not proof.found and proof.exhausted
