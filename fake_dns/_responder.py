@@ -86,15 +86,25 @@ class Responder:
         self._max_udp_payload = max_udp_payload
         self._udp_cache: dict[bytes, bytes] = {}
         self._tcp_cache: dict[bytes, bytes] = {}
+        # Which cached answers depend on which owner name: an update drops exactly the answers
+        # that read a name it changed. Every negative answer carries the zone's SOA, whose
+        # serial every committed update bumps, so negative answers depend on the apex.
+        self._dependents: dict[str, set[tuple[bool, bytes]]] = {}
         self._unsubscribe = store.subscribe(self._invalidate)
 
     def close(self) -> None:
         self._unsubscribe()
         self._invalidate(None)
 
-    def _invalidate(self, _committed: CommittedUpdate | None) -> None:
-        self._udp_cache.clear()
-        self._tcp_cache.clear()
+    def _invalidate(self, committed: CommittedUpdate | None) -> None:
+        if committed is None:
+            self._udp_cache.clear()
+            self._tcp_cache.clear()
+            self._dependents.clear()
+            return
+        for name in {committed.zone, *(change.name for change in committed.changes)}:
+            for tcp, key in self._dependents.pop(name, ()):
+                (self._tcp_cache if tcp else self._udp_cache).pop(key, None)
 
     def respond(self, wire: bytes, *, tcp: bool) -> bytes | None:
         cache = self._tcp_cache if tcp else self._udp_cache
@@ -143,6 +153,10 @@ class Responder:
             reply.header.aa = 0
             return self._finish(wire, msg, reply, tsig, tcp, cache, None)
         result = self.store.lookup(qname, qtype)
+        zone = self.store.find_zone(qname)
+        deps = {qname.lower(), *(rr.name for rr in result.answer)}
+        if zone is not None and any(rr.rtype == "SOA" for rr in result.authority):
+            deps.add(zone.origin)
         reply.header.rcode = int(result.rcode)
         reply.header.aa = int(result.authoritative)
         for rr in result.answer:
@@ -152,11 +166,11 @@ class Responder:
         limit = _CLASSIC_UDP_LIMIT
         if opts:
             limit = min(max(_CLASSIC_UDP_LIMIT, opts[0].rclass), self._max_udp_payload)
-        return self._finish(wire, msg, reply, tsig, tcp, cache, limit)
+        return self._finish(wire, msg, reply, tsig, tcp, cache, limit, deps)
 
     def _finish(self, wire: bytes, msg: ParsedMessage, reply: dnslib.DNSRecord,
                 tsig: TsigRecord | None, tcp: bool, cache: dict[bytes, bytes],
-                udp_limit: int | None) -> bytes:
+                udp_limit: int | None, deps: set[str] | None = None) -> bytes:
         packed = bytes(reply.pack())
         if not tcp and udp_limit is not None and len(packed) > udp_limit:
             # RFC 2181 §9 / RFC 7766 §4: too big for UDP: no records, TC set, retry over TCP.
@@ -169,8 +183,11 @@ class Responder:
         if tsig is not None:
             return self._sign_answer(msg, tsig, packed)
         if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[wire[2:]] = packed[2:]
+            self._invalidate(None)
+        key = wire[2:]
+        cache[key] = packed[2:]
+        for name in deps or ():
+            self._dependents.setdefault(name, set()).add((tcp, key))
         return packed
 
     # -- updates -----------------------------------------------------------------------------
