@@ -178,9 +178,9 @@ class _Executor:
 
     def __enter__(self) -> _Executor:
         if self.transport == "real":
-            from reproducer._transport import RealSession
+            from reproducer._transport import RealSession, fast_event_loop_factory
 
-            self._runner = asyncio.Runner()
+            self._runner = asyncio.Runner(loop_factory=fast_event_loop_factory())
             self._session = self._runner.run(RealSession(self.config).__aenter__())
         return self
 

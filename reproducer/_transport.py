@@ -8,7 +8,9 @@ first reset to the world's initial state with one UPDATE (`reset_update`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,6 +33,7 @@ __all__ = [
     "DnsTransport",
     "RealSession",
     "TsigKey",
+    "fast_event_loop_factory",
     "parse_tsig_key",
     "reset_update",
     "run_against",
@@ -54,6 +57,16 @@ class TsigKey:
     def spec(self) -> str:
         """The NAME:BASE64 form fake-dns, nsupdate (-y hmac-sha256:NAME:SECRET) and we accept."""
         return f"{self.name}:{base64.b64encode(self.secret).decode()}"
+
+
+def fast_event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (a dependency on Linux): long runs over the real
+    transport (exploration, benchmarks) spend most of their time in the event loop itself."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def parse_tsig_key(spec: str) -> TsigKey:
@@ -119,6 +132,7 @@ class DnsTransport:
         return reply.rcode.name
 
 
+@functools.lru_cache(maxsize=64)
 def reset_update(config: Config) -> Update:
     """One UPDATE that puts a zone back into the world's initial state: every name the world
     can use is deleted (§2.5.3), then the initial records are added (§2.5.1)."""

@@ -60,9 +60,9 @@ def _memory_speed(config: Config, cache: Cache) -> float:
 def _real_speed(config: Config) -> float:
     """Runs over TSIG-signed UDP to one in-process fake_dns, the zone reset by an UPDATE
     before each run (`RealSession`), as `explore --transport real` does."""
-    from reproducer._transport import RealSession
+    from reproducer._transport import RealSession, fast_event_loop_factory
 
-    with asyncio.Runner() as runner:
+    with asyncio.Runner(loop_factory=fast_event_loop_factory()) as runner:
         session = runner.run(RealSession(config).__aenter__())
         try:
             return _rate(lambda n: runner.run(session.run(RandomChoices(n))))
