@@ -81,7 +81,9 @@ def _median(values: list[int | None]) -> str:
 
 def bench(out: Callable[[str], None]) -> None:
     configs = {"default": Config(),
-               "larger": Config(enactors=3, endpoints=3, plans=5)}
+               "larger": Config(enactors=3, endpoints=3, plans=5),
+               # the outage's own symptom, which needs several well-placed preemptions
+               "empty record only": Config(enactors=2, invariants=(1,))}
     for label, config in configs.items():
         out(f"== {label}: {config.variant}, {config.enactors} enactors, {config.endpoints} "
             f"endpoints, {config.plans} plans, invariants {config.invariants}")
