@@ -101,7 +101,7 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
 def _summary(result: RunResult, trace_path: Path | None,
              report_path: Path | None = None) -> dict[str, Any]:
     v = result.violation
-    return {"variant": result.config.variant, "steps": result.length,
+    return {"variant": result.config.label, "steps": result.length,
             "completed": result.completed, "found": v is not None,
             "violation": None if v is None else {"invariant": v.invariant, "step": v.step,
                                                  "endpoint": v.endpoint, "detail": v.detail,
@@ -168,8 +168,8 @@ def _execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
     trace_path = write_trace(args.trace, result)
     from reproducer._report import write_report
 
-    report_path = write_report(args.report, title=f"{config.variant}: one run",
-                               runs=[(config.variant, result)])
+    report_path = write_report(args.report, title=f"{config.label}: one run",
+                               runs=[(config.label, result)])
     if getattr(args, "save", None):
         save_replay(args.save, result)
     summary = _summary(result, trace_path, report_path)

@@ -115,7 +115,7 @@ class Exploration:
     def to_json(self) -> dict[str, Any]:
         v = self.result.violation if self.result else None
         out: dict[str, Any] = {
-            "strategy": self.strategy, "variant": self.config.variant,
+            "strategy": self.strategy, "variant": self.config.label,
             "transport": self.transport, "executions": self.executions, "found": self.found,
             "invariant": v.invariant if v else None, "steps": self.steps,
             "seconds": round(self.seconds, 3),
@@ -642,7 +642,7 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
                 + ("every reachable state within the bounds was checked" if outcome.exhausted
                    else "the state bound cut the search short")
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
-        report(f"{outcome.strategy}: no invariant broken in variant {config.variant} — "
+        report(f"{outcome.strategy}: no invariant broken in {config.label} — "
                f"{what}, {outcome.seconds:.1f}s")
         return 0
     result = outcome.result

@@ -96,6 +96,11 @@ class Config:
             raise ConfigError(f"max_steps {self.max_steps}: need 1..100000")
 
     @property
+    def label(self) -> str:
+        """What to call the enactors in messages: the variant, or the user's enactor class."""
+        return self.enactor if self.enactor else self.variant
+
+    @property
     def layout(self) -> Layout:
         return Layout(DEFAULT_ZONE, ENDPOINT_LABELS[: self.endpoints])
 
