@@ -293,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from reproducer import _story
 
-    p = sub.add_parser("story", parents=[parent],
+    # The story's world is fixed (the outage's), so it takes no configuration flags.
+    p = sub.add_parser("story",
                        help="the whole outage, live: fleet, traffic, race, repair, fix")
     _story.add_story_arguments(p)
     p.set_defaults(func=lambda a, r: _story.story_main(a, r))
