@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "require_tool"]
 
 _LISTENING = re.compile(r"^fake-dns listening on (?P<host>\S+):(?P<port>\d+) ")
 _START_TIMEOUT_S = 20.0
@@ -89,3 +90,17 @@ class ServerProcess:
         if self.process.stdout is not None:
             self.process.stdout.close()
         return self.process.returncode
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of command `name`, for a test that drives it. A missing tool skips the test on a
+    workstation and fails it under CI (env CI set), where `.ci/run` installs Debian `package`."""
+    import pytest  # only tests call this; the package itself does not depend on pytest
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install {package})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must have it (.ci/run installs it)")
+        pytest.skip(message)
+    return path

@@ -213,11 +213,6 @@ class EndpointState:
     generation: int | None
     addresses: tuple[str, ...]
 
-    def describe(self) -> str:
-        gen = f"g{self.generation}" if self.generation is not None else "-"
-        addrs = ",".join(self.addresses) if self.addresses else "NO ADDRESSES"
-        return f"{self.endpoint}={gen}[{addrs}]" if self.rcode == "NOERROR" else \
-            f"{self.endpoint}={self.rcode}"
 
 
 # -- actions: what a worker asks the world to do at a scheduling point ------------------------

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 
 import pytest
 
 from fake_dns import DNSServer
+from fake_dns.testing import require_tool
 from reproducer import (
     ChoiceSource,
     Config,
@@ -41,19 +40,10 @@ def story_config(variant: str = "aws-2025") -> Config:
     return Config(variant=variant, plans=4, invariants=(1, 2, 3, 4))
 
 
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed; .ci/run installs bind9-dnsutils")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
 async def run_on_real_dns(config: Config, source: ChoiceSource) -> tuple[RunResult, str]:
     """Run to the end over TSIG-signed UDP; return the result and dig's view of the endpoint."""
     keys = {w: TsigKey.for_worker(w) for w in config.worker_names}
-    dig = require_tool("dig")
+    dig = require_tool("dig", "bind9-dnsutils")
     async with DNSServer(config.initial_dns(), "127.0.0.1", 0,
                          {k.name: k.secret for k in keys.values()}) as server:
         async with DnsTransport(server.host, server.port, keys) as transport:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 import struct
 import subprocess
 import zlib
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from fake_dns import CommittedUpdate
+from fake_dns.testing import require_tool
 from fake_lb._traffic import IntervalBook, Outcome, TrafficPlan
 from reproducer import Config, MemoryTransport, ReplayChoices, RunResult, run_async, run_memory
 from reproducer._report import Marker, TrafficPoint, traffic_points_from, write_report
@@ -418,20 +417,10 @@ def test_writing_a_report_logs_the_path_and_does_not_print(
 # -- in a real browser ----------------------------------------------------------------------------
 
 
-def require_chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = "chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must have it (.ci/run installs it)")
-        pytest.skip(message)
-    return path
-
-
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    command = [require_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+    command = [require_tool("chromium", "chromium"), "--headless", "--no-sandbox", "--disable-gpu",
                f"--user-data-dir={profile}", "--no-first-run", *args]
     done = subprocess.run(command, capture_output=True, timeout=120, check=False,
                           stdin=subprocess.DEVNULL)
