@@ -3,7 +3,9 @@
 One persistent UDP endpoint carries every request (no socket per call). Responses are matched
 by ID and by the echoed question/zone section (RFC 5452 §9.1), so a stray or late datagram is
 ignored. A request that gets no answer is sent again, same bytes, until `timeout_s` is spent;
-an answer with TC set is fetched again over TCP (RFC 7766 §5).
+an answer with TC set is fetched again over TCP (RFC 7766 §5). A query's answer is decoded
+once per distinct answer (everything after the ID): a client that asks the same questions
+again, as an exploration does thousands of times, gets the same immutable `LookupResult`.
 
 Note that resending an UPDATE is what real clients (nsupdate) do too: if the first copy was
 applied and only its answer was lost, the copy is evaluated afresh, and its prerequisites may
@@ -41,6 +43,7 @@ __all__ = ["DNSClient", "DNSClientError", "UpdateReply"]
 
 _ATTEMPTS = 3
 _DRAIN_BATCH = 64
+_DECODED_LIMIT = 4096
 _MAX_DATAGRAM = 65535
 _EDNS_PAYLOAD = 1232  # RFC 6891; what we advertise, as the server does
 
@@ -133,6 +136,7 @@ class DNSClient:
         self._clock = clock
         self._pending: dict[int, _Pending] = {}
         self._transport: asyncio.DatagramTransport | None = None
+        self._decoded: dict[bytes, LookupResult] = {}  # answer after the ID -> its decoding
 
     async def __aenter__(self) -> DNSClient:
         await self.start()
@@ -180,10 +184,17 @@ class DNSClient:
             return struct.pack("!HHHHHH", msg_id, 0, 1, 0, 0, 1) + question + opt
 
         answer = await self._exchange(build, question)
+        known = self._decoded.get(answer[2:])
+        if known is not None:
+            return known
         try:
-            return decode_lookup_result(parse_message(answer))
+            result = decode_lookup_result(parse_message(answer))
         except WireError as exc:
             raise DNSClientError(f"malformed answer to {name} {rtype}: {exc}") from None
+        if len(self._decoded) >= _DECODED_LIMIT:
+            self._decoded.clear()
+        self._decoded[answer[2:]] = result
+        return result
 
     async def update(self, update: Update) -> UpdateReply:
         """Send one UPDATE, signed when the client has a key; return the server's verdict."""

@@ -8,9 +8,13 @@ Theory of operation
   codec before dnslib sees the packet, since dnslib cannot parse RDLENGTH-0 records; opcode 0
   goes to dnslib; any other opcode is answered NOTIMP.
 - Rule 2, queries: a fast path returns a packed answer cached by the request's bytes after the
-  ID, with the ID patched in. The cache is emptied on every committed update (the store calls
-  us synchronously inside `apply`), so no stale answer survives a change. Signed queries are
-  never cached: their answers are signed afresh.
+  ID, with the ID patched in. A committed update (the store calls us synchronously inside
+  `apply`) drops every cached answer that read a name it changed, so no stale answer
+  survives a change. Behind it, an answer is a pure function of the request and the zone's
+  `LookupResult` for its question: a second memo keyed by both skips building it with dnslib
+  again when a name goes back to content it had before (a zone reset, a lock record that is
+  rewritten to the same value). Signed queries are never cached: their answers are signed
+  afresh.
 - Rule 3, updates: TSIG is checked first (RFC 8945 §5.2), then the whole update is checked and
   applied by `ZoneStore.apply` in one synchronous call, and the answer is signed with the
   request's key. Anything that subscribes to the store (the journal) has run by the time this
@@ -42,7 +46,7 @@ from fake_dns._wire import (
     type_text,
     update_from_message,
 )
-from fake_dns._zone import CommittedUpdate, ZoneStore
+from fake_dns._zone import CommittedUpdate, LookupResult, ZoneStore
 
 __all__ = ["DEFAULT_MAX_UDP_PAYLOAD", "Responder"]
 
@@ -86,6 +90,7 @@ class Responder:
         self._max_udp_payload = max_udp_payload
         self._udp_cache: dict[bytes, bytes] = {}
         self._tcp_cache: dict[bytes, bytes] = {}
+        self._built: dict[tuple[bytes, bool, LookupResult], bytes] = {}  # Rule 2's memo
         # Which cached answers depend on which owner name: an update drops exactly the answers
         # that read a name it changed. Every negative answer carries the zone's SOA, whose
         # serial every committed update bumps, so negative answers depend on the apex.
@@ -95,6 +100,7 @@ class Responder:
     def close(self) -> None:
         self._unsubscribe()
         self._invalidate(None)
+        self._built.clear()
 
     def _invalidate(self, committed: CommittedUpdate | None) -> None:
         if committed is None:
@@ -126,8 +132,7 @@ class Responder:
         try:
             msg = parse_message(wire)
             tsig = find_tsig(msg)
-            request = dnslib.DNSRecord.parse(wire)
-        except (WireError, dnslib.DNSError, ValueError, IndexError, UnicodeError) as exc:
+        except (WireError, ValueError, IndexError, UnicodeError) as exc:
             log.debug("malformed query: %s", exc)
             return _error_reply(wire, Rcode.FORMERR)
         if msg.header.qdcount != 1 or msg.header.ancount or msg.header.nscount:
@@ -135,11 +140,27 @@ class Responder:
         opts = [rr for rr in msg.sections[2] if rr.rtype == TYPE_OPT]
         if len(opts) > 1:
             return _error_reply(wire, Rcode.FORMERR)  # RFC 6891 §6.1.1
+        qname, qtype_code, qclass = msg.questions[0]
+        qtype = type_text(qtype_code)
+        plain = (not opts or (opts[0].ttl >> 16) & 0xFF == 0) and qclass in (_CLASS_IN, _CLASS_ANY)
+        if tsig is None and plain and qtype not in _ZONE_TRANSFERS:
+            # Rule 2's memo: the same request bytes (dnslib parsed them once already) and the
+            # same lookup result always make the same answer.
+            result = self.store.lookup(qname, qtype)
+            built = self._built.get((wire[2:], tcp, result))
+            if built is not None:
+                packed = wire[:2] + built
+                self._remember(wire, packed, cache, self._dependencies(qname, result))
+                return packed
+        try:
+            request = dnslib.DNSRecord.parse(wire)
+        except (dnslib.DNSError, ValueError, IndexError, UnicodeError) as exc:
+            log.debug("malformed query: %s", exc)
+            return _error_reply(wire, Rcode.FORMERR)
         reply = request.reply(ra=0, aa=1)
         # RFC 1035 §4.1.1: Z is zero; RFC 4035 §3.2.3: we validate nothing, so AD is clear.
         reply.header.bitmap &= ~0x0060
         reply.ar = []
-        qname, qtype_code, qclass = msg.questions[0]
         if opts:
             reply.add_ar(dnslib.EDNS0(udp_len=self._max_udp_payload))
             if (opts[0].ttl >> 16) & 0xFF != 0:
@@ -147,16 +168,11 @@ class Responder:
                 reply.ar = [dnslib.EDNS0(udp_len=self._max_udp_payload, ext_rcode=_BADVERS >> 4)]
                 reply.header.aa = 0
                 return self._finish(wire, msg, reply, tsig, tcp, cache, None)
-        qtype = type_text(qtype_code)
         if qclass not in (_CLASS_IN, _CLASS_ANY) or qtype in _ZONE_TRANSFERS:
             reply.header.rcode = Rcode.REFUSED
             reply.header.aa = 0
             return self._finish(wire, msg, reply, tsig, tcp, cache, None)
         result = self.store.lookup(qname, qtype)
-        zone = self.store.find_zone(qname)
-        deps = {qname.lower(), *(rr.name for rr in result.answer)}
-        if zone is not None and any(rr.rtype == "SOA" for rr in result.authority):
-            deps.add(zone.origin)
         reply.header.rcode = int(result.rcode)
         reply.header.aa = int(result.authoritative)
         for rr in result.answer:
@@ -166,11 +182,31 @@ class Responder:
         limit = _CLASSIC_UDP_LIMIT
         if opts:
             limit = min(max(_CLASSIC_UDP_LIMIT, opts[0].rclass), self._max_udp_payload)
-        return self._finish(wire, msg, reply, tsig, tcp, cache, limit, deps)
+        return self._finish(wire, msg, reply, tsig, tcp, cache, limit, result, qname)
+
+    def _dependencies(self, qname: str, result: LookupResult) -> set[str]:
+        """The owner names an answer read: an update to any of them drops it (Rule 2)."""
+        deps = {qname.lower(), *(rr.name for rr in result.answer)}
+        if any(rr.rtype == "SOA" for rr in result.authority):
+            zone = self.store.find_zone(qname)
+            if zone is not None:
+                deps.add(zone.origin)
+        return deps
+
+    def _remember(self, wire: bytes, packed: bytes, cache: dict[bytes, bytes],
+                  deps: set[str]) -> None:
+        if len(cache) >= _CACHE_LIMIT:
+            self._invalidate(None)
+        key = wire[2:]
+        cache[key] = packed[2:]
+        tcp = cache is self._tcp_cache
+        for name in deps:
+            self._dependents.setdefault(name, set()).add((tcp, key))
 
     def _finish(self, wire: bytes, msg: ParsedMessage, reply: dnslib.DNSRecord,
                 tsig: TsigRecord | None, tcp: bool, cache: dict[bytes, bytes],
-                udp_limit: int | None, deps: set[str] | None = None) -> bytes:
+                udp_limit: int | None, result: LookupResult | None = None,
+                qname: str = "") -> bytes:
         packed = bytes(reply.pack())
         if not tcp and udp_limit is not None and len(packed) > udp_limit:
             # RFC 2181 §9 / RFC 7766 §4: too big for UDP: no records, TC set, retry over TCP.
@@ -182,12 +218,13 @@ class Responder:
             packed = bytes(truncated.pack())
         if tsig is not None:
             return self._sign_answer(msg, tsig, packed)
-        if len(cache) >= _CACHE_LIMIT:
-            self._invalidate(None)
-        key = wire[2:]
-        cache[key] = packed[2:]
-        for name in deps or ():
-            self._dependents.setdefault(name, set()).add((tcp, key))
+        if result is None:
+            self._remember(wire, packed, cache, set())
+            return packed
+        if len(self._built) >= _CACHE_LIMIT:
+            self._built.clear()
+        self._built[wire[2:], tcp, result] = packed[2:]
+        self._remember(wire, packed, cache, self._dependencies(qname, result))
         return packed
 
     # -- updates -----------------------------------------------------------------------------
@@ -218,7 +255,9 @@ class Responder:
             # RFC 8945 §5.3.2: BADKEY and BADSIG answers are unsigned (empty MAC).
             return sign(unsigned, tsig.key_name, None, now, error=error)[0]
         result = self.store.apply(update, tsig.key_name)
-        if result.committed is not None:
+        if not log.isEnabledFor(logging.INFO):
+            pass
+        elif result.committed is not None:
             log.info("update of %s committed, serial %d, key %s: %s", update.zone,
                      result.serial, tsig.key_name,
                      "; ".join(_describe(c) for c in result.committed.changes))

@@ -199,7 +199,9 @@ class _Executor:
             sim.advance(source)
             return bool(sim.violations), sim.result
         assert self._session is not None
-        result = self._runner.run(self._session.run(source))
+        # The runner's loop directly: Runner.run would install and remove a SIGINT handler
+        # around every execution, which costs more than a short run itself.
+        result = self._runner.get_loop().run_until_complete(self._session.run(source))
         return result.violation is not None, lambda: result
 
 

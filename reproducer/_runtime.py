@@ -255,6 +255,7 @@ class _Slot:
     pending: Action | None = None
     parked_at: int = 0
     grant: asyncio.Future[None] | None = None
+    back: asyncio.Future[None] | None = None  # resolved when the granted worker parks again
     done: bool = False
     last: tuple[Action, Result] | None = None
 
@@ -280,13 +281,29 @@ class _Gate:
         slot.parked_at = self.sequence
         self.sequence += 1
         slot.grant = asyncio.get_running_loop().create_future()
-        self.changed.set()
+        self._returned(slot)
         await slot.grant
 
     def finish(self, slot: _Slot) -> None:
         slot.pending = None
         slot.done = True
+        self._returned(slot)
+
+    def _returned(self, slot: _Slot) -> None:
+        back = slot.back
+        if back is not None and not back.done():
+            back.set_result(None)
         self.changed.set()
+
+    async def grant(self, slot: _Slot) -> None:
+        """Let `slot` take its action; return once it is parked again or finished. Only the
+        granted worker can move (every other one waits for its own grant), so this is the
+        point where the whole world is quiescent again."""
+        assert slot.grant is not None
+        slot.back = back = asyncio.get_running_loop().create_future()
+        slot.grant.set_result(None)
+        await back
+        slot.back = None
 
 
 async def run_async(config: Config, source: ChoiceSource, transport: Transport, *,
@@ -374,13 +391,10 @@ async def run_async(config: Config, source: ChoiceSource, transport: Transport, 
             if moved is not None:
                 moved(slot.name)
             current = slot.index
-            assert slot.grant is not None
-            slot.grant.set_result(None)
-            await asyncio.sleep(0)
-            await gate.wait_quiescent()
-            for task in tasks:
-                if task.done() and not task.cancelled() and task.exception():
-                    raise task.exception()  # type: ignore[misc]
+            await gate.grant(slot)
+            task = tasks[slot.index]
+            if task.done() and not task.cancelled() and task.exception():
+                raise task.exception()  # type: ignore[misc]
             assert slot.last is not None
             action, result = slot.last
             index = len(steps) + 1

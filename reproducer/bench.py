@@ -65,7 +65,8 @@ def _real_speed(config: Config) -> float:
     with asyncio.Runner(loop_factory=fast_event_loop_factory()) as runner:
         session = runner.run(RealSession(config).__aenter__())
         try:
-            return _rate(lambda n: runner.run(session.run(RandomChoices(n))))
+            loop = runner.get_loop()  # as `explore` does: no SIGINT handler per run
+            return _rate(lambda n: loop.run_until_complete(session.run(RandomChoices(n))))
         finally:
             runner.run(session.__aexit__(None, None, None))
 

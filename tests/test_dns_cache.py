@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fake_dns import RR, Change, DNSClient, DNSServer, Update, Zone, ZoneStore
 
@@ -50,3 +52,49 @@ async def test_a_cached_cname_chain_answer_follows_an_update_of_its_target() -> 
             await client.update(Update("example.test.", (), (
                 Change.add("unrelated.example.test", "TXT", 60, f'"{len(serials)}"'),)))
         assert serials[0] != serials[1]
+
+
+def _question(name: str, rtype: int, *, edns: bool, msg_id: int = 7) -> bytes:
+    import struct
+
+    from fake_dns._wire import encode_name
+
+    wire = struct.pack("!HHHHHH", msg_id, 0, 1, 0, 0, 1 if edns else 0)
+    wire += encode_name(name) + struct.pack("!HH", rtype, 1)
+    if edns:
+        wire += b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+    return wire
+
+
+@given(st.lists(st.sampled_from(["empty", "a1", "a2", "cname", "txt"]), min_size=1,
+                max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_a_long_lived_responder_answers_byte_for_byte_as_a_fresh_one_after_any_updates(
+        contents: list[str]) -> None:
+    """The memo of built answers (content a name had before is not rebuilt) never serves an
+    answer that a responder without any memo would not give."""
+    from fake_dns._responder import Responder
+
+    zones = store()
+    old = Responder(zones, {}, lambda: 0.0)
+    questions = [_question(name, rtype, edns=edns)
+                 for name in ("www.example.test", "Tree.Example.TEST", "missing.example.test")
+                 for rtype in (1, 5, 16) for edns in (False, True)]
+    for content in contents:
+        changes = [Change.delete_rrset("tree.example.test", "A"),
+                   Change.delete_rrset("www.example.test", "CNAME")]
+        if content in ("a1", "a2"):
+            changes.append(Change.add("tree.example.test", "A", 60,
+                                      "192.0.2.1" if content == "a1" else "192.0.2.2"))
+        if content == "cname":
+            changes.append(Change.add("www.example.test", "CNAME", 60, "other.example.test"))
+        if content == "txt":
+            changes.append(Change.add("tree.example.test", "TXT", 60, '"marker"'))
+        zones.apply(Update("example.test.", (), tuple(changes)), "test.")
+        fresh = Responder(zones, {}, lambda: 0.0)
+        try:
+            for wire in questions:
+                for _ in range(2):  # the second answer comes from the cache
+                    assert old.respond(wire, tcp=False) == fresh.respond(wire, tcp=False)
+        finally:
+            fresh.close()
