@@ -9,11 +9,14 @@ its list of choices, and a replay file is that list.
 
 - random: uniform choices from a seeded generator (the baseline).
 - pct: probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS
-  2010): distinct random priorities d..d+n-1 for the n workers, d-1 priority change points
-  drawn in [1, k]; the ready worker with the highest priority moves; at the i-th change point
-  the worker that moves gets priority i, below every initial one. Steps are counted in
-  scheduling decisions (a step with one ready worker offers no choice to change), and k is the
-  number of decisions of the run where every choice is 0.
+  2010), as Coyote and Shuttle implement it: the n workers get distinct random priorities,
+  d-1 priority change points are drawn in [1, k], and the ready worker with the highest
+  priority moves. At a change point the worker that moved last is demoted below every other
+  worker, including the ones demoted before it (so a worker stalled earlier can overtake one
+  stalled later, which the paper's fixed values 1..d-1 never allow). Steps are counted in
+  scheduling decisions (a step with one ready worker offers no choice to change); k starts at
+  the decisions of the run where every choice is 0 and grows to the most decisions any run of
+  the exploration has made, as Shuttle does.
 - hypothesis: every choice is a Hypothesis draw (`strategies.schedules()`), through
   `hypothesis.find` with a database key made from the configuration, so the example database
   (.hypothesis/ by default) replays a counterexample first on the next run.
@@ -329,30 +332,37 @@ def minimise(result: RunResult, *, budget_runs: int = 20_000,
 
 
 class PCTChoices:
-    """PCT (Burckhardt et al. 2010) as a `ChoiceSource`; see the module docstring."""
+    """PCT as a `ChoiceSource`; see the module docstring."""
 
     def __init__(self, seed: int, workers: Sequence[str], depth: int, horizon: int) -> None:
         if depth < 1:
             raise ValueError(f"PCT depth {depth}: need at least 1 (d-1 change points)")
         rng = random.Random(seed)
-        priorities = list(range(depth, depth + len(workers)))
+        priorities = list(range(1, len(workers) + 1))
         rng.shuffle(priorities)
-        self.priority = dict(zip(workers, priorities, strict=True))
-        points = rng.sample(range(1, max(horizon, depth - 1) + 1), depth - 1)
-        self.change_at = {k: i for i, k in enumerate(sorted(points), start=1)}
+        self.priority = dict(zip(workers, priorities, strict=True))  # higher moves first
+        points = min(depth - 1, horizon)
+        self.change_points = frozenset(rng.sample(range(1, horizon + 1), points))
         self.decisions = 0
+        self._lowest = 0
+        self._last: str | None = None
 
     def choose(self, ready: Sequence[str]) -> int:
         self.decisions += 1
-        best = max(range(len(ready)), key=lambda i: self.priority[ready[i]])
-        lowered = self.change_at.get(self.decisions)
-        if lowered is not None:
-            self.priority[ready[best]] = lowered
-        return best
+        if self.decisions in self.change_points:
+            # Demote the worker that moved last (or, before anyone moved, the one about to).
+            victim = self._last if self._last is not None else max(
+                ready, key=self.priority.__getitem__)
+            self.priority[victim] = self._lowest
+            self._lowest -= 1
+        return max(range(len(ready)), key=lambda i: self.priority[ready[i]])
+
+    def moved(self, worker: str) -> None:
+        self._last = worker
 
 
 def pct_horizon(config: Config) -> int:
-    """k of PCT: the scheduling decisions of the run where every choice is 0."""
+    """The first k of PCT: the scheduling decisions of the run where every choice is 0."""
     sim = Simulation(config, stop_at_violation=False)
     sim.advance(ReplayChoices(()))
     return max(1, len(sim.choices))
@@ -393,11 +403,18 @@ def explore_pct(config: Config, *, max_runs: int = 10_000, seed: int = 0, depth:
                 transport: Transport = "memory", progress: Progress | None = None,
                 shrink: bool = True) -> Exploration:
     """PCT with bug depth `depth` (d-1 priority change points per run)."""
-    horizon = pct_horizon(config)
     names = config.worker_names
-    return _search("pct", config,
-                   lambda n: PCTChoices(seed * 1_000_003 + n, names, depth, horizon),
-                   max_runs, transport, progress, shrink)
+    previous: list[PCTChoices] = []
+    horizon = pct_horizon(config)
+
+    def source(n: int) -> PCTChoices:
+        nonlocal horizon
+        if previous:  # k: the most decisions any run so far has made
+            horizon = max(horizon, previous[-1].decisions)
+        previous[:] = [PCTChoices(seed * 1_000_003 + n, names, depth, horizon)]
+        return previous[0]
+
+    return _search("pct", config, source, max_runs, transport, progress, shrink)
 
 
 def database_key(config: Config) -> bytes:

@@ -4,11 +4,12 @@ For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans
 - executions per second over the real transport (UDP to an in-process fake_dns) and in-process
   (cold: no memos; warm: the default, memos shared across runs), each with the process's peak
   RSS (VmHWM) so far beside it;
-- per strategy, executions until the first violation, median over SEEDS seeds;
+- per strategy (PCT at depths 3, 4 and 5), executions until the first violation, median over
+  SEEDS seeds;
 - seconds until Hypothesis reports its shrunk, minimised counterexample, and its length next
   to the breadth-first minimum; BFS states and seconds;
 - states and seconds for the exhaustive (bounded) proof of each correct fix.
-Every part has a time or run budget, so the whole stays within a few minutes.
+Every part has a run or state budget, so the whole stays within about five minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from reproducer._simulation import Cache, Simulation, clear_cache
 from reproducer._world import Config
 
 SEEDS = 20
+MAX_RUNS = 2_000  # per seed: a strategy that finds nothing in this many runs says so
+MINIMISED = 5  # random and PCT: minimise the first five found counterexamples
 SPEED_WINDOW_S = 3.0
 
 
@@ -66,7 +69,13 @@ def _real_speed(config: Config) -> float:
         session = runner.run(RealSession(config).__aenter__())
         try:
             loop = runner.get_loop()  # as `explore` does: no SIGINT handler per run
-            return _rate(lambda n: loop.run_until_complete(session.run(RandomChoices(n))))
+            # Three windows, fresh schedules in each (the machine's speed drifts by +-20%
+            # from minute to minute; the median of three is what we report).
+            def window(w: int) -> float:
+                return _rate(lambda n: loop.run_until_complete(
+                    session.run(RandomChoices(w * 1_000_000 + n))), SPEED_WINDOW_S / 3 * 2)
+
+            return statistics.median(window(w) for w in range(3))
         finally:
             runner.run(session.__aexit__(None, None, None))
 
@@ -98,24 +107,25 @@ def bench(out: Callable[[str], None]) -> None:
         out(f"bfs: shortest violation {bfs.steps} steps (search complete: {bfs.exhausted}), "
             f"{bfs.states:,} states, "
             f"{bfs.seconds:.1f}s")
-        names: tuple[Strategy, ...] = ("random", "pct", "hypothesis")
-        for name in names:
+        runs_of: tuple[tuple[Strategy, int], ...] = (
+            ("random", 0), ("pct", 3), ("pct", 4), ("pct", 5), ("hypothesis", 0))
+        for name, depth in runs_of:
             firsts: list[int | None] = []
             lengths: list[int] = []
             seconds: list[float] = []
-            budget_s = 25.0 if name == "hypothesis" else 6.0
-            start = time.perf_counter()
             for seed in range(SEEDS):
-                res = explore(name, config, seed=seed, max_runs=2_000,
-                              database=None)
+                # Every seed counts executions to the first violation; Hypothesis's runs are
+                # shrunk and minimised every time (its seconds to the story are measured), the
+                # baselines' on their first MINIMISED found seeds (the minimiser is the same).
+                shrink = name == "hypothesis" or len(lengths) < MINIMISED
+                res = explore(name, config, seed=seed, max_runs=MAX_RUNS, depth=depth or 3,
+                              database=None, shrink=shrink)
                 firsts.append(res.first_at)
-                if res.found and res.steps is not None:
+                if shrink and res.found and res.steps is not None:
                     lengths.append(res.steps)
                     seconds.append(res.seconds)
-                if time.perf_counter() - start > budget_s and seed >= 4:
-                    break
-            runs = len(firsts)
-            line = (f"{name:<10} executions to first violation, median of {runs} seeds: "
+            label = f"pct d={depth}" if name == "pct" else name
+            line = (f"{label:<10} executions to first violation, median of {len(firsts)} seeds: "
                     f"{_median(firsts)}")
             if lengths:
                 hits = sum(1 for n in lengths if n == bfs.steps)
