@@ -616,7 +616,8 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_MAX_STATES})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--depth", type=int, default=3,
-                        help="pct: bug depth d, d-1 priority change points (default 3)")
+                        help="pct: bug depth d, d-1 priority change points (default 3; the empty "
+                             "record of the outage needs 4)")
     parser.add_argument("--transport", choices=("memory", "real"), default="memory",
                         help="memory: the in-process engine; real: UDP to a fake_dns server")
     parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
@@ -673,7 +674,7 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
              f"{outcome.executions:,} executions, {outcome.seconds:.1f}s; shortest story "
              f"found: {result.length} steps")
     if outcome.found_steps is not None and outcome.found_steps != result.length:
-        story += f" (first found in {outcome.found_steps})"
+        story += f" (the first violating run had {outcome.found_steps} steps)"
     if outcome.states is not None:
         story += f"; {outcome.states:,} states"
     report(story)
