@@ -143,6 +143,7 @@ class Responder:
         qname, qtype_code, qclass = msg.questions[0]
         qtype = type_text(qtype_code)
         plain = (not opts or (opts[0].ttl >> 16) & 0xFF == 0) and qclass in (_CLASS_IN, _CLASS_ANY)
+        result: LookupResult | None = None
         if tsig is None and plain and qtype not in _ZONE_TRANSFERS:
             # Rule 2's memo: the same request bytes (dnslib parsed them once already) and the
             # same lookup result always make the same answer.
@@ -172,7 +173,8 @@ class Responder:
             reply.header.rcode = Rcode.REFUSED
             reply.header.aa = 0
             return self._finish(wire, msg, reply, tsig, tcp, cache, None)
-        result = self.store.lookup(qname, qtype)
+        if result is None:
+            result = self.store.lookup(qname, qtype)
         reply.header.rcode = int(result.rcode)
         reply.header.aa = int(result.authoritative)
         for rr in result.answer:
