@@ -1,61 +1,116 @@
 """reproducer: the October 2025 DynamoDB DNS race, as racing enactors over real DNS.
 
-Public API:
-- the world: `Config`, `ConfigError`, `VARIANTS`, `Variant`, `INVARIANTS`
-- running it: `Simulation` (in-process, synchronous), `run_memory`, `run_async` with a
-  `Transport` (`MemoryTransport`, or real DNS), choice sources `ReplayChoices`, `RandomChoices`
+The public API is this module's `__all__`, plus `reproducer.strategies` (Hypothesis) and the
+pytest fixtures of `reproducer.pytest_plugin`. Everything else (`reproducer.world`,
+`reproducer.running`, `reproducer.search`, `reproducer.telling`, `reproducer.cli`) is the
+implementation and may change.
+
+- writing an enactor: the actions a worker takes (`Query`, `SendUpdate`, `ReadNewestPlan`,
+  `ListPlans`, `DeletePlans`, `PublishPlan`, `Sleep`; `Action`), the answers it receives
+  (`fake_dns.LookupResult`, `UpdateOutcome`, `PlanRead`, `PlanList`, `Done`; `Result`), the
+  world's values (`Layout`, `Plan`, `Target`, `LockValue`, `PlanStore`, `EndpointState`), the
+  `Worker` protocol, `EnactorSettings`, `Variant`, and the built-in `StateMachineEnactor`
+- the world: `Config`, `ConfigError`, `VARIANTS`, `INVARIANTS`
+- running it: `Simulation` (in process, synchronous; `move`, `advance`, `follow`),
+  `run_memory`, `run_async` with a `Transport` (`MemoryTransport`, or `run_real` over UDP to a
+  fake_dns server it starts), choice sources (`ChoiceSource`, `ReplayChoices`,
+  `RandomChoices`, `ReplayDiverged`), replay files (`load_replay`, `save_replay`, `Replay`)
 - what a run leaves: `RunResult`, `Step`, `Violation`
-- health: `BackendHealth`, `HealthSource`, `ScriptedHealth`
-- searching: `explore`, `Exploration`, `minimise` (and `reproducer.strategies.schedules`)
-- reporting: `write_report`, `TrafficPoint`, `Marker`
+- health: `BackendHealth`, `HealthSource`, `ScriptedHealth`, `HttpHealthSource`
+- searching: `explore`, `STRATEGIES`, `Exploration`
+- reporting: `write_report`
 """
 
-from reproducer._enactor import VARIANTS, EnactorSettings, StateMachineEnactor, Variant
-from reproducer._explore import Exploration, explore, minimise
-from reproducer._health import BackendHealth, HealthSource, ScriptedHealth
-from reproducer._report import Marker, TrafficPoint, write_report
-from reproducer._runtime import (
-    ChoiceSource,
-    FollowWorkers,
-    MemoryTransport,
-    RandomChoices,
-    ReplayChoices,
-    ReplayDiverged,
-    RunResult,
-    Transport,
-    run_async,
+from fake_dns import LookupResult
+from reproducer.running.choices import ChoiceSource, RandomChoices, ReplayChoices, ReplayDiverged
+from reproducer.running.http_health import HttpHealthSource
+from reproducer.running.replay import Replay, ReplayFileError, load_replay, save_replay
+from reproducer.running.runtime import MemoryTransport, Transport, run_async
+from reproducer.running.simulation import Simulation, run_memory
+from reproducer.running.trace import RunResult, Step
+from reproducer.running.transport import run_real
+from reproducer.search.explore import STRATEGIES, explore
+from reproducer.search.outcome import Exploration
+from reproducer.telling.report import write_report
+from reproducer.world.config import Config, ConfigError, Worker
+from reproducer.world.enactor import StateMachineEnactor
+from reproducer.world.health import BackendHealth, HealthSource, ScriptedHealth
+from reproducer.world.invariants import INVARIANTS, Violation
+from reproducer.world.values import (
+    Action,
+    DeletePlans,
+    Done,
+    EndpointState,
+    Layout,
+    ListPlans,
+    LockValue,
+    Plan,
+    PlanList,
+    PlanRead,
+    PlanStore,
+    PublishPlan,
+    Query,
+    ReadNewestPlan,
+    Result,
+    SendUpdate,
+    Sleep,
+    Target,
+    UpdateOutcome,
 )
-from reproducer._simulation import Simulation, run_memory
-from reproducer._world import INVARIANTS, Config, ConfigError, Step, Violation
+from reproducer.world.variants import VARIANTS, EnactorSettings, Variant
 
 __all__ = [
     "INVARIANTS",
+    "STRATEGIES",
     "VARIANTS",
+    "Action",
     "BackendHealth",
     "ChoiceSource",
     "Config",
     "ConfigError",
+    "DeletePlans",
+    "Done",
     "EnactorSettings",
+    "EndpointState",
     "Exploration",
-    "FollowWorkers",
     "HealthSource",
-    "Marker",
+    "HttpHealthSource",
+    "Layout",
+    "ListPlans",
+    "LockValue",
+    "LookupResult",
     "MemoryTransport",
+    "Plan",
+    "PlanList",
+    "PlanRead",
+    "PlanStore",
+    "PublishPlan",
+    "Query",
     "RandomChoices",
+    "ReadNewestPlan",
+    "Replay",
     "ReplayChoices",
     "ReplayDiverged",
+    "ReplayFileError",
+    "Result",
     "RunResult",
     "ScriptedHealth",
+    "SendUpdate",
     "Simulation",
+    "Sleep",
     "StateMachineEnactor",
     "Step",
-    "TrafficPoint",
+    "Target",
     "Transport",
+    "UpdateOutcome",
     "Variant",
     "Violation",
+    "Worker",
     "explore",
-    "minimise",
+    "load_replay",
     "run_async",
     "run_memory",
+    "run_real",
+    "save_replay",
     "write_report",
 ]

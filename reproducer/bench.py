@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reproducer._enactor import VARIANTS
-from reproducer._explore import Strategy, explore, explore_bfs
-from reproducer._runtime import RandomChoices
-from reproducer._simulation import Cache, Simulation, clear_cache
-from reproducer._world import Config
+from reproducer.running.choices import RandomChoices
+from reproducer.running.simulation import Cache, Simulation, clear_cache
+from reproducer.search.bfs import explore_bfs
+from reproducer.search.explore import Strategy, explore
+from reproducer.world.config import Config
+from reproducer.world.variants import VARIANTS
 
 SEEDS = 20
 MAX_RUNS = 2_000  # per seed: a strategy that finds nothing in this many runs says so
@@ -63,7 +64,7 @@ def _memory_speed(config: Config, cache: Cache) -> float:
 def _real_speed(config: Config) -> float:
     """Runs over TSIG-signed UDP to one in-process fake_dns, the zone reset by an UPDATE
     before each run (`RealSession`), as `explore --transport real` does."""
-    from reproducer._transport import RealSession, fast_event_loop_factory
+    from reproducer.running.transport import RealSession, fast_event_loop_factory
 
     with asyncio.Runner(loop_factory=fast_event_loop_factory()) as runner:
         session = runner.run(RealSession(config).__aenter__())

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 import pytest
 
 from fake_dns import DNSServer
-from reproducer._runtime import ChoiceSource, RunResult, run_async
-from reproducer._simulation import Simulation
-from reproducer._transport import DnsTransport, TsigKey, reset_update
-from reproducer._world import Config
+from reproducer.running.choices import ChoiceSource
+from reproducer.running.runtime import run_async
+from reproducer.running.simulation import Simulation
+from reproducer.running.trace import RunResult
+from reproducer.running.transport import DnsTransport, TsigKey, reset_update
+from reproducer.world.config import Config
 
 __all__ = ["RunningDns", "fake_dns", "race_config", "race_world"]
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from reproducer._runtime import RunResult
+from reproducer.running.trace import RunResult
 
 __all__ = ["HypothesisSchedule", "schedules"]
 

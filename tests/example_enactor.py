@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fake_dns import Change, ChangeKind, LookupResult, PrereqKind, Prerequisite, Update
-from reproducer._model import (
+from reproducer import (
     Action,
     Layout,
     Plan,

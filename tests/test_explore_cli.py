@@ -11,9 +11,10 @@ import pytest
 
 from reproducer import Config, ReplayChoices, Simulation, run_memory
 from reproducer.__main__ import main
-from reproducer._explore import explore_bfs, explore_hypothesis
-from reproducer._replay import load_replay
 from reproducer.pytest_plugin import RunningDns
+from reproducer.running.replay import load_replay
+from reproducer.search.bfs import explore_bfs
+from reproducer.search.hypothesis_search import explore_hypothesis
 
 SMALL = ["--enactors", "2", "--plans", "2"]
 

@@ -7,14 +7,11 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
-from reproducer._explore import (
-    PCTChoices,
-    explore_bfs,
-    explore_hypothesis,
-    explore_pct,
-    explore_random,
-    minimise,
-)
+from reproducer.search.bfs import explore_bfs
+from reproducer.search.hypothesis_search import explore_hypothesis
+from reproducer.search.minimise import minimise
+from reproducer.search.pct import PCTChoices, explore_pct
+from reproducer.search.random_walk import explore_random
 from reproducer.strategies import HypothesisSchedule, schedules
 
 # Small worlds whose breadth-first minimum is known and cheap to recompute in every test.

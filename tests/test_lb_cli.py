@@ -17,9 +17,10 @@ import pytest_asyncio
 from test_lb_dns import KEY_NAME, SECRET, new_store, publish
 
 import fake_dns
-from fake_lb import FleetInfo, FleetProcess, HttpHealthSource
+from fake_lb import FleetInfo, FleetProcess
 from fake_lb.__main__ import main
-from reproducer._health import BackendHealth
+from reproducer import HttpHealthSource
+from reproducer.world.health import BackendHealth
 
 
 @pytest_asyncio.fixture

@@ -20,11 +20,11 @@ import pytest_asyncio
 
 import fake_dns
 from fake_dns import ZoneStore
-from fake_lb import Fleet, HttpHealthSource, LoadBalancer
-from reproducer import HealthSource
-from reproducer._health import BackendHealth
-from reproducer._model import Target
-from reproducer._planner import make_plan
+from fake_lb import Fleet, LoadBalancer
+from reproducer import HealthSource, HttpHealthSource
+from reproducer.world.health import BackendHealth
+from reproducer.world.planner import make_plan
+from reproducer.world.values import Target
 
 ZONE = "us-east-1.amazonaws.com."
 ENDPOINT = "dynamodb.us-east-1.amazonaws.com"

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from fake_lb import DnsFailure, FailureKind, LbStats, Resolution, TrafficPlan
 from fake_lb._balance import LbAccounts, RoundRobin
-from fake_lb._health import health_from_reply
 from fake_lb._resolve import AnswerCache, classify_response
 from fake_lb._traffic import IntervalBook, IntervalStats, Outcome, classify_reply
-from reproducer._health import BackendHealth
+from reproducer.running.http_health import health_from_reply
+from reproducer.world.health import BackendHealth
 
 NAME = "dynamodb.us-east-1.amazonaws.com."
 TREE = "g0007.dynamodb.plans.us-east-1.amazonaws.com."

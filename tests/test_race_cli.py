@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from fake_dns.testing import ServerProcess
-from reproducer import VARIANTS, Config
-from reproducer._script import script_choices
-from reproducer._transport import TsigKey
+from reproducer import VARIANTS, Config, Simulation
+from reproducer.running.transport import TsigKey
+
+
+def script_choices(config: Config, workers: list[str]) -> tuple[int, ...]:
+    """The choices that make workers[i] take step i+1 (a hand-written schedule by name)."""
+    sim = Simulation(config, stop_at_violation=False)
+    return tuple(sim.follow(workers, strict=True).choices)
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

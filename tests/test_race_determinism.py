@@ -16,7 +16,7 @@ from reproducer import (
     run_async,
     run_memory,
 )
-from reproducer._transport import DnsTransport, TsigKey, reset_update, run_real
+from reproducer.running.transport import DnsTransport, TsigKey, reset_update, run_real
 
 
 def test_the_same_choices_give_the_identical_trace_across_fifty_replays() -> None:
@@ -70,7 +70,7 @@ async def test_a_run_against_a_running_server_resets_its_zone_first() -> None:
     config = Config(variant="aws-2025", enactors=2)
     store = config.initial_dns()
     async with DNSServer(store, "127.0.0.1", 0, {key.name: key.secret}) as server:
-        from reproducer._transport import run_against
+        from reproducer.running.transport import run_against
 
         results: list[RunResult] = []
         for _ in range(2):  # the second run starts from the mess the first one left

@@ -11,14 +11,14 @@ from fake_dns.testing import require_tool
 from reproducer import (
     ChoiceSource,
     Config,
-    FollowWorkers,
     ReplayChoices,
     RunResult,
+    Simulation,
     run_async,
     run_memory,
 )
-from reproducer._script import ScriptError, script_choices
-from reproducer._transport import DnsTransport, TsigKey
+from reproducer.running.choices import FollowWorkers
+from reproducer.running.transport import DnsTransport, TsigKey
 
 # outage.md, "The race": enactor-1 checks its plan g2 once and is slow; the planner writes g3,
 # g4; enactor-2 applies g4 quickly and starts cleaning up; enactor-1 then flips the regional
@@ -33,6 +33,12 @@ AWS_STORY = (
     + ["enactor-2"] * 2  # reads the lock, and its clean-up deletes g1 and g2, now active
 )
 EMPTYING_STEP = len(AWS_STORY)
+
+
+def script_choices(config: Config, workers: list[str]) -> tuple[int, ...]:
+    """The choices that make workers[i] take step i+1 (a hand-written schedule by name)."""
+    sim = Simulation(config, stop_at_violation=False)
+    return tuple(sim.follow(workers, strict=True).choices)
 
 
 def story_config(variant: str = "aws-2025") -> Config:
@@ -124,7 +130,7 @@ async def test_the_same_schedule_under_a_correct_fix_breaks_nothing_and_ends_on_
 def test_a_script_naming_a_worker_that_cannot_move_is_refused_with_the_step() -> None:
     # The planner has written its last plan after four steps; a fifth is impossible.
     config = Config(plans=4)
-    with pytest.raises(ScriptError, match=r"step 5: 'planner' is not ready"):
+    with pytest.raises(ValueError, match=r"planner is not ready at step 5"):
         script_choices(config, ["planner"] * 5)
 
 

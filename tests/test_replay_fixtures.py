@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from reproducer import ReplayChoices, run_memory
-from reproducer._narrate import trace_json
-from reproducer._replay import load_replay
-from reproducer._transport import run_real
+from reproducer.running.replay import load_replay
+from reproducer.running.transport import run_real
+from reproducer.telling.narrate import trace_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replays"
 CASES = sorted(p.name.removesuffix(".replay.json") for p in FIXTURES.glob("*.replay.json"))

@@ -26,7 +26,7 @@ from fake_dns import CommittedUpdate
 from fake_dns.testing import require_tool
 from fake_lb._traffic import IntervalBook, Outcome, TrafficPlan
 from reproducer import Config, MemoryTransport, ReplayChoices, RunResult, run_async, run_memory
-from reproducer._report import Marker, TrafficPoint, traffic_points_from, write_report
+from reproducer.telling.report import Marker, TrafficPoint, traffic_points_from, write_report
 
 # The outage schedule (outage.md, "The race"): enactor-1 checks g2 once and is slow, enactor-2
 # applies g4 and cleans up, enactor-1 flips to the stale g2, the clean-up deletes it.

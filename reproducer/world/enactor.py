@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from fake_dns import LookupResult, Update
-from fake_dns._records import Change, ChangeKind, PrereqKind, Prerequisite
-from reproducer._model import (
+from fake_dns import Change, ChangeKind, LookupResult, PrereqKind, Prerequisite, Update
+from reproducer.world.values import (
     ALIAS_TTL_S,
     Action,
     DeletePlans,
@@ -61,8 +60,9 @@ from reproducer._model import (
     Sleep,
     UpdateOutcome,
 )
+from reproducer.world.variants import EnactorSettings, Policy, Variant
 
-__all__ = ["VARIANTS", "EnactorSettings", "Phase", "Policy", "StateMachineEnactor", "Variant"]
+__all__ = ["Phase", "StateMachineEnactor"]
 
 
 class Phase(enum.Enum):
@@ -79,61 +79,6 @@ class Phase(enum.Enum):
     CLEANUP_DNS = "cleanup-dns"
     CLEANUP_STORE = "cleanup-store"
     DONE = "done"
-
-
-CleanupMode = Literal["age", "check-then-delete", "cas"]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """The knobs that tell the variants apart."""
-
-    recheck_before_flip: bool  # re-read the alias and re-check freshness before each flip
-    cas_flip: bool  # the flip's UPDATE carries "alias is still what I read" + "my tree exists"
-    cleanup: CleanupMode
-
-
-@dataclass(frozen=True, slots=True)
-class Variant:
-    name: str
-    correct: bool
-    summary: str
-    policy: Policy
-
-
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("aws-2025", False,
-            "faithful to the outage: one-time freshness check, clean-up by age, the rollback "
-            "must point at the active tree (stuck once it is gone)",
-            Policy(recheck_before_flip=False, cas_flip=False, cleanup="age")),
-    Variant("recheck-before-write", False,
-            "tempting fix: re-read the alias and re-check freshness in a separate query before "
-            "each flip; the window between the check and the write stays open",
-            Policy(recheck_before_flip=True, cas_flip=False, cleanup="age")),
-    Variant("cleanup-checks-active", False,
-            "tempting fix: the re-check above, and clean-up reads which trees are active and "
-            "spares them, but deletes in a later step (its own check-then-act)",
-            Policy(recheck_before_flip=True, cas_flip=False, cleanup="check-then-delete")),
-    Variant("cas-flip", True,
-            "correct fix: check and write are one UPDATE (RFC 2136 value-dependent prerequisite "
-            "on the alias: compare-and-set), so the active generation only goes up and clean-up "
-            "by age can never reach it",
-            Policy(recheck_before_flip=True, cas_flip=True, cleanup="age")),
-    Variant("cas-guarded", True,
-            "correct fix, belt and braces: compare-and-set flips, and clean-up deletes only "
-            "under a prerequisite that every alias still points where it read (never a tree an "
-            "alias may point at)",
-            Policy(recheck_before_flip=True, cas_flip=True, cleanup="cas")),
-)}
-
-
-@dataclass(frozen=True, slots=True)
-class EnactorSettings:
-    keep_generations: int = 1
-    lease_ms: int = 5_000
-    backoff_base_ms: int = 1_000
-    backoff_max_ms: int = 8_000
-    max_failures: int = 2
 
 
 _FREE = LockValue.free()

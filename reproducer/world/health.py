@@ -2,7 +2,8 @@
 
 The outage summary: the Planner "watches the health and capacity of the service's load
 balancers". Here that is an interface with two implementations: `ScriptedHealth` (a fixed
-script, for exploration and tests) and `fake_lb.HttpHealthSource` (real `/healthz` checks).
+script, for exploration and tests) and `HttpHealthSource` (real `/healthz` checks
+of the fleet's backends, `reproducer.running.http_health`).
 """
 
 from __future__ import annotations

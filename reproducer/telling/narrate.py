@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reproducer._model import EndpointState
-from reproducer._runtime import RunResult
-from reproducer._world import Step
+from reproducer.running.trace import RunResult, Step
+from reproducer.world.values import EndpointState
 
 __all__ = ["format_endpoints", "format_step", "format_trace", "trace_json", "write_trace"]
 

@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Protocol
 
 from fake_dns import Change, CommittedUpdate
-from reproducer._enactor import VARIANTS
-from reproducer._model import EndpointState
-from reproducer._runtime import RunResult
-from reproducer._world import Step
+from reproducer.running.trace import RunResult, Step
+from reproducer.world.values import EndpointState
+from reproducer.world.variants import VARIANTS
 
 __all__ = ["DNS_LANE", "IntervalRecord", "Marker", "TrafficPoint", "describe_endpoint",
            "render_report", "traffic_points_from", "write_report"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fake_dns import Change, ChangeKind, Update
-from reproducer._model import ALIAS_TTL_S, LockValue, Plan, Target
-from reproducer._world import Config
+from reproducer.world.config import Config
+from reproducer.world.values import ALIAS_TTL_S, LockValue, Plan, Target
 
 __all__ = ["repair_plan", "repair_update"]
 

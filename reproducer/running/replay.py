@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reproducer._runtime import RunResult
-from reproducer._world import Config, ConfigError
+from reproducer.running.trace import RunResult
+from reproducer.world.config import Config, ConfigError
 
 __all__ = ["FORMAT", "Replay", "ReplayFileError", "load_replay", "save_replay"]
 

@@ -1,46 +1,36 @@
-"""The world a run starts from, the invariants it is judged by, and the trace it leaves.
+"""The world a run starts from: `Config` (everything but the schedule), the workers it
+creates, its DNS zone and its plan store.
 
-Invariants (issue "The race itself"), checked after every step from what a client sees — the
-answer to an A query for each endpoint, over the run's transport:
-  1. every endpoint resolves to at least one address;
-  2. an endpoint's active generation never goes backwards;
-  3. the tree an alias points at is never deleted (the alias answers, its tree has no address);
-  4. once the planner has stopped and the enactors have finished, every endpoint is on the
-     newest plan (this is what catches the stuck state of outage.md step 6).
+A new setting of the world goes here, as a field of `Config` with its check in
+`__post_init__` (and a flag in `reproducer.cli`).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from fake_dns import RR, LookupResult, Zone, ZoneStore
-from reproducer._enactor import VARIANTS, EnactorSettings, StateMachineEnactor, Variant
-from reproducer._health import ScriptedHealth
-from reproducer._model import (
+from fake_dns import RR, Zone, ZoneStore
+from reproducer.world.enactor import StateMachineEnactor
+from reproducer.world.health import ScriptedHealth
+from reproducer.world.invariants import INVARIANTS
+from reproducer.world.planner import Planner, make_plan
+from reproducer.world.values import (
     ALIAS_TTL_S,
     DEFAULT_ZONE,
     ENDPOINT_LABELS,
     Action,
-    EndpointState,
     Layout,
     LockValue,
     Plan,
     PlanStore,
     Result,
 )
-from reproducer._planner import Planner, make_plan
+from reproducer.world.variants import VARIANTS, EnactorSettings, Variant
 
-__all__ = ["INVARIANTS", "Config", "ConfigError", "Step", "Violation", "Worker"]
-
-INVARIANTS: dict[int, str] = {
-    1: "every endpoint resolves to at least one address",
-    2: "an endpoint's active generation never goes backwards",
-    3: "the tree an alias points at is never deleted",
-    4: "once the planner has stopped, the enactors reach the newest plan",
-}
+__all__ = ["Config", "ConfigError", "Worker", "load_enactor_class"]
 
 
 class ConfigError(ValueError):
@@ -191,96 +181,3 @@ def load_enactor_class(spec: str) -> Any:
     return cls
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
-    invariant: int
-    step: int
-    endpoint: str | None
-    detail: str
-
-    @property
-    def title(self) -> str:
-        return INVARIANTS[self.invariant]
-
-    def describe(self) -> str:
-        where = f" on {self.endpoint}" if self.endpoint else ""
-        return (f"invariant {self.invariant} broken at step {self.step}{where}: "
-                f"{self.title} — {self.detail}")
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One scheduling decision and what followed. Identical across transports."""
-
-    index: int
-    worker: str
-    action: str
-    outcome: str
-    note: str
-    clock_ms: int
-    endpoints: tuple[EndpointState, ...]
-    violations: tuple[Violation, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "worker": self.worker, "action": self.action,
-                "outcome": self.outcome, "note": self.note, "clock_ms": self.clock_ms,
-                "endpoints": [asdict(e) for e in self.endpoints],
-                "violations": [asdict(v) for v in self.violations]}
-
-
-def observe_endpoint(layout: Layout, endpoint: str, answer: LookupResult) -> EndpointState:
-    alias = None
-    for rr in answer.answer:
-        if rr.rtype == "CNAME":
-            alias = rr.rdata
-            break
-    return EndpointState(endpoint, answer.rcode.name, alias, layout.generation_of_tree(alias),
-                         answer.addresses)
-
-
-@dataclass(slots=True)
-class InvariantChecker:
-    """Invariants 1–3 after every step, 4 at the end. Keeps the highest generation seen."""
-
-    layout: Layout
-    newest_generation: int
-    highest: dict[str, int] = field(default_factory=dict)
-    watched: frozenset[int] = frozenset(INVARIANTS)
-    # (invariant, endpoint) pairs broken now: a violation is reported when it starts, not
-    # again on every step it lasts (what a run that keeps going after it needs).
-    broken: set[tuple[int, str | None]] = field(default_factory=set)
-
-    def after_step(self, step: int, states: tuple[EndpointState, ...]) -> tuple[Violation, ...]:
-        found: list[Violation] = []
-        for st in states:
-            if st.rcode != "NOERROR" or not st.addresses:
-                how = (f"answered {st.rcode}" if st.rcode != "NOERROR" else
-                       "answered NOERROR with no address" + (
-                           f" (alias -> {st.alias_target})" if st.alias_target else ""))
-                found.append(Violation(1, step, st.endpoint, how))
-            best = self.highest.get(st.endpoint, 0)
-            if st.generation is not None:
-                if st.generation < best:
-                    found.append(Violation(2, step, st.endpoint,
-                                           f"active generation went from g{best} back to "
-                                           f"g{st.generation}"))
-                self.highest[st.endpoint] = max(best, st.generation)
-            if st.alias_target is not None and not st.addresses and st.rcode == "NOERROR":
-                found.append(Violation(3, step, st.endpoint,
-                                       f"the alias points at {st.alias_target}, whose records "
-                                       "were deleted"))
-        now = {(v.invariant, v.endpoint) for v in found}
-        new = [v for v in found if v.invariant in self.watched
-               and (v.invariant, v.endpoint) not in self.broken]
-        self.broken = now
-        return tuple(sorted(new, key=lambda v: v.invariant))
-
-    def at_end(self, step: int, states: tuple[EndpointState, ...]) -> tuple[Violation, ...]:
-        if 4 not in self.watched:
-            return ()
-        return tuple(
-            Violation(4, step, st.endpoint,
-                      f"the enactors finished with {st.endpoint} on "
-                      f"{'g' + str(st.generation) if st.generation else 'no plan'}, "
-                      f"not the newest plan g{self.newest_generation}: stuck")
-            for st in states if st.generation != self.newest_generation)

@@ -15,11 +15,11 @@ from typing import Any
 
 import aiohttp
 
-from reproducer._health import BackendHealth
+from reproducer.world.health import BackendHealth
 
 __all__ = ["HttpHealthSource", "health_from_reply"]
 
-log = logging.getLogger("fake_lb.health")
+log = logging.getLogger("reproducer.health")
 
 
 def health_from_reply(address: str, status: int, payload: Any) -> BackendHealth:

@@ -36,16 +36,17 @@ from fake_dns import CommittedUpdate, DNSClient
 from fake_lb import (
     FleetInfo,
     FleetProcess,
-    HttpHealthSource,
     IntervalStats,
     TrafficPlan,
     run_traffic,
 )
-from reproducer._model import DEFAULT_ZONE
-from reproducer._narrate import format_endpoints
-from reproducer._runtime import FollowWorkers, ReplayChoices, RunResult
-from reproducer._transport import TsigKey, run_against
-from reproducer._world import Config, Step
+from reproducer.running.choices import FollowWorkers, ReplayChoices
+from reproducer.running.http_health import HttpHealthSource
+from reproducer.running.trace import RunResult, Step
+from reproducer.running.transport import TsigKey, run_against
+from reproducer.telling.narrate import format_endpoints
+from reproducer.world.config import Config
+from reproducer.world.values import DEFAULT_ZONE
 
 __all__ = ["StoryFailed", "add_story_arguments", "story_main"]
 
@@ -236,7 +237,7 @@ def narrate(step: Step) -> str:
 def find_story(config: Config, report: Report) -> tuple[RunResult, dict[str, object]]:
     """Hypothesis looks for a schedule that empties the record (seeded, so the same story
     every time), shrinks it, and the schedule-aware pass minimises it further."""
-    from reproducer._explore import explore_hypothesis
+    from reproducer.search.hypothesis_search import explore_hypothesis
 
     found = explore_hypothesis(config, max_runs=2_000, seed=0, database=None,
                                progress=lambda line: report(f"  {line}"))
@@ -506,8 +507,8 @@ def write_story_report(out_dir: Path, found: RunResult, live: RunResult, fixed: 
                        traffic: Traffic, markers: list[tuple[float, str]], journal: Path,
                        header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Path:
     from fake_dns._journal import JournalError, read_journal
-    from reproducer import _report
-    from reproducer._replay import save_replay
+    from reproducer.running.replay import save_replay
+    from reproducer.telling import report as _report
 
     save_replay(out_dir / "story.replay.json", found)
     dns_log: tuple[CommittedUpdate, ...] = ()

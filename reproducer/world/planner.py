@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from reproducer._health import BackendHealth
-from reproducer._model import Action, Plan, PublishPlan, Result, Target
+from reproducer.world.health import BackendHealth
+from reproducer.world.values import Action, Plan, PublishPlan, Result, Target
 
 __all__ = ["Planner", "make_plan"]
 

@@ -25,9 +25,11 @@ from fake_dns import (
     LookupResult,
     Update,
 )
-from reproducer._health import HealthSource
-from reproducer._runtime import ChoiceSource, RunResult, run_async
-from reproducer._world import Config, Step
+from reproducer.running.choices import ChoiceSource
+from reproducer.running.runtime import run_async
+from reproducer.running.trace import RunResult, Step
+from reproducer.world.config import Config
+from reproducer.world.health import HealthSource
 
 __all__ = [
     "DnsTransport",

@@ -1,0 +1,92 @@
+"""`reproducer explore`: its flags and what it prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from reproducer.search.bfs import DEFAULT_MAX_STATES
+from reproducer.search.explore import STRATEGIES, explore
+from reproducer.world.config import Config
+
+__all__ = ["add_explore_arguments", "explore_main"]
+
+
+def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", choices=STRATEGIES, default="hypothesis",
+                        help="how to pick schedules (default hypothesis)")
+    parser.add_argument("--max-runs", type=int, default=10_000,
+                        help="executions before giving up (default 10000; not for bfs)")
+    parser.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES,
+                        help=f"bfs: distinct states before giving up "
+                             f"(default {DEFAULT_MAX_STATES})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--depth", type=int, default=3,
+                        help="pct: bug depth d, d-1 priority change points (default 3; the empty "
+                             "record of the outage needs 4)")
+    parser.add_argument("--transport", choices=("memory", "real"), default="memory",
+                        help="memory: the in-process engine; real: UDP to a fake_dns server")
+    parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
+                        help="where to write the replay file (default "
+                             "reports/counterexample.json)")
+    parser.add_argument("--database", type=Path, default=None,
+                        help="hypothesis: example database directory (default "
+                             ".hypothesis/examples, Hypothesis's own)")
+    parser.add_argument("--no-database", action="store_true",
+                        help="hypothesis: neither replay nor save counterexamples")
+    parser.add_argument("--no-shrink", action="store_true",
+                        help="report the first violating run as found, not minimised")
+
+
+def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str], None]) -> int:
+    """`reproducer explore`: exit 0 when nothing was found, 1 when a counterexample was."""
+    from reproducer.running.replay import save_replay
+    from reproducer.telling.narrate import format_trace
+
+    if args.max_runs < 1 or args.max_states < 1:
+        raise ValueError(f"--max-runs {args.max_runs} / --max-states {args.max_states}: "
+                         "need at least 1")
+    if args.depth < 1:
+        raise ValueError(f"--depth {args.depth}: PCT needs a depth of at least 1")
+    database: Path | Literal["default"] | None = (
+        None if args.no_database else args.database if args.database else "default")
+    quiet = bool(getattr(args, "json", False))
+    progress = None if quiet else report
+    outcome = explore(args.strategy, config, max_runs=args.max_runs, seed=args.seed,
+                      depth=args.depth, transport=args.transport, progress=progress,
+                      database=database, max_states=args.max_states, shrink=not args.no_shrink)
+    replay_path: Path | None = None
+    if outcome.found and outcome.result is not None:
+        replay_path = save_replay(args.out, outcome.result)
+    if quiet:
+        data = outcome.to_json()
+        data["replay"] = str(replay_path) if replay_path else None
+        report(json.dumps(data))
+        return 1 if outcome.found else 0
+    if not outcome.found or outcome.result is None:
+        what = (f"{outcome.states:,} states ({outcome.executions:,} steps); "
+                + ("every reachable state within the bounds was checked" if outcome.exhausted
+                   else "the state bound cut the search short")
+                if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
+        report(f"{outcome.strategy}: no invariant broken in {config.label} — "
+               f"{what}, {outcome.seconds:.1f}s")
+        return 0
+    result = outcome.result
+    for line in format_trace(result):
+        report(line)
+    v = result.violation
+    assert v is not None
+    story = (f"{outcome.strategy}: invariant {v.invariant} broken — {v.title} — after "
+             f"{outcome.executions:,} executions, {outcome.seconds:.1f}s; shortest story "
+             f"found: {result.length} steps")
+    if outcome.found_steps is not None and outcome.found_steps != result.length:
+        story += f" (the first violating run had {outcome.found_steps} steps)"
+    if outcome.states is not None:
+        story += f"; {outcome.states:,} states"
+    report(story)
+    report(f"replay file: {replay_path}")
+    report(f"replay it:   python -m reproducer replay {replay_path}")
+    return 1

@@ -1,0 +1,77 @@
+"""Exploring the interleavings: one entry point for every strategy.
+
+Theory of operation
+-------------------
+Every strategy drives the same runtime through the one source of choices (`ChoiceSource`):
+whenever two or more workers are ready, it picks an index into them, 0 being the unsurprising
+move. A run is a pure function of its configuration and its choices, so any violating run is
+its list of choices, and a replay file is that list.
+
+- random: uniform choices from a seeded generator (the baseline).
+- pct: probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS
+  2010), as Coyote and Shuttle implement it: the n workers get distinct random priorities,
+  d-1 priority change points are drawn in [1, k], and the ready worker with the highest
+  priority moves. At a change point the worker that moved last is demoted below every other
+  worker, including the ones demoted before it (so a worker stalled earlier can overtake one
+  stalled later, which the paper's fixed values 1..d-1 never allow). Steps are counted in
+  scheduling decisions (a step with one ready worker offers no choice to change); k starts at
+  the decisions of the run where every choice is 0 and grows to the most decisions any run of
+  the exploration has made, as Shuttle does.
+- hypothesis: every choice is a Hypothesis draw (`strategies.schedules()`), through
+  `hypothesis.find` with a database key made from the configuration, so the example database
+  (.hypothesis/ by default) replays a counterexample first on the next run.
+- bfs: breadth-first over states, de-duplicated by a hash of the state (Spin's hash
+  compaction: a 64-bit hash per state, so the chance that two of n states collide is about
+  n²/2⁶⁵). The first violating state found is at the least depth: its path is the shortest
+  violating schedule, the judge of minimality. With no violation and nothing cut by the bound
+  on states, every reachable state within `max_steps` was checked.
+
+The shortest story. Hypothesis shrinks its choice sequence (fewer, smaller draws), which is not
+the same as fewer steps. After it, `minimise` works on the run as who moved at each step (a
+list of worker names) and, deterministically, until nothing changes: removes chunks of steps
+(delta debugging, halves down to single steps), removes a worker's steps from some point on,
+and swaps two adjacent steps of different workers when that lets a step be removed. Each
+candidate is replayed — a named worker that is not ready at its turn is skipped — and kept only
+if it still breaks a watched invariant, in fewer steps. Every strategy's counterexample goes
+through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
+from reproducer.search.hypothesis_search import explore_hypothesis
+from reproducer.search.outcome import Exploration, Progress
+from reproducer.search.pct import explore_pct
+from reproducer.search.random_walk import explore_random
+from reproducer.search.sampling import TransportName
+from reproducer.world.config import Config
+
+__all__ = ["STRATEGIES", "Strategy", "explore"]
+
+Strategy = Literal["hypothesis", "random", "pct", "bfs"]
+STRATEGIES: tuple[Strategy, ...] = ("hypothesis", "random", "pct", "bfs")
+
+
+def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed: int = 0,
+            depth: int = 3, transport: TransportName = "memory", progress: Progress | None = None,
+            database: Path | Literal["default"] | None = "default",
+            max_states: int = DEFAULT_MAX_STATES, shrink: bool = True) -> Exploration:
+    """One entry point for every strategy (what the CLI calls)."""
+    if strategy == "random":
+        return explore_random(config, max_runs=max_runs, seed=seed, transport=transport,
+                              progress=progress, shrink=shrink)
+    if strategy == "pct":
+        return explore_pct(config, max_runs=max_runs, seed=seed, depth=depth,
+                           transport=transport, progress=progress, shrink=shrink)
+    if strategy == "hypothesis":
+        return explore_hypothesis(config, max_runs=max_runs, seed=seed, transport=transport,
+                                  progress=progress, database=database, shrink=shrink)
+    if strategy == "bfs":
+        if transport != "memory":
+            raise ValueError("--strategy bfs copies states: it runs over --transport memory "
+                             "only (replay its counterexample with --transport real)")
+        return explore_bfs(config, max_states=max_states, progress=progress)
+    raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")

@@ -1,0 +1,106 @@
+"""Hypothesis draws every choice (`reproducer.strategies.schedules()`), through
+`hypothesis.find` with a database key made from the configuration, so the example database
+(.hypothesis/ by default) replays a counterexample first on the next run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any, Literal
+
+from reproducer.running.trace import RunResult
+from reproducer.search.minimise import minimise
+from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.sampling import Executor, TransportName
+from reproducer.world.config import Config
+
+__all__ = ["database_key", "explore_hypothesis"]
+
+
+def database_key(config: Config) -> bytes:
+    """The example-database key of a configuration: one per world, whatever the seed."""
+    text = json.dumps({"what": "reproducer.explore/v1", "config": config.to_json()},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).digest()
+
+
+def _database(path: Path | Literal["default"] | None) -> Any:
+    from hypothesis import settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    if path == "default":
+        default = settings.default
+        assert default is not None
+        return default.database  # .hypothesis/examples under the working directory
+    if path is None:
+        return None
+    return DirectoryBasedExampleDatabase(str(path))
+
+
+def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
+                       transport: TransportName = "memory", progress: Progress | None = None,
+                       database: Path | Literal["default"] | None = "default",
+                       shrink: bool = True) -> Exploration:
+    """Hypothesis draws every choice (`strategies.schedules()`), through `hypothesis.find`
+    keyed by `database_key(config)`. The database first replays what an earlier run saved;
+    the minimised counterexample is saved next to Hypothesis's own shrunk one. `seed` is used
+    only with `database=None` (a seeded Hypothesis ignores its database)."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.database import choices_to_bytes
+    from hypothesis.errors import NoSuchExample
+
+    from reproducer.strategies import HypothesisSchedule, schedules
+
+    db = _database(database)
+    key = database_key(config)
+    ticker = Ticker(progress, "hypothesis")
+    executions = 0
+    first_at: int | None = None
+    first_seconds: float | None = None
+    found_steps: int | None = None
+    last: list[RunResult] = []
+
+    with Executor(config, transport) as executor:
+        def condition(schedule: HypothesisSchedule) -> bool:
+            nonlocal executions, first_at, first_seconds, found_steps
+            executions += 1
+            broke, get = executor.run(schedule)
+            if broke:
+                result = get()
+                last[:] = [result]
+                if first_at is None:
+                    first_at, first_seconds = executions, ticker.elapsed()
+                    found_steps = result.length
+                    if progress and result.violation:
+                        progress(f"hypothesis: run {executions} broke invariant "
+                                 f"{result.violation.invariant} in {result.length} steps; "
+                                 "shrinking")
+            if ticker.due():
+                ticker.say(f"{executions:,} executions" + (
+                    f", shrinking: {last[0].length} steps" if last else ", no violation yet"))
+            return broke
+
+        hyp_settings = settings(
+            max_examples=max_runs, database=db, deadline=None, derandomize=False,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+            suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+        # A seeded Hypothesis neither reads nor writes its database: the seed applies only
+        # without one (with one, Hypothesis seeds itself and the database replays first).
+        rng = random.Random(seed) if db is None else None
+        try:
+            find(schedules(), condition, settings=hyp_settings, random=rng, database_key=key)
+        except NoSuchExample:
+            return Exploration("hypothesis", config, executions, ticker.elapsed(),
+                               transport=transport)
+    shrunk = last[0]
+    m = minimise(shrunk) if shrink else None
+    final = m.result if m else shrunk
+    if db is not None and final.length < shrunk.length:
+        # The choice sequence of `schedules()` is exactly one integer per decision, so the
+        # minimised run's choices are a valid entry: the next run replays it first.
+        db.save(key, choices_to_bytes(final.choices))
+    return Exploration("hypothesis", config, executions, ticker.elapsed(), final, first_at,
+                       first_seconds, found_steps, shrunk.length,
+                       m.local_steps if m else None, m.runs if m else 0, transport=transport)

@@ -1,0 +1,93 @@
+"""What an exploration reports (`Exploration`), and the progress ticker every strategy uses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reproducer.running.trace import RunResult
+from reproducer.world.config import Config
+
+__all__ = ["PROGRESS_INTERVAL_S", "Exploration", "Progress", "Ticker"]
+
+Progress = Callable[[str], None]
+PROGRESS_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Exploration:
+    """The outcome of one exploration. `result` is the reported (minimised) counterexample."""
+
+    strategy: str
+    config: Config
+    executions: int  # runs made to find it (bfs: steps expanded)
+    seconds: float
+    result: RunResult | None = None
+    first_at: int | None = None  # the execution that first broke an invariant
+    first_seconds: float | None = None
+    found_steps: int | None = None  # length of the first violating run, before shrinking
+    shrunk_steps: int | None = None  # after the strategy's own shrinking (hypothesis)
+    local_steps: int | None = None  # after minimise's local passes, before its last check
+    minimise_runs: int = 0
+    states: int | None = None  # bfs: distinct states reached
+    exhausted: bool = False  # bfs: every reachable state within the bounds was checked
+    transport: str = "memory"
+
+    @property
+    def found(self) -> bool:
+        return self.result is not None and self.result.violation is not None
+
+    @property
+    def steps(self) -> int | None:
+        return self.result.length if self.found and self.result else None
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.result.violation if self.result else None
+        out: dict[str, Any] = {
+            "strategy": self.strategy, "variant": self.config.label,
+            "transport": self.transport, "executions": self.executions, "found": self.found,
+            "invariant": v.invariant if v else None, "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+            "first_found_at": self.first_at,
+            "first_found_seconds": None if self.first_seconds is None
+            else round(self.first_seconds, 3),
+            "found_steps": self.found_steps, "shrunk_steps": self.shrunk_steps,
+            "local_steps": self.local_steps,
+            "minimise_runs": self.minimise_runs,
+            "violation": None if v is None else v.describe(),
+            "choices": list(self.result.choices) if self.found and self.result else None,
+            "config": self.config.to_json(),
+        }
+        if self.strategy == "bfs":
+            out["states"] = self.states
+            out["exhausted"] = self.exhausted
+        return out
+
+
+class Ticker:
+    """Calls `progress` at most once per interval (nothing is printed from here)."""
+
+    def __init__(self, progress: Progress | None, label: str) -> None:
+        self.progress = progress
+        self.label = label
+        self.start = time.perf_counter()
+        self.next = self.start + PROGRESS_INTERVAL_S
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def due(self) -> bool:
+        """True about once per interval, when there is someone to tell."""
+        if self.progress is None:
+            return False
+        now = time.perf_counter()
+        if now < self.next:
+            return False
+        self.next = now + PROGRESS_INTERVAL_S
+        return True
+
+    def say(self, what: str) -> None:
+        if self.progress is not None:
+            self.progress(f"{self.label}: {what} ({self.elapsed():.0f}s)")
