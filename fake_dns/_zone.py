@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import dns.rcode
 from dns.rcode import Rcode
 
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Update, canonical_name
@@ -451,8 +450,3 @@ class ZoneStore:
         else:
             del nodes[name]
         done.append(ch)
-
-
-def rcode_text(rcode: int) -> str:
-    """'NXRRSET' for 8, etc. (dnspython's names, which are RFC 2136's)."""
-    return dns.rcode.to_text(Rcode(rcode))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fake_dns import DNSServer
+from fake_dns import Change, ChangeKind, DNSServer, Update
 from reproducer import (
     VARIANTS,
     Config,
@@ -86,12 +86,18 @@ async def test_a_run_against_a_running_server_resets_its_zone_first() -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_update_signed_with_an_unknown_key_is_refused_and_the_run_says_nothing_moved(
-        ) -> None:
+async def test_an_update_signed_with_an_unknown_key_is_refused_and_changes_nothing() -> None:
     config = Config(enactors=1, plans=1)
     good = TsigKey.for_worker("operator")
     bad = TsigKey("intruder.", b"x" * 32)
-    async with DNSServer(config.initial_dns(), "127.0.0.1", 0, {good.name: good.secret}) \
+    store = config.initial_dns()
+    zone = store.zones[config.layout.zone]
+    before = (zone.serial, sorted(zone.records(), key=str))
+    wipe = Update(config.layout.zone, (), (
+        Change(ChangeKind.DELETE_NAME, config.layout.endpoint_name("dynamodb")),))
+    async with DNSServer(store, "127.0.0.1", 0, {good.name: good.secret}) \
             as server, DnsTransport(server.host, server.port, bad) as transport:
-        rcode = await transport.update(reset_update(config), "intruder")
+        rcode = await transport.update(wipe, "intruder")
     assert rcode == "NOTAUTH"
+    assert (zone.serial, sorted(zone.records(), key=str)) == before
+    assert store.change_log == []

@@ -1,7 +1,7 @@
 """The Planner's real health source: each backend's `/healthz`, read over HTTP.
 
-The outage summary: the Planner "watches the health and capacity of the service's load
-balancers" (in this model the A records carry backend addresses, so the backends are what it
+The AWS summary: the Planner watches the health and capacity of the service's load balancers
+(in this model the A records carry backend addresses, so the backends are what it
 watches). A backend that does not answer within the timeout, refuses the connection or answers
 garbage is reported unhealthy with capacity 0, so a plan is made of live addresses only.
 """

@@ -8,19 +8,21 @@ The asyncio worker that runs it (`_runtime.py`) is a thin loop around these two 
 same enactor runs over a real socket, over the in-process transport, and inside the exhaustive
 search, which copies states freely because they are values.
 
-Theory of operation (outage.md, "The race"; each phase is one scheduling point)
+Theory of operation (the AWS post-event summary, aws.amazon.com/message/101925, and the
+DynamoDB talk at re:Invent 2025, DAT453; each phase is one scheduling point)
 -------------------------------------------------------------------------------
   FIND_PLAN      store: wait for and read the newest plan newer than the last one handled
   CHECK          query the regional alias: the ONE-TIME check "my plan is newer than the applied
-                 one" (outage.md step 1). aws-2025 never checks again: check-then-act.
+                 one" (the summary: the slow enactor's check was made once, long before).
+                 aws-2025 never checks again: check-then-act.
   LOCK_READ      query the TXT lock; free, ours, or expired -> take it as our belief
-  BACKOFF        the lock is someone else's: sleep, doubling each time ("lost the lock several
-                 times in a row and backed off further each time")
+  BACKOFF        the lock is someone else's: sleep, doubling each time (the talk: the slow
+                 enactor lost the lock several times in a row, backing off further each time)
   CREATE_TREES   UPDATE: lock CAS + the plan's record tree for every endpoint
   READ_ALIAS     query endpoint i's alias: which tree is active now (the rollback will point at it)
   FLIP           UPDATE: lock CAS + "old tree still has its records" (the rollback must point at
-                 an existing tree: outage.md step 6) + alias -> new tree + rollback -> old tree.
-                 The last flip releases the lock.
+                 an existing tree: the summary's inconsistent state) + alias -> new tree +
+                 rollback -> old tree. The last flip releases the lock.
   RELEASE        UPDATE: lock CAS, lock := free (only when the phase's last batch did not)
   CLEANUP_LIST   store: list the generations
   CLEANUP_READ_ACTIVE  (fixes only) query each alias, to spare the active trees
@@ -236,8 +238,9 @@ class StateMachineEnactor:
         changes = [Change(ChangeKind.DELETE_RRSET, alias, "CNAME"),
                    Change(ChangeKind.ADD, alias, "CNAME", ALIAS_TTL_S, new_tree)]
         if old_tree is not None:
-            # outage.md step 6: the flip points the rollback record at the active plan, and
-            # requires that plan to exist. Once the active tree is deleted, every flip fails.
+            # The AWS summary: once the active plan was deleted, no enactor could apply a later
+            # plan. The flip points the rollback record at the active plan, and requires that
+            # plan to exist. Once the active tree is deleted, every flip fails.
             prereqs.append(Prerequisite(PrereqKind.RRSET_EXISTS, old_tree, "A"))
             rollback = lay.rollback_name(ep)
             changes += [Change(ChangeKind.DELETE_RRSET, rollback, "CNAME"),
@@ -360,7 +363,7 @@ class StateMachineEnactor:
         ep = self._endpoints[self.endpoint]
         if self.suspect and target == (self.active[0] if self.active else None):
             # Our flip was refused, the lock is still ours, and the alias has not moved:
-            # the flip itself cannot pass (the stuck state of outage.md step 6).
+            # the flip itself cannot pass (the stuck state the AWS summary describes).
             failures = self.failures + 1
             if failures >= self.settings.max_failures:
                 return self._abandon(failures)

@@ -1,9 +1,10 @@
 """Where the Planner learns which load-balancer addresses are alive.
 
-The outage summary: the Planner "watches the health and capacity of the service's load
-balancers". Here that is an interface with two implementations: `ScriptedHealth` (a fixed
-script, for exploration and tests) and `HttpHealthSource` (real `/healthz` checks
-of the fleet's backends, `reproducer.running.http_health`).
+The AWS summary: the Planner watches the health and capacity of the service's load balancers
+and writes new plans from them. Under the scheduler the Planner reads `ScriptedHealth`, a pure
+function of the generation it writes (so a run is a function of its choices); in the live
+story it reads a `HealthSource`: `HttpHealthSource` checks the fleet's backends' `/healthz`
+(`reproducer.running.http_health`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class ScriptedHealth:
     """Health from a script, by generation: `at(g)` is `script[min(g - 1, len(script) - 1)]`.
 
     The default is three healthy backends whose capacities shift a little from one generation
-    to the next, as routine capacity changes did (outage.md: "Routine capacity changes produce
-    many generations"). `read()` walks the script one snapshot per call.
+    to the next, as routine capacity changes do (the AWS summary: the Planner produces new plans
+    as capacity changes, so there are many generations).
     """
 
     def __init__(self, script: Sequence[tuple[BackendHealth, ...]] | None = None,
@@ -55,12 +56,7 @@ class ScriptedHealth:
         if not script:
             raise ValueError("ScriptedHealth needs at least one snapshot in its script")
         self._script = tuple(script)
-        self._calls = 0
 
     def at(self, generation: int) -> tuple[BackendHealth, ...]:
         """The snapshot the Planner sees when it writes `generation` (a pure function)."""
         return self._script[min(max(generation - 1, 0), len(self._script) - 1)]
-
-    async def read(self) -> tuple[BackendHealth, ...]:
-        self._calls += 1
-        return self.at(self._calls)

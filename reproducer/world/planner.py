@@ -1,4 +1,5 @@
-"""The DNS Planner: turns backend health into plan generations (outage.md, "Actors").
+"""The DNS Planner: turns backend health into plan generations (the AWS post-event summary,
+aws.amazon.com/message/101925: the DNS Planner and the DNS Enactors).
 
 Like the enactors it is a frozen state machine with `next_action` / `receive`; its one kind of
 step is `PublishPlan`, a plan-store write. The plan itself is computed by `make_plan`, a pure

@@ -1,7 +1,8 @@
-"""The manual repair operators did on 20 October (outage.md, "The race", step 6: "Operators
-repaired it by hand"): write the newest plan's trees again, point every alias and rollback
-record at them, and free the lock — one UPDATE, with no prerequisite, because the automation's
-own state is what is broken."""
+"""The manual repair operators did on 20 October (the AWS post-event summary,
+aws.amazon.com/message/101925: the DNS records were restored by operator intervention): write
+the newest plan's trees again, point every alias and rollback record at them, and free the
+lock — one UPDATE, with no prerequisite, because the automation's own state is what is
+broken."""
 
 from __future__ import annotations
 

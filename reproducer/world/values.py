@@ -1,7 +1,8 @@
 """The world's values: plans, the plan store, the DNS layout of a plan, and the actions workers
 take with their results. All frozen, all hashable, no I/O.
 
-The layout follows the DynamoDB team's talk (outage.md, "How a plan is written into DNS"):
+The layout follows the DynamoDB team's talk at re:Invent 2025 (DAT453, how a plan is written
+into DNS):
 
     dynamodb.us-east-1.amazonaws.com.                   CNAME g0004.dynamodb.plans.us-east-1...
     g0004.dynamodb.plans.us-east-1.amazonaws.com.       A 127.0.0.11 / A 127.0.0.12 / ...
@@ -19,7 +20,7 @@ The layout follows the DynamoDB team's talk (outage.md, "How a plan is written i
   of absent records are silently ignored, so the prerequisite is what makes the batch abort)
   and re-creates it with a fresh expiry.
 
-Choice written down (outage.md asks for it where the sources are silent): clean-up deletes a
+Choice written down (where the public sources are silent): clean-up deletes a
 tree's *leaf records* (its A RRset) and leaves the tree's TXT description in place. A resolver
 following the alias into a cleaned tree therefore gets NOERROR with no address — exactly what
 resolvers saw on 20 October ("NOERROR with an empty answer"). Deleting the whole name would have
@@ -57,7 +58,8 @@ __all__ = [
 
 DEFAULT_ZONE = "us-east-1.amazonaws.com."
 # The regional endpoint first: it is the one the outage emptied. The others stand for the many
-# names sharing one regional plan (outage.md, "Endpoints": FIPS, IPv6, account-specific).
+# names sharing one regional plan (the AWS summary, aws.amazon.com/message/101925: FIPS, IPv6,
+# account-specific).
 ENDPOINT_LABELS = ("dynamodb", "dynamodb-fips", "dynamodb-ipv6", "ddb-account-000000000001",
                    "ddb-account-000000000002", "ddb-account-000000000003",
                    "ddb-account-000000000004", "ddb-account-000000000005")
