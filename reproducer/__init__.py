@@ -12,9 +12,10 @@ implementation and may change.
   `Worker` protocol, `EnactorSettings`, `Variant`, and the built-in `StateMachineEnactor`
 - the world: `Config`, `ConfigError`, `VARIANTS`, `INVARIANTS`
 - running it: `Simulation` (in process, synchronous; `move`, `advance`, `follow`),
-  `run_memory`, `run_async` with a `Transport` (`MemoryTransport`, or `run_real` over UDP to a
-  fake_dns server it starts), choice sources (`ChoiceSource`, `ReplayChoices`,
-  `RandomChoices`, `ReplayDiverged`), replay files (`load_replay`, `save_replay`, `Replay`)
+  `run_memory`, `AsyncRun` and `run_async` with a `Transport` (`MemoryTransport`, or
+  `run_real` over UDP to a fake_dns server it starts), choice sources (`ChoiceSource`,
+  `ReplayChoices`, `RandomChoices`, `ReplayDiverged`), replay files (`load_replay`,
+  `save_replay`, `Replay`, `ReplayFileError`)
 - what a run leaves: `RunResult`, `Step`, `Violation`
 - health: `BackendHealth`, `HealthSource`, `ScriptedHealth`, `HttpHealthSource`
 - searching: `explore`, `STRATEGIES`, `Exploration`
@@ -25,7 +26,7 @@ from fake_dns import LookupResult
 from reproducer.running.choices import ChoiceSource, RandomChoices, ReplayChoices, ReplayDiverged
 from reproducer.running.http_health import HttpHealthSource
 from reproducer.running.replay import Replay, ReplayFileError, load_replay, save_replay
-from reproducer.running.runtime import MemoryTransport, Transport, run_async
+from reproducer.running.runtime import AsyncRun, MemoryTransport, Transport, run_async
 from reproducer.running.simulation import Simulation, run_memory
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_real
@@ -64,6 +65,7 @@ __all__ = [
     "STRATEGIES",
     "VARIANTS",
     "Action",
+    "AsyncRun",
     "BackendHealth",
     "ChoiceSource",
     "Config",

@@ -7,12 +7,14 @@ import pytest
 from fake_dns import Change, ChangeKind, DNSServer, Update
 from reproducer import (
     VARIANTS,
+    AsyncRun,
     Config,
     MemoryTransport,
     RandomChoices,
     ReplayChoices,
     ReplayDiverged,
     RunResult,
+    Simulation,
     run_async,
     run_memory,
 )
@@ -101,3 +103,22 @@ async def test_an_update_signed_with_an_unknown_key_is_refused_and_changes_nothi
     assert rcode == "NOTAUTH"
     assert (zone.serial, sorted(zone.records(), key=str)) == before
     assert store.change_log == []
+
+
+@pytest.mark.asyncio
+async def test_a_run_moved_by_hand_over_real_udp_tells_the_same_story_as_the_simulation() -> None:
+    config = Config(variant="aws-2025", enactors=2, plans=3)
+    sim = Simulation(config, stop_at_violation=False)
+    sim.advance(RandomChoices(11))
+    schedule = sim.schedule()
+    keys = {w: TsigKey.for_worker(w) for w in config.worker_names}
+    async with DNSServer(config.initial_dns(), "127.0.0.1", 0,
+                         {k.name: k.secret for k in keys.values()}) as server, \
+            DnsTransport(server.host, server.port, keys) as transport:
+        run = await AsyncRun.start(config, transport, stop_at_violation=False)
+        for name in schedule:
+            await run.move(name)
+        with pytest.raises(ValueError, match="is not ready"):
+            await run.move("planner")  # every worker has finished
+    assert run.steps == sim.steps
+    assert run.choices == sim.choices

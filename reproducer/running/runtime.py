@@ -4,7 +4,9 @@ over a `Transport` — in-process, or TSIG-signed UDP to a fake_dns server.
 The workers are frozen state machines, so nothing here needs a task per worker: the core picks
 the mover, its action is performed (DNS through the transport, everything else by the core),
 the endpoints are observed over the same transport after a committed UPDATE, and the core
-records the step. Every await happens between two decisions, with every worker parked.
+records the step. Every await happens between two decisions, with every worker parked. An
+`AsyncRun` can also be moved by hand, one worker at a time (`await run.move("enactor-1")`), as
+a learner playing the scheduler does.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from reproducer.world.values import (
     UpdateOutcome,
 )
 
-__all__ = ["MemoryTransport", "Transport", "run_async"]
+__all__ = ["AsyncRun", "MemoryTransport", "Transport", "run_async"]
 
 
 class Transport(Protocol):
@@ -65,33 +67,41 @@ class MemoryTransport:
         return self.dns.apply(update, worker + ".").rcode.name
 
 
-async def run_async(config: Config, source: ChoiceSource, transport: Transport, *,
-                    stop_at_violation: bool = True, health: HealthSource | None = None,
-                    on_step: Callable[[Step], None] | None = None,
-                    after_step: Callable[[Step], Awaitable[None]] | None = None) -> RunResult:
-    """One run with DNS through `transport`.
+class AsyncRun(Run):
+    """The scheduling core with its DNS awaited over `transport`: one run, moved one worker
+    at a time (`await move(worker)`) or driven by a choice source (`await advance(source)`).
 
-    `after_step`, when given, is awaited after each step with every worker parked: a live
-    demonstration uses it to pace the run and to watch what clients see in between.
-
-    The transport's zone must hold `config.initial_records()` when the run starts.
+    Create it with `await AsyncRun.start(config, transport)`: the endpoints are observed once
+    before the first move. The transport's zone must hold `config.initial_records()` then.
     `health`, when given, is read for every plan the Planner writes (the live fleet's
     `/healthz`); otherwise the scripted health of the configuration is used.
     """
-    layout = config.layout
 
-    async def observe() -> tuple[EndpointState, ...]:
-        states = []
-        for ep in layout.endpoints:
-            answer = await transport.query(layout.endpoint_name(ep), "A")
-            states.append(observe_endpoint(layout, ep, answer))
-        return tuple(states)
+    def __init__(self, config: Config, transport: Transport, answers: tuple[EndpointState, ...],
+                 *, stop_at_violation: bool = True, health: HealthSource | None = None) -> None:
+        super().__init__(config, initial_state(config, config.initial_workers(), None, answers,
+                                               config.initial_store()),
+                         stop_at_violation=stop_at_violation)
+        self.transport = transport
+        self.health = health
 
-    run = Run(config, initial_state(config, config.initial_workers(), None, await observe(),
-                                    config.initial_store()),
-              stop_at_violation=stop_at_violation)
-    while (worker := run.next_worker(source)) is not None:
-        state = run.state
+    @classmethod
+    async def start(cls, config: Config, transport: Transport, *, stop_at_violation: bool = True,
+                    health: HealthSource | None = None) -> AsyncRun:
+        return cls(config, transport, await _observe(config, transport),
+                   stop_at_violation=stop_at_violation, health=health)
+
+    async def move(self, worker: int | str) -> Step:
+        """Let `worker` (an index into `names`, or a name; it must be ready) take its action,
+        recording the choice that picks it."""
+        index = self.index_of(worker)
+        self.note_choice(index)
+        await self._step(index, None)
+        return self.steps[-1]
+
+    async def _step(self, worker: int, source: ChoiceSource | None) -> None:
+        config = self.config
+        state = self.state
         action = state.pending[worker]
         assert action is not None
         me = state.workers[worker]
@@ -99,27 +109,58 @@ async def run_async(config: Config, source: ChoiceSource, transport: Transport, 
         result: Result
         match action:
             case Query(name=name, rtype=rtype):
-                result = await transport.query(name, rtype)
+                result = await self.transport.query(name, rtype)
             case SendUpdate(update=update):
-                result = UpdateOutcome(await transport.update(update, me.name))
+                result = UpdateOutcome(await self.transport.update(update, me.name))
             case Sleep(until_ms=until):
                 clock_ms = max(clock_ms, until)
                 result = Done()
-            case PublishPlan(generation=gen) if health is not None:
-                plan = make_plan(gen, await health.read(), layout.endpoints)
+            case PublishPlan(generation=gen) if self.health is not None:
+                plan = make_plan(gen, await self.health.read(), config.layout.endpoints)
                 result, store = perform_store(action, store, config, plan)
             case _:
                 result, store = perform_store(action, store, config)
         moved, parked_on = worker_move(me, result, clock_ms)
-        answers = await observe() if must_observe(result) else None
-        run.record(Edge(worker, action, result,
-                        next_state(config, state, worker, dns=None, store=store,
-                                   clock_ms=clock_ms, moved=moved, parked_on=parked_on,
-                                   answers=answers)), source)
-        if on_step is not None or after_step is not None:
-            step = run.steps[-1]
-            if on_step is not None:
-                on_step(step)
-            if after_step is not None:
-                await after_step(step)
+        answers = await _observe(config, self.transport) if must_observe(result) else None
+        self.record(Edge(worker, action, result,
+                         next_state(config, state, worker, dns=None, store=store,
+                                    clock_ms=clock_ms, moved=moved, parked_on=parked_on,
+                                    answers=answers)), source)
+
+    async def advance(self, source: ChoiceSource,
+                      on_step: Callable[[Step], None] | None = None,
+                      after_step: Callable[[Step], Awaitable[None]] | None = None) -> None:
+        """Run until stopped, drawing a choice whenever two or more workers are ready."""
+        while (worker := self.next_worker(source)) is not None:
+            await self._step(worker, source)
+            if on_step is not None or after_step is not None:
+                step = self.steps[-1]
+                if on_step is not None:
+                    on_step(step)
+                if after_step is not None:
+                    await after_step(step)
+
+
+async def _observe(config: Config, transport: Transport) -> tuple[EndpointState, ...]:
+    """Every endpoint as a client resolves it: an A query over the run's own transport."""
+    layout = config.layout
+    states = []
+    for ep in layout.endpoints:
+        answer = await transport.query(layout.endpoint_name(ep), "A")
+        states.append(observe_endpoint(layout, ep, answer))
+    return tuple(states)
+
+
+async def run_async(config: Config, source: ChoiceSource, transport: Transport, *,
+                    stop_at_violation: bool = True, health: HealthSource | None = None,
+                    on_step: Callable[[Step], None] | None = None,
+                    after_step: Callable[[Step], Awaitable[None]] | None = None) -> RunResult:
+    """One run with DNS through `transport` (see `AsyncRun`).
+
+    `after_step`, when given, is awaited after each step with every worker parked: a live
+    demonstration uses it to pace the run and to watch what clients see in between.
+    """
+    run = await AsyncRun.start(config, transport, stop_at_violation=stop_at_violation,
+                               health=health)
+    await run.advance(source, on_step, after_step)
     return run.result()
