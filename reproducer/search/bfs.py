@@ -7,6 +7,7 @@ states, every reachable state within `max_steps` was checked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reproducer.running.core import State
@@ -28,13 +29,21 @@ class _Frontier:
 
 def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 progress: Progress | None = None, movers: frozenset[int] | None = None,
-                max_depth: int | None = None) -> Exploration:
+                max_depth: int | None = None, start: Sequence[int | str] = ()) -> Exploration:
     """Breadth-first search over states (module docstring), in memory. `movers` (worker
-    indices) and `max_depth` narrow it, for `minimise`'s last check."""
+    indices) and `max_depth` narrow it, for `minimise`'s last check. `start` (who moved, by
+    index or name) begins the search where that schedule leads instead of at the beginning:
+    the result, if any, is that schedule followed by the shortest way on from there (a guide's
+    "from here, in N more moves"); `max_depth` counts from there."""
     ticker = Ticker(progress, "bfs")
     universe = Universe(config, "moves")
     universe.bounded = False  # state identities must stay valid for the whole search
+    prefix = Simulation(config).follow(start, strict=True)
+    names = prefix.names
+    before = [names.index(w) if isinstance(w, str) else w for w in start]
     root = universe.root
+    for w in before:
+        root = universe.step(root, w).child
     seen: set[int] = {hash(state_key(root))}
     # path table: (parent entry, worker index); entry 0 is the root
     parents: list[tuple[int, int]] = [(-1, -1)]
@@ -50,7 +59,8 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
             workers.append(w)
         return workers[::-1]
 
-    limit = config.max_steps if max_depth is None else min(max_depth, config.max_steps)
+    room = config.max_steps - len(before)
+    limit = room if max_depth is None else min(max_depth, room)
     while frontier.states and depth < limit:
         nxt = _Frontier()
         for state, entry in zip(frontier.states, frontier.paths, strict=True):
@@ -63,7 +73,7 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 expanded += 1
                 child = edge.child
                 if child.verdict or (child.finished and child.end_violations):
-                    workers = [*path_of(entry), w]
+                    workers = [*before, *path_of(entry), w]
                     result = _result_of_workers(config, workers)
                     return Exploration("bfs", config, expanded, ticker.elapsed(), result,
                                        expanded, ticker.elapsed(), result.length,
