@@ -30,5 +30,7 @@ def test_from_a_finished_run_nothing_can_break_any_more_and_the_search_says_so()
 
 
 def test_a_position_no_run_can_reach_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="enactor-1 is not ready at step 1"):
-        explore_bfs(EMPTY_RECORD, start=["enactor-1"])
+    sim = Simulation(EMPTY_RECORD, stop_at_violation=False)
+    sim.advance(ReplayChoices([]))
+    with pytest.raises(ValueError, match=f"planner is not ready at step {sim.length + 1}"):
+        explore_bfs(EMPTY_RECORD, start=[*sim.schedule(), "planner"])
