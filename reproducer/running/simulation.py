@@ -362,7 +362,15 @@ class Simulation(Run):
         with `strict`, refused with a ValueError that names the step and the ready workers.
         Stops early once the run stops or has `limit` steps."""
         for worker in workers:
-            if self.stopped or (limit is not None and self.length >= limit):
+            if limit is not None and self.length >= limit:
+                break
+            if self.stopped:
+                if strict and not self.finished:
+                    raise ValueError(f"the run stopped after step {self.length} (a violation, "
+                                     f"or max_steps {self.config.max_steps}): {worker} cannot "
+                                     "move any more")
+                if strict:
+                    self.note_choice(self.index_of(worker))  # raises: nobody is ready
                 break
             index = self.index_of(worker)
             if index not in self.state.ready():

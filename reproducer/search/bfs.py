@@ -38,7 +38,7 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
     ticker = Ticker(progress, "bfs")
     universe = Universe(config, "moves")
     universe.bounded = False  # state identities must stay valid for the whole search
-    prefix = Simulation(config).follow(start, strict=True)
+    prefix = Simulation(config, stop_at_violation=False).follow(start, strict=True)
     names = prefix.names
     before = [names.index(w) if isinstance(w, str) else w for w in start]
     root = universe.root
