@@ -5,9 +5,12 @@ Public API:
 - engine: `Zone`, `ZoneStore`, `LookupResult`, `UpdateResult`, `CommittedUpdate`
 - network: `DNSServer` (async with; UDP+TCP on one port), `DNSClient` (queries and
   TSIG-signed updates over one persistent UDP endpoint), `UpdateReply`, `DNSClientError`
+- journal: `read_journal` (the committed updates a server's `--journal` file holds),
+  `JournalError`
 """
 
 from fake_dns._client import DNSClient, DNSClientError, UpdateReply
+from fake_dns._journal import JournalError, read_journal
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Prerequisite, Update
 from fake_dns._server import DNSServer
 from fake_dns._zone import CommittedUpdate, LookupResult, UpdateResult, Zone, ZoneStore
@@ -20,6 +23,7 @@ __all__ = [
     "DNSClient",
     "DNSClientError",
     "DNSServer",
+    "JournalError",
     "LookupResult",
     "PrereqKind",
     "Prerequisite",
@@ -28,4 +32,5 @@ __all__ = [
     "UpdateResult",
     "Zone",
     "ZoneStore",
+    "read_journal",
 ]

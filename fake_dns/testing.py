@@ -2,7 +2,8 @@
 
 `ServerProcess` starts `python -m fake_dns` on 127.0.0.1 port 0, waits for its one "listening"
 line and reads the port from it; leaving the `with` block stops it (SIGTERM, then SIGKILL).
-`kill()` sends SIGKILL at once, for crash tests.
+`kill()` sends SIGKILL at once, for crash tests. Programs other than tests use it too (the
+reproducer's story runs its DNS server through it), so a server that does not start says why.
 """
 
 from __future__ import annotations
@@ -26,13 +27,21 @@ _START_TIMEOUT_S = 20.0
 
 
 class ServerProcess:
-    """A `fake-dns` subprocess; `args` are its flags (a --listen is added unless given)."""
+    """A `fake-dns` subprocess; `args` are its flags (a --listen is added unless given).
 
-    def __init__(self, args: Sequence[str], *, stderr_path: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    `journal`: the server records every committed update there (`--journal`; read it back with
+    `fake_dns.read_journal`). `stderr_path`: where its log goes (appended); when it does not
+    start, the end of that log is in the error.
+    """
+
+    def __init__(self, args: Sequence[str], *, journal: Path | None = None,
+                 stderr_path: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.args = list(args)
         if not any(a == "--listen" or a.startswith("--listen=") for a in self.args):
             self.args += ["--listen", "127.0.0.1:0"]
+        if journal is not None:
+            self.args += ["--journal", str(journal)]
+        self.journal = journal
         self._stderr_path = stderr_path
         self._env = env
         self.process: subprocess.Popen[str] | None = None
@@ -67,8 +76,17 @@ class ServerProcess:
         if match is None:
             code = self.process.wait(timeout=_START_TIMEOUT_S)
             raise RuntimeError(f"fake-dns {' '.join(self.args)} did not start (exit {code}, "
-                               f"stdout {line!r}); see its stderr")
+                               f"stdout {line!r}); {self._stderr_tail()}")
         self.host, self.port = match["host"], int(match["port"])
+
+    def _stderr_tail(self, lines: int = 5) -> str:
+        if self._stderr_path is None:
+            return "its stderr went to /dev/null (pass stderr_path= to keep it)"
+        try:
+            tail = self._stderr_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError as exc:
+            return f"its stderr {self._stderr_path} cannot be read: {exc}"
+        return f"its stderr ({self._stderr_path}) ends: " + (" | ".join(tail) or "(empty)")
 
     def kill(self) -> None:
         """SIGKILL, no chance to clean up: what a crash looks like to the journal."""

@@ -207,8 +207,9 @@ class FleetProcess:
 
     `async with FleetProcess(("127.0.0.1", dns_port), backends=3, lbs=2) as fleet:`
     then `fleet.info` (a `FleetInfo`), `await fleet.stop_backend(address)`,
-    `await fleet.start_backend(address)`. Leaving the block closes the child's stdin (its signal
-    to stop), waits up to `stop_timeout_s`, then kills it.
+    `await fleet.start_backend(address)`. The parameters are `Fleet`'s: `backends` addresses
+    from `first_backend` up, `lbs` from `first_lb`, all resolving `endpoint`. Leaving the block
+    closes the child's stdin (its signal to stop), waits up to `stop_timeout_s`, then kills it.
     """
 
     def __init__(
@@ -220,6 +221,8 @@ class FleetProcess:
         endpoint: str = DEFAULT_ENDPOINT,
         backend_port: int = 0,
         lb_port: int = 0,
+        first_backend: str = FIRST_BACKEND,
+        first_lb: str = FIRST_LB,
         extra_args: Sequence[str] = (),
         start_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
@@ -228,7 +231,8 @@ class FleetProcess:
             sys.executable, "-m", "fake_lb", "--json", "--stdin-control",
             "--dns", f"{dns_server[0]}:{dns_server[1]}", "--backends", str(backends),
             "--lbs", str(lbs), "--name", endpoint, "--backend-port", str(backend_port),
-            "--lb-port", str(lb_port), *extra_args]
+            "--lb-port", str(lb_port), "--first-backend", first_backend,
+            "--first-lb", first_lb, *extra_args]
         self._start_timeout_s = start_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._proc: asyncio.subprocess.Process | None = None

@@ -14,11 +14,13 @@ from reproducer import (
     ReplayChoices,
     RunResult,
     Simulation,
+    Step,
     run_async,
     run_memory,
 )
 from reproducer.running.choices import FollowWorkers
 from reproducer.running.transport import DnsTransport, TsigKey
+from reproducer.telling.narrate import flip_generation
 
 # outage.md, "The race": enactor-1 checks its plan g2 once and is slow; the planner writes g3,
 # g4; enactor-2 applies g4 quickly and starts cleaning up; enactor-1 then flips the regional
@@ -73,10 +75,14 @@ def answer_records(dig_output: str, rtype: str) -> list[str]:
     return out
 
 
-def flips_refused(result: RunResult, worker: str, generation: int) -> list[str]:
-    return [s.outcome for s in result.steps
-            if s.worker == worker and s.action.startswith(f"UPDATE flip dynamodb to g{generation}")
-            and s.outcome != "NOERROR"]
+def flips_to(result: RunResult, generation: int) -> list[Step]:
+    """The UPDATEs that point the regional alias at `generation` (read from their changes)."""
+    return [s for s in result.steps if flip_generation(s, result.config.layout) == generation]
+
+
+def flips_refused(result: RunResult, worker: str, generation: int) -> list[str | None]:
+    return [s.rcode for s in flips_to(result, generation)
+            if s.worker == worker and not s.committed]
 
 
 @pytest.mark.asyncio
@@ -91,8 +97,8 @@ async def test_the_aws_story_empties_the_regional_endpoint_and_leaves_every_enac
     assert emptied.worker == "enactor-2" and emptied.action.startswith("UPDATE clean-up")
     assert emptied.endpoints[0].rcode == "NOERROR" and emptied.endpoints[0].addresses == ()
     # Before it, the stale flip: the generation went backwards, g4 -> g2 (invariant 2).
-    stale = next(s for s in result.steps if s.action.startswith("UPDATE flip dynamodb to g2"))
-    assert stale.worker == "enactor-1" and stale.outcome == "NOERROR"
+    [stale] = flips_to(result, 2)
+    assert stale.worker == "enactor-1" and stale.committed
     assert [v.invariant for v in stale.violations] == [2]
 
     # dig agrees: NOERROR, the alias in the answer, no address.
@@ -105,8 +111,7 @@ async def test_the_aws_story_empties_the_regional_endpoint_and_leaves_every_enac
     tried = [w for w in ("enactor-1", "enactor-2", "enactor-3") if flips_refused(result, w, 5)]
     assert tried == ["enactor-1", "enactor-2", "enactor-3"]
     assert all(set(flips_refused(result, w, 5)) == {"NXRRSET"} for w in tried)
-    assert not any(s.action.startswith("UPDATE flip dynamodb to g5") and s.outcome == "NOERROR"
-                   for s in result.steps)
+    assert not any(s.committed for s in flips_to(result, 5))
     assert result.completed
     assert result.violations[-1].invariant == 4
     assert result.steps[-1].endpoints[0].addresses == ()
@@ -132,6 +137,21 @@ def test_a_script_naming_a_worker_that_cannot_move_is_refused_with_the_step() ->
     config = Config(plans=4)
     with pytest.raises(ValueError, match=r"planner is not ready at step 5"):
         script_choices(config, ["planner"] * 5)
+
+
+def test_in_memory_the_stale_flip_to_g2_commits_and_every_later_flip_to_g5_is_refused() -> None:
+    config = story_config()
+    result = run_memory(config, ReplayChoices(script_choices(config, AWS_STORY)),
+                        stop_at_violation=False)
+    flips = [(s.worker, g, s.rcode) for g in (2, 4, 5) for s in flips_to(result, g)]
+    assert flips == [("enactor-1", 2, "NOERROR"),  # the stale flip, after enactor-2's g4
+                     ("enactor-2", 4, "NOERROR"),
+                     *[("enactor-3", 4, "NXRRSET")] * 2,  # after the outage, nothing flips
+                     *[("enactor-1", 5, "NXRRSET")] * 2,
+                     *[("enactor-2", 5, "NXRRSET")] * 2,
+                     *[("enactor-3", 5, "NXRRSET")] * 2]
+    # a clean-up UPDATE flips nothing
+    assert flip_generation(result.steps[EMPTYING_STEP - 1], config.layout) is None
 
 
 def test_the_story_run_in_memory_stops_at_the_empty_record_when_asked_to() -> None:

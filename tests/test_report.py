@@ -212,14 +212,26 @@ def test_each_step_is_a_row_with_its_text_in_the_lane_of_the_worker_that_took_it
 
 
 def test_update_rows_show_the_rcode_the_server_answered(page: Element, outage: RunResult) -> None:
-    updates = [s for s in outage.steps if s.action.startswith("UPDATE ")]
+    updates = [s for s in outage.steps if s.kind == "update"]
     assert updates, "premise: the outage sends UPDATEs"
     section = run_section(page, 1)
     for step in updates:
         rcodes = cell(step_row(section, step.index), step.worker).with_class("rcode")
-        assert [r.text() for r in rcodes] == [step.outcome]
+        assert [r.text() for r in rcodes] == [step.rcode]
         assert rcodes[0].classes & {"ok", "refused"} == \
-            ({"ok"} if step.outcome == "NOERROR" else {"refused"})
+            ({"ok"} if step.committed else {"refused"})
+
+
+def test_every_action_is_badged_with_its_kind_and_only_dns_answers_carry_an_rcode(
+        page: Element, outage: RunResult) -> None:
+    section = run_section(page, 1)
+    assert {s.kind for s in outage.steps} == {"query", "update", "store"}
+    for step in outage.steps:
+        acted = cell(step_row(section, step.index), step.worker)
+        [action] = acted.with_class("action")
+        assert f"kind-{step.kind}" in action.classes
+        assert [r.text() for r in acted.with_class("rcode")] == \
+            ([step.rcode] if step.rcode is not None else [])
 
 
 def test_the_dns_lane_shows_every_endpoint_after_each_step(page: Element,
@@ -227,11 +239,11 @@ def test_the_dns_lane_shows_every_endpoint_after_each_step(page: Element,
     section = run_section(page, 1)
     first = outage.steps[0]
     text = cell(step_row(section, first.index), "dns").text()
-    assert f"dynamodb → g{first.endpoints[0].generation} [3 addresses]" in text
+    assert f"dynamodb -> g{first.endpoints[0].generation} (3 addresses)" in text
     emptied = outage.steps[outage.violation.step - 1] if outage.violation else None
     assert emptied is not None and not emptied.endpoints[0].addresses
     dns = cell(step_row(section, emptied.index), "dns")
-    assert f"dynamodb → g{emptied.endpoints[0].generation} NO ADDRESSES" in dns.text()
+    assert f"dynamodb -> g{emptied.endpoints[0].generation}: NO ADDRESSES" in dns.text()
     assert {"endpoint", "changed", "empty"} <= dns.with_class("endpoint")[0].classes
 
 

@@ -1,29 +1,56 @@
-"""Turning a trace into text a person reads: one line per step, and the trace as JSON."""
+"""Turning a trace into text a person reads: one line per step, and the trace as JSON.
+
+Also the readings of a step's values that the story and the report share: what an endpoint
+looks like to a client (`format_endpoint`, the one formatter of an `EndpointState`), whether it
+answers without an address, and which generation an UPDATE flips an alias to.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fake_dns import ChangeKind
 from reproducer.running.trace import RunResult, Step
-from reproducer.world.values import EndpointState
+from reproducer.world.values import EndpointState, Layout, SendUpdate
 
-__all__ = ["format_endpoints", "format_step", "format_trace", "trace_json", "write_trace"]
+__all__ = ["answers_no_address", "flip_generation", "format_endpoint", "format_endpoints",
+           "format_step", "format_trace", "trace_json", "write_trace"]
 
 
-def format_endpoints(states: tuple[EndpointState, ...]) -> str:
-    parts = []
-    for st in states:
-        if st.rcode != "NOERROR":
-            parts.append(f"{st.endpoint}: {st.rcode}")
-        elif not st.addresses:
-            gen = f"g{st.generation}" if st.generation is not None else "?"
-            parts.append(f"{st.endpoint} -> {gen}: NO ADDRESSES")
-        else:
-            gen = f"g{st.generation}" if st.generation is not None else "?"
-            parts.append(f"{st.endpoint} -> {gen} ({len(st.addresses)} addresses)")
-    return "; ".join(parts)
+def answers_no_address(state: EndpointState) -> bool:
+    """A client resolving the endpoint gets no address (an error rcode, or an empty answer)."""
+    return state.rcode != "NOERROR" or not state.addresses
+
+
+def format_endpoint(state: EndpointState) -> str:
+    """"dynamodb -> g4 (3 addresses)", "dynamodb -> g2: NO ADDRESSES", "dynamodb: NXDOMAIN"."""
+    if state.rcode != "NOERROR":
+        return f"{state.endpoint}: {state.rcode}"
+    tree = f"g{state.generation}" if state.generation is not None else "no plan tree"
+    count = len(state.addresses)
+    if not count:
+        return f"{state.endpoint} -> {tree}: NO ADDRESSES"
+    return f"{state.endpoint} -> {tree} ({count} address{'es' if count != 1 else ''})"
+
+
+def format_endpoints(states: Sequence[EndpointState]) -> str:
+    return "; ".join(format_endpoint(st) for st in states)
+
+
+def flip_generation(step: Step, layout: Layout) -> int | None:
+    """The generation an UPDATE step points an endpoint's alias at ("flips to"); None for any
+    other step (a query, a store call, an UPDATE that leaves every alias alone)."""
+    if not isinstance(step.taken, SendUpdate):
+        return None
+    aliases = {layout.endpoint_name(ep).lower() for ep in layout.endpoints}
+    for change in step.taken.update.changes:
+        if (change.kind is ChangeKind.ADD and change.rtype == "CNAME"
+                and change.name.lower() in aliases):
+            return layout.generation_of_tree(change.rdata)
+    return None
 
 
 def format_step(step: Step, *, width: int = 11) -> str:

@@ -1,4 +1,5 @@
-"""The self-contained HTML report of a run: one lane per actor, the DNS state, the traffic chart.
+"""The self-contained HTML report of a run: one lane per actor, the DNS state, the traffic chart
+(drawn by `report_chart`).
 
 Theory of operation
 -------------------
@@ -17,6 +18,8 @@ Theory of operation
   checker reports a break once, when it happens). Its row is `class="step violation"` and says
   which invariant broke, on which endpoint and why. A run continued past the violation shows
   the stuck state in the DNS lane: every endpoint answering without an address stays red.
+- Rule 5 (structure, not prose): a cell's badge is the step's `kind`, its rcode the step's
+  `rcode`; an endpoint is written by `narrate.format_endpoint`, the one formatter of it.
 - Stable hooks for tests and readers: `class="lane"` with `data-actor` on each lane's header,
   `data-actor` on every cell, `id="run-N-step-K"` on rows, `id="traffic-chart"` on the SVG.
 """
@@ -25,96 +28,29 @@ from __future__ import annotations
 
 import html
 import logging
-import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from fake_dns import Change, CommittedUpdate
 from reproducer.running.trace import RunResult, Step
-from reproducer.world.values import EndpointState
+from reproducer.telling.narrate import answers_no_address, format_endpoint
+from reproducer.telling.report_chart import (
+    CHART_CSS,
+    IntervalRecord,
+    Marker,
+    TrafficPoint,
+    traffic_points_from,
+    traffic_section,
+)
+from reproducer.world.values import EndpointState, Layout
 from reproducer.world.variants import VARIANTS
 
-__all__ = ["DNS_LANE", "IntervalRecord", "Marker", "TrafficPoint", "describe_endpoint",
-           "render_report", "traffic_points_from", "write_report"]
+__all__ = ["DNS_LANE", "IntervalRecord", "Marker", "TrafficPoint", "render_report",
+           "traffic_points_from", "write_report"]
 
 log = logging.getLogger("reproducer.report")
 
 DNS_LANE = "dns"
-
-
-# -- the traffic values ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficPoint:
-    """One interval of traffic through the load balancers, starting `t_s` seconds after the
-    traffic started and lasting `interval_s`: requests served (`ok`) and failed, by reason."""
-
-    t_s: float
-    ok: int
-    failed: int
-    failures_by_reason: Mapping[str, int] = field(default_factory=dict)
-    interval_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.t_s) and self.t_s >= 0):
-            raise ValueError(f"TrafficPoint.t_s must be a finite number of seconds >= 0, "
-                             f"got {self.t_s!r}")
-        if not (math.isfinite(self.interval_s) and self.interval_s > 0):
-            raise ValueError(f"TrafficPoint.interval_s must be a positive number of seconds, "
-                             f"got {self.interval_s!r}")
-        for name, count in (("ok", self.ok), ("failed", self.failed),
-                            *self.failures_by_reason.items()):
-            if count < 0:
-                raise ValueError(f"TrafficPoint at t={self.t_s:g}s: count {name!r} is {count}; "
-                                 "request counts cannot be negative")
-
-    @property
-    def end_s(self) -> float:
-        return self.t_s + self.interval_s
-
-    @property
-    def ok_per_s(self) -> float:
-        return self.ok / self.interval_s
-
-    @property
-    def failed_per_s(self) -> float:
-        return self.failed / self.interval_s
-
-
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """A moment on the traffic chart, e.g. "record emptied" or "repair"."""
-
-    t_s: float
-    label: str
-
-
-class IntervalRecord(Protocol):
-    """What `traffic_points_from` reads of a record (fake_lb's `IntervalStats` has it)."""
-
-    @property
-    def start_s(self) -> float: ...
-
-    @property
-    def end_s(self) -> float: ...
-
-    @property
-    def succeeded(self) -> int: ...
-
-    @property
-    def failures(self) -> Sequence[tuple[str, int]]: ...
-
-
-def traffic_points_from(records: Iterable[IntervalRecord]) -> tuple[TrafficPoint, ...]:
-    """The chart's points from the load generator's per-interval records."""
-    return tuple(TrafficPoint(t_s=r.start_s, ok=r.succeeded,
-                              failed=sum(count for _, count in r.failures),
-                              failures_by_reason=dict(r.failures),
-                              interval_s=r.end_s - r.start_s) for r in records)
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -144,15 +80,16 @@ def render_report(*, title: str, runs: Sequence[tuple[str, RunResult]],
     """The report as one self-contained HTML document."""
     parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
              f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+             f"<title>{_e(title)}</title><style>{_CSS}{CHART_CSS}</style></head><body>",
              f"<header><h1>{_e(title)}</h1>{_INTRO}{_contents(runs)}</header>"]
     if summary_rows or summary_header:
         parts.append(_summary(summary_header, summary_rows))
     if traffic:
-        parts.append(_traffic_section(traffic, markers))
+        parts.append(traffic_section(traffic, markers))
     parts.extend(_run_section(n, label, run) for n, (label, run) in enumerate(runs, 1))
     if dns_log:
-        parts.append(_dns_log_section(dns_log))
+        lock_names = {run.config.layout.lock_name for _, run in runs} or {Layout().lock_name}
+        parts.append(_dns_log_section(dns_log, lock_names))
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -295,7 +232,7 @@ def _step_rows(n: int, steps: Sequence[Step], lanes: list[str],
                              f'style="--accent:{accents[actor]}">{_acted(step)}</td>')
             else:
                 cells.append(f'<td class="cell" data-actor="{_e(actor)}"></td>')
-        empty = any(s.rcode != "NOERROR" or not s.addresses for s in step.endpoints)
+        empty = any(answers_no_address(s) for s in step.endpoints)
         cells.append(f'<td class="cell dns{" empty" if empty else ""}" data-actor="{DNS_LANE}">'
                      f"{_dns_cell(step, previous)}</td>")
         previous = step.endpoints
@@ -305,38 +242,25 @@ def _step_rows(n: int, steps: Sequence[Step], lanes: list[str],
     return "".join(rows)
 
 
-# What a step's action says it is: the runtime describes actions as text ("UPDATE ...",
-# "query ...", "store: ...", "back off ..."); the prefix only picks a badge, the text stays whole.
-_KINDS = (("UPDATE ", "update", "UPDATE"), ("query ", "query", "query"),
-          ("store: ", "store", "plan store"), ("back off", "sleep", "sleep"))
+# The badge of each kind of action (`Step.kind`), and the words of the action's prose that the
+# badge already says (`trace.describe_action` begins an UPDATE with "UPDATE ", a query with
+# "query ", a plan-store call with "store: "); a back-off keeps its whole sentence.
+_BADGES = {"update": ("UPDATE", "UPDATE "), "query": ("query", "query "),
+           "store": ("plan store", "store: "), "sleep": ("sleep", "")}
 
 
 def _acted(step: Step) -> str:
-    kind, badge, text = "other", "", step.action
-    for prefix, name, shown in _KINDS:
-        if step.action.startswith(prefix):
-            kind, badge = name, shown
-            text = step.action[len(prefix):] if prefix.endswith(" ") else step.action
-            break
+    badge, said = _BADGES.get(step.kind, ("", ""))
+    text = step.action.removeprefix(said) if said else step.action
     outcome = _e(step.outcome)
-    first, _, rest = step.outcome.partition(" ")
-    if kind in ("update", "query") and first.isupper() and first.isalpha():
-        rcode_class = "ok" if first == "NOERROR" else "refused"
-        outcome = f'<span class="rcode {rcode_class}">{_e(first)}</span> {_e(rest)}'
+    rcode = step.rcode
+    if rcode is not None:
+        rest = step.outcome.removeprefix(rcode).lstrip()
+        rcode_class = "ok" if rcode == "NOERROR" else "refused"
+        outcome = f'<span class="rcode {rcode_class}">{_e(rcode)}</span> {_e(rest)}'
     note = f'<div class="note">{_e(step.note)}</div>' if step.note else ""
-    return (f'<div class="action kind-{kind}"><span class="badge">{_e(badge)}</span> {_e(text)}'
-            f'</div><div class="outcome">→ {outcome}</div>{note}')
-
-
-def describe_endpoint(state: EndpointState) -> str:
-    """"dynamodb → g4 [3 addresses]", "dynamodb → g2 NO ADDRESSES", "dynamodb → NXDOMAIN"."""
-    if state.rcode != "NOERROR":
-        return f"{state.endpoint} → {state.rcode}"
-    tree = f"g{state.generation}" if state.generation is not None else "(no plan tree)"
-    count = len(state.addresses)
-    if not count:
-        return f"{state.endpoint} → {tree} NO ADDRESSES"
-    return f"{state.endpoint} → {tree} [{count} address{'es' if count != 1 else ''}]"
+    return (f'<div class="action kind-{step.kind or "other"}"><span class="badge">{_e(badge)}'
+            f'</span> {_e(text)}</div><div class="outcome">→ {outcome}</div>{note}')
 
 
 def _dns_cell(step: Step, previous: Sequence[EndpointState]) -> str:
@@ -346,11 +270,11 @@ def _dns_cell(step: Step, previous: Sequence[EndpointState]) -> str:
         classes = ["endpoint"]
         if state.endpoint in before and before[state.endpoint] != state:
             classes.append("changed")
-        if state.rcode != "NOERROR" or not state.addresses:
+        if answers_no_address(state):
             classes.append("empty")
         addresses = " ".join(state.addresses) or "no addresses"
         lines.append(f'<div class="{" ".join(classes)}" title="{_e(addresses)}">'
-                     f"{_e(describe_endpoint(state))}</div>")
+                     f"{_e(format_endpoint(state))}</div>")
     for v in step.violations:
         where = f" on {v.endpoint}" if v.endpoint else ""
         lines.append(f'<div class="broke"><b>✗ invariant {v.invariant} broke{_e(where)}:</b> '
@@ -365,12 +289,12 @@ def _change_text(change: Change) -> str:
     return " ".join(p for p in (change.kind.value, change.name, change.rtype, change.rdata) if p)
 
 
-def _dns_log_section(dns_log: Sequence[CommittedUpdate]) -> str:
+def _dns_log_section(dns_log: Sequence[CommittedUpdate], lock_names: set[str]) -> str:
     rows = []
     for update in dns_log:
         items = "".join(
             f'<li class="change {change.kind.value}'
-            f'{" lock" if change.name.startswith("_enactor-lock.") else ""}">'
+            f'{" lock" if change.name.lower() in lock_names else ""}">'
             f"{_e(_change_text(change))}</li>" for change in update.changes)
         who = (update.key_name or "(unsigned)").rstrip(".")
         rows.append(f"<tr><td>{update.serial}</td><td>{_e(who)}</td>"
@@ -380,150 +304,6 @@ def _dns_log_section(dns_log: Sequence[CommittedUpdate]) -> str:
             "nothing and are not listed; the lock record's changes are greyed out.</p>"
             '<table class="log"><thead><tr><th>serial</th><th>signed by</th><th>changes</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
-
-
-# -- the traffic chart -------------------------------------------------------------------------
-
-_W, _H = 1000, 300
-_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 24, 44, 52
-_OK_COLOUR, _FAIL_COLOUR = "#2f9e44", "#e03131"
-_Scale = Callable[[float], float]
-
-
-def _nice_step(span: float, ticks: int) -> float:
-    """A tick step of 1, 2 or 5 times a power of ten giving about `ticks` ticks over `span`."""
-    raw = max(span, 1e-9) / ticks
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _traffic_section(points: Sequence[TrafficPoint], markers: Sequence[Marker]) -> str:
-    totals: Counter[str] = Counter()
-    for p in points:
-        totals.update(p.failures_by_reason)
-    ok, failed = sum(p.ok for p in points), sum(p.failed for p in points)
-    reasons = ", ".join(f"{_e(r)} {c}" for r, c in sorted(totals.items()))
-    return ('<section class="traffic"><h2>What clients saw</h2><p>Requests through the load '
-            "balancers, per second, in each interval. The load balancers resolve the endpoint "
-            "before every request: once DNS answers with no address, requests fail.</p>"
-            f"{_chart(points, markers)}<p class=\"totals\">{ok + failed} requests: {ok} served, "
-            f"{failed} failed{f' ({reasons})' if reasons else ''}.</p></section>")
-
-
-def _chart(points: Sequence[TrafficPoint], markers: Sequence[Marker]) -> str:
-    points = sorted(points, key=lambda p: p.t_s)
-    width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-    x_min = min([0.0, points[0].t_s] + [m.t_s for m in markers])
-    x_max = max([p.end_s for p in points] + [m.t_s for m in markers])
-    x_span = max(x_max - x_min, 1e-9)
-    y_step = _nice_step(max(max(p.ok_per_s, p.failed_per_s) for p in points) or 1.0, 5)
-    y_top = y_step * max(1, math.ceil(max(max(p.ok_per_s, p.failed_per_s)
-                                          for p in points) / y_step - 1e-9))
-
-    def sx(t: float) -> float:
-        return round(_LEFT + (t - x_min) / x_span * width, 2)
-
-    def sy(v: float) -> float:
-        return round(_TOP + height - v / y_top * height, 2)
-
-    svg = [f'<svg id="traffic-chart" class="chart" viewBox="0 0 {_W} {_H}" role="img" '
-           f'xmlns="http://www.w3.org/2000/svg" aria-label="requests served and failed per '
-           f'second over time"><rect x="{_LEFT}" y="{_TOP}" width="{width}" height="{height}" '
-           'class="plot"/>']
-    y_tick = 0.0
-    while y_tick <= y_top + 1e-9:
-        svg.append(f'<line class="grid" x1="{_LEFT}" x2="{_LEFT + width}" y1="{sy(y_tick)}" '
-                   f'y2="{sy(y_tick)}"/><text class="tick" x="{_LEFT - 8}" y="{sy(y_tick) + 4}" '
-                   f'text-anchor="end">{_fmt(y_tick)}</text>')
-        y_tick += y_step
-    x_step = _nice_step(x_span, 10)
-    x_tick = math.ceil(x_min / x_step) * x_step
-    while x_tick <= x_max + 1e-9:
-        svg.append(f'<line class="grid" x1="{sx(x_tick)}" x2="{sx(x_tick)}" y1="{_TOP}" '
-                   f'y2="{_TOP + height}"/><text class="tick" x="{sx(x_tick)}" '
-                   f'y="{_TOP + height + 18}" text-anchor="middle">{_fmt(x_tick)}</text>')
-        x_tick += x_step
-    series: tuple[tuple[str, str, Callable[[TrafficPoint], float]], ...] = (
-        ("ok", _OK_COLOUR, lambda p: p.ok_per_s),
-        ("failed", _FAIL_COLOUR, lambda p: p.failed_per_s))
-    for name, colour, rate in series:
-        area, line = _step_paths(points, rate, sx, sy)
-        svg.append(f'<path class="area {name}" d="{area}" fill="{colour}"/>'
-                   f'<path class="line {name}" d="{line}" stroke="{colour}"/>')
-    for p in points:
-        why = ", ".join(f"{r} {c}" for r, c in sorted(p.failures_by_reason.items()))
-        svg.append(f'<rect class="interval" x="{sx(p.t_s)}" y="{_TOP}" '
-                   f'width="{max(sx(p.end_s) - sx(p.t_s), 0.5)}" height="{height}">'
-                   f"<title>{_fmt(p.t_s)}–{_fmt(p.end_s)} s: {p.ok} served, {p.failed} failed"
-                   f"{_e(f' ({why})') if why else ''}</title></rect>")
-    svg.append(_marker_marks(markers, sx, _TOP, height))
-    svg.append(
-        f'<line class="axis" x1="{_LEFT}" x2="{_LEFT + width}" y1="{_TOP + height}" '
-        f'y2="{_TOP + height}"/><line class="axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" '
-        f'y2="{_TOP + height}"/>'
-        f'<text class="axis-title" x="{_LEFT + width / 2}" y="{_H - 10}" text-anchor="middle">'
-        "seconds since the traffic started</text>"
-        f'<text class="axis-title" transform="translate(18 {_TOP + height / 2}) rotate(-90)" '
-        'text-anchor="middle">requests per second</text>'
-        f'<g class="legend" transform="translate({_LEFT} 16)">'
-        f'<rect width="14" height="14" y="-2" fill="{_OK_COLOUR}"/>'
-        '<text x="20" y="10">served (ok)</text>'
-        f'<rect x="130" width="14" height="14" y="-2" fill="{_FAIL_COLOUR}"/>'
-        '<text x="150" y="10">failed</text>'
-        f'<line x1="230" x2="250" y1="5" y2="5" class="marker-line"/>'
-        '<text x="256" y="10">event</text></g></svg>')
-    return "".join(svg)
-
-
-def _step_paths(points: Sequence[TrafficPoint], rate: Callable[[TrafficPoint], float],
-                sx: _Scale, sy: _Scale) -> tuple[str, str]:
-    """The series as steps (each interval is a flat segment): the area path and the line."""
-    area: list[str] = []
-    line: list[str] = []
-    base = sy(0.0)
-    end: float | None = None
-    for p in points:
-        x0, x1, y = sx(p.t_s), sx(p.end_s), sy(rate(p))
-        if end is None or abs(p.t_s - end) > 1e-6:  # a gap: start a new segment
-            if end is not None:
-                area.append(f"L{sx(end)},{base}Z")
-            area.append(f"M{x0},{base}L{x0},{y}")
-            line.append(f"M{x0},{y}")
-        else:
-            area.append(f"L{x0},{y}")
-            line.append(f"L{x0},{y}")
-        area.append(f"L{x1},{y}")
-        line.append(f"L{x1},{y}")
-        end = p.end_s
-    if end is not None:
-        area.append(f"L{sx(end)},{base}Z")
-    return "".join(area), "".join(line)
-
-
-def _marker_marks(markers: Sequence[Marker], sx: _Scale, top: int, height: int) -> str:
-    """Dashed lines with labels; a label that would overlap an earlier one goes a row down."""
-    out: list[str] = []
-    row_ends: list[float] = []
-    for marker in sorted(markers, key=lambda m: m.t_s):
-        x = sx(marker.t_s)
-        label_w = 7.0 * len(marker.label) + 10
-        flip = x + label_w > _W - _RIGHT  # near the right edge the label goes left of the line
-        left = x - label_w if flip else x
-        row = next((i for i, end in enumerate(row_ends) if end < left - 4), len(row_ends))
-        if row == len(row_ends):
-            row_ends.append(0.0)
-        row_ends[row] = left + label_w
-        y = top + 16 + row * 20
-        tx = x - 5 if flip else x + 5
-        out.append(f'<g class="marker"><line class="marker-line" x1="{x}" x2="{x}" y1="{top}" '
-                   f'y2="{top + height}"/><rect class="marker-bg" x="{left}" y="{y - 13}" '
-                   f'width="{label_w}" height="18" rx="3"/><text x="{tx}" y="{y}" '
-                   f'text-anchor="{"end" if flip else "start"}">{_e(marker.label)}</text></g>')
-    return "".join(out)
 
 
 _CSS = """
@@ -577,13 +357,6 @@ border-bottom:2px solid var(--bad)}
 tr.violation td.stepno{color:var(--bad);box-shadow:inset 4px 0 0 var(--bad)}
 .broke{margin-top:4px;color:#a51111;font-family:system-ui,sans-serif;font-size:13px}
 details{margin-top:8px;color:var(--muted)}
-.chart{width:100%;height:auto;display:block}
-.chart .plot{fill:#fff}.chart .grid{stroke:#e9ecef}.chart .axis{stroke:#495057}
-.chart text{font-size:12px;fill:#495057}.chart .axis-title{font-size:13px;fill:var(--ink)}
-.chart .area{fill-opacity:.16;stroke:none}.chart .line{fill:none;stroke-width:2.5}
-.chart .interval{fill:transparent}.chart .interval:hover{fill:rgba(0,0,0,.05)}
-.chart .marker-line{stroke:#5f3dc4;stroke-width:1.5;stroke-dasharray:5 4}
-.chart .marker-bg{fill:#f3f0ff;stroke:#d0bfff}.chart .marker text{fill:#5f3dc4;font-weight:600}
 .totals{color:var(--muted);margin:6px 0 0}
 .changes{list-style:none;margin:0;padding:0;font-size:12.5px}
 .change.delete-rrset,.change.delete-rr,.change.delete-name{color:var(--bad)}

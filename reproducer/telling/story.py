@@ -1,7 +1,8 @@
 """`make reproduce`: the whole outage, live, in one command (`python -m reproducer story`).
 
-1. Baseline: fake-dns, three backends and two load balancers start as separate processes on
-   loopback; steady traffic flows through the load balancers; dig answers the regional endpoint.
+1. Baseline: fake-dns, the backends the Planner knows and two load balancers start as separate
+   processes on loopback; steady traffic flows through the load balancers; dig answers the
+   regional endpoint. (The stage, its processes and its traffic: `story_stage`.)
 2. Hypothesis explores the aws-2025 enactors (in-process) for a schedule that empties the record,
    and shrinks it to the shortest story, printed one line per step.
 3. That schedule is replayed live against the running fleet: when the record empties, dig shows
@@ -21,215 +22,56 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import logging
-import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import aiohttp
-
-from fake_dns import CommittedUpdate, DNSClient
-from fake_lb import (
-    FleetInfo,
-    FleetProcess,
-    IntervalStats,
-    TrafficPlan,
-    run_traffic,
-)
+from fake_dns import CommittedUpdate, JournalError, read_journal
+from fake_dns.testing import ServerProcess
+from fake_lb import FleetProcess
 from reproducer.running.choices import FollowWorkers, ReplayChoices
-from reproducer.running.http_health import HttpHealthSource
 from reproducer.running.trace import RunResult, Step
-from reproducer.running.transport import TsigKey, run_against
-from reproducer.telling.narrate import format_endpoints
+from reproducer.running.transport import run_against
+from reproducer.telling.narrate import flip_generation, format_endpoints
+from reproducer.telling.story_stage import (
+    DEADLINE_S,
+    STORY_KEY,
+    STORY_LBS,
+    TRAFFIC_RATE_PER_S,
+    Report,
+    Stage,
+    StoryFailed,
+    Traffic,
+    dig,
+    expect,
+    probe_until_ok,
+    regional_name,
+    story_backends,
+    story_config,
+    zone_file_text,
+)
 from reproducer.world.config import Config
-from reproducer.world.values import DEFAULT_ZONE
 
 __all__ = ["StoryFailed", "add_story_arguments", "story_main"]
 
-Report = Callable[[str], None]
 log = logging.getLogger("reproducer.story")
 
-REGIONAL = f"dynamodb.{DEFAULT_ZONE}"
 FIX_VARIANT = "cas-guarded"
-STORY_KEY = TsigKey("story-key.", hashlib.sha256(b"dns-race-reproducer story").digest())
-TRAFFIC_RATE_PER_S = 40.0
-TRAFFIC_INTERVAL_S = 0.5
+DNS_LOG = "story-dns.log"  # fake-dns's stderr, in the output directory
 STEP_PAUSE_S = 0.05
-DEADLINE_S = 60.0
-
-
-class StoryFailed(Exception):
-    """An expectation of the story did not hold: the message says which."""
-
-
-def expect(condition: bool, what: str) -> None:
-    if not condition:
-        raise StoryFailed(what)
-
-
-def story_config() -> Config:
-    """Three enactors, one endpoint; the planner writes g2..g5 (g5 arrives after the outage)."""
-    return Config(variant="aws-2025", enactors=3, endpoints=1, keep_generations=1, plans=4,
-                  invariants=(1,), max_steps=150)
-
-
-def zone_file_text(config: Config) -> str:
-    # SOA MINIMUM 1 s: negative answers are cached for one second (RFC 2308 §5), so clients
-    # recover promptly after the repair.
-    lines = [f"$ORIGIN {DEFAULT_ZONE}", "$TTL 3",
-             f"@ IN SOA ns1.{DEFAULT_ZONE} hostmaster.{DEFAULT_ZONE} 1 3600 600 86400 1",
-             f"@ IN NS ns1.{DEFAULT_ZONE}"]
-    lines += [f"{rr.name} {rr.ttl} IN {rr.rtype} {rr.rdata}" for rr in config.initial_records()]
-    return "\n".join(lines) + "\n"
-
-
-# -- the processes ------------------------------------------------------------------------------
-
-
-@dataclass
-class DnsProcess:
-    """`python -m fake_dns` on 127.0.0.1:0 with the story's zone, key and journal."""
-
-    zone_file: Path
-    journal: Path
-    proc: asyncio.subprocess.Process | None = None
-    port: int = 0
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fake_dns", "--listen", "127.0.0.1:0",
-            "--zone-file", str(self.zone_file), "--tsig-key", STORY_KEY.spec,
-            "--journal", str(self.journal), "--log-level", "WARNING",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-        assert self.proc.stdout is not None
-        async with asyncio.timeout(20):
-            line = (await self.proc.stdout.readline()).decode()
-        if "listening on" not in line:
-            err = (await self.proc.stderr.read()).decode() if self.proc.stderr else ""
-            raise StoryFailed(f"fake-dns did not start: {line.strip() or err.strip()}")
-        self.port = int(line.split("listening on ")[1].split()[0].rsplit(":", 1)[1])
-
-    async def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        proc.terminate()
-        try:
-            async with asyncio.timeout(5):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-@dataclass
-class Traffic:
-    """Steady traffic through the load balancers, collected per interval (wall clock since
-    `t0`), running in the background until stopped."""
-
-    lb_urls: tuple[str, ...]
-    t0: float
-    intervals: list[IntervalStats] = field(default_factory=list)
-    task: asyncio.Task[object] | None = None
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def _record(self, stats: IntervalStats) -> None:
-        self.intervals.append(stats)
-        self.arrived.set()
-
-    def start(self) -> None:
-        plan = TrafficPlan(TRAFFIC_RATE_PER_S, DEADLINE_S + 30, TRAFFIC_INTERVAL_S, 2.0)
-        self.task = asyncio.create_task(run_traffic(self.lb_urls, plan,
-                                                    on_interval=self._record))
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-
-    def since(self, t_s: float) -> tuple[int, int, dict[str, int]]:
-        """(sent, failed, failures by reason) in intervals that started at or after t_s."""
-        sent = failed = 0
-        reasons: dict[str, int] = {}
-        for i in self.intervals:
-            if i.start_s >= t_s:
-                sent += i.sent
-                failed += i.failed
-                for reason, count in i.failures:
-                    reasons[reason] = reasons.get(reason, 0) + count
-        return sent, failed, reasons
-
-    def between(self, a_s: float, b_s: float) -> tuple[int, int]:
-        sent = failed = 0
-        for i in self.intervals:
-            if a_s <= i.start_s < b_s:
-                sent += i.sent
-                failed += i.failed
-        return sent, failed
-
-    async def wait_for_interval_after(self, t_s: float, timeout_s: float = 10) -> IntervalStats:
-        async with asyncio.timeout(timeout_s):
-            while not self.intervals or self.intervals[-1].start_s < t_s:
-                self.arrived.clear()
-                await self.arrived.wait()
-        return self.intervals[-1]
-
-
-# -- what clients see --------------------------------------------------------------------------
-
-
-async def dig(port: int, name: str) -> list[str]:
-    """dig's view of `name` A (the real tool when installed; our client otherwise)."""
-    tool = shutil.which("dig")
-    if tool:
-        proc = await asyncio.create_subprocess_exec(
-            tool, "@127.0.0.1", "-p", str(port), "+norecurse", "+noall", "+comments",
-            "+answer", name, "A", stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
-        out, _ = await proc.communicate()
-        lines = out.decode().splitlines()
-        status = next((ln.split("status: ")[1].split(",")[0] for ln in lines
-                       if "status: " in ln), "?")
-        answer = [" ".join(ln.split()) for ln in lines if ln and not ln.startswith(";")]
-        return [f"$ dig @127.0.0.1 -p {port} {name} A +norecurse", f"  status: {status}"] + [
-            f"  {a}" for a in answer] + ([] if any(" A " in a for a in answer)
-                                        else ["  (no A record in the answer)"])
-    async with DNSClient("127.0.0.1", port) as client:
-        result = await client.query(name, "A")
-    return ["(dig is not installed: `apt-get install bind9-dnsutils`; asking with our client)",
-            f"  status: {result.rcode.name}"] + [f"  {rr.to_text()}" for rr in result.answer] + (
-        [] if result.addresses else ["  (no A record in the answer)"])
-
-
-async def probe_until_ok(lb_url: str, timeout_s: float) -> float:
-    """Seconds until a request through the LB succeeds (one every 50 ms)."""
-    start = time.monotonic()
-    connector = aiohttp.TCPConnector(force_close=True, use_dns_cache=False)
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=1)) as session:
-        while time.monotonic() - start < timeout_s:
-            try:
-                async with session.get(f"{lb_url}/items/probe") as reply:
-                    if reply.status < 500:
-                        return time.monotonic() - start
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.05)
-    raise StoryFailed(f"traffic through {lb_url} did not recover within {timeout_s:.0f} s")
+_COUNTS = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 
 
 # -- the story ----------------------------------------------------------------------------------
 
 
 def narrate(step: Step) -> str:
+    """One line of the story: the worker's own words; a refused UPDATE says what it sent."""
     text = step.note or step.action
-    if step.action.startswith("UPDATE") and step.outcome != "NOERROR":
+    if step.kind == "update" and not step.committed:
         text = f"{step.action} -> {step.outcome}: {step.note}"
     return f"  {step.index:3}  {step.worker:<10} {text}"
 
@@ -267,45 +109,21 @@ def _prepare(out_dir: Path, config: Config) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = out_dir / "story-dns.journal"
     journal.unlink(missing_ok=True)
+    (out_dir / DNS_LOG).unlink(missing_ok=True)
     zone_file = out_dir / "story-zone.db"
     zone_file.write_text(zone_file_text(config))
     return zone_file, journal
 
 
-@dataclass
-class Stage:
-    """What the sections share once the processes are up."""
-
-    report: Report
-    config: Config
-    dns: DnsProcess
-    fleet: FleetInfo
-    traffic: Traffic
-
-    @property
-    def health(self) -> HttpHealthSource:
-        return HttpHealthSource(self.fleet.backend_addresses, self.fleet.backend_port)
-
-    def section(self, title: str) -> None:
-        self.report("")
-        self.report(f"== {title} " + "=" * max(0, 78 - len(title)))
-
-    def now(self) -> float:
-        """Seconds since the traffic started (the report's time axis)."""
-        return time.monotonic() - self.traffic.t0
-
-    async def dig(self) -> None:
-        for line in await dig(self.dns.port, REGIONAL):
-            self.report(line)
-
-
 async def _baseline(stage: Stage) -> None:
     stage.section("1. The baseline")
-    stage.report(f"fake-dns (authoritative for {DEFAULT_ZONE}) listening on "
+    fleet = stage.fleet
+    stage.report(f"fake-dns (authoritative for {stage.config.layout.zone}) listening on "
                  f"127.0.0.1:{stage.dns.port}")
-    stage.report(f"3 backends on {', '.join(stage.fleet.backend_addresses)} port "
-                 f"{stage.fleet.backend_port}")
-    stage.report(f"2 load balancers at {', '.join(stage.fleet.lb_urls)}, resolving {REGIONAL}")
+    stage.report(f"{len(fleet.backends)} backends on {', '.join(fleet.backend_addresses)} port "
+                 f"{fleet.backend_port}")
+    stage.report(f"{len(fleet.lbs)} load balancers at {', '.join(fleet.lb_urls)}, resolving "
+                 f"{fleet.endpoint}")
     await stage.dig()
     await stage.traffic.wait_for_interval_after(1.5)
     sent, failed, _ = stage.traffic.since(0)
@@ -348,17 +166,18 @@ async def _outage(stage: Stage, found: RunResult) -> tuple[RunResult, float]:
     expect(bool(emptied_at), "the live replay should empty the regional endpoint")
     expect([s.worker for s in live.steps[:found.length]] == [s.worker for s in found.steps],
            "the live replay should follow the schedule Hypothesis found")
-    after = live.steps[found.length:]
-    newest = live_config.newest_generation
-    stuck = sorted({s.worker for s in after
-                    if s.action.startswith(f"UPDATE flip dynamodb to g{newest}")
-                    and s.outcome != "NOERROR"})
+    # After the outage: the UPDATEs that flip the alias, and those flipping it to the newest plan.
+    layout, newest = live_config.layout, live_config.newest_generation
+    flips = [s for s in live.steps[found.length:] if flip_generation(s, layout) is not None]
+    refused = [s for s in flips if flip_generation(s, layout) == newest and not s.committed]
+    stuck = sorted({s.worker for s in refused})
+    rcodes = ", ".join(sorted({s.rcode or "?" for s in refused}))
     stage.report(f"stuck: {', '.join(stuck)} tried to apply the newest plan g{newest} and every "
-                 "flip was refused (NXRRSET: the rollback record must point at the active "
+                 f"flip was refused ({rcodes}: the rollback record must point at the active "
                  "tree, which is gone)")
     expect(bool(stuck), "after the outage, the enactors should try the newest plan")
-    expect(not any(s.action.startswith("UPDATE flip") and s.outcome == "NOERROR"
-                   for s in after), "no enactor should manage a flip after the outage")
+    expect(not any(s.committed for s in flips),
+           "no enactor should manage a flip after the outage")
     expect(live.violations[-1].invariant == 4, "the run should end stuck (invariant 4)")
     await stage.dig()
     return live, emptied_at[0]
@@ -368,7 +187,7 @@ async def _watch_the_outage(stage: Stage, t_emptied: float) -> None:
     """With every worker parked at the moment the record empties: what clients see."""
     stage.report("")
     stage.report("  The regional endpoint is empty. What clients see:")
-    for line in await dig(stage.dns.port, REGIONAL):
+    for line in await dig(stage.dns.port, stage.regional):
         stage.report("  " + line)
     # The load balancers cached the old answer for its TTL (3 s); then every new request
     # fails. Watch until a whole interval fails.
@@ -384,7 +203,8 @@ async def _watch_the_outage(stage: Stage, t_emptied: float) -> None:
                  + ", ".join(f"{r} {c}" for r, c in last.failures))
     expect(last.sent > 0 and last.failed == last.sent,
            "every request should fail once the record is empty")
-    stage.report("  The enactors go on, and the planner writes g5:")
+    stage.report("  The enactors go on, and the planner writes "
+                 f"g{stage.config.newest_generation}:")
     stage.report("")
 
 
@@ -451,26 +271,53 @@ async def _fix(stage: Stage, found: RunResult, t_fix: float) -> tuple[RunResult,
     return fixed, fix
 
 
+def _start_dns(stack: contextlib.AsyncExitStack, out_dir: Path, zone_file: Path,
+               journal: Path) -> ServerProcess:
+    """fake-dns with the story's zone, key and journal; its log goes to `DNS_LOG`."""
+    dns = ServerProcess(["--zone-file", str(zone_file), "--tsig-key", STORY_KEY.spec,
+                         "--log-level", "WARNING"], journal=journal,
+                        stderr_path=out_dir / DNS_LOG)
+    try:
+        # Blocks until the server prints where it listens (a fraction of a second); nothing
+        # else runs yet, and a Ctrl-C meanwhile is seen at the next await, with the server
+        # already registered for stopping.
+        return stack.enter_context(dns)
+    except RuntimeError as exc:
+        raise StoryFailed(str(exc)) from None
+
+
+async def _start_fleet(stack: contextlib.AsyncExitStack, config: Config,
+                       dns: ServerProcess) -> FleetProcess:
+    """The backends the Planner knows and the load balancers, resolving the regional name."""
+    backends = story_backends(config)
+    fleet = await stack.enter_async_context(FleetProcess(
+        ("127.0.0.1", dns.port), backends=len(backends), first_backend=backends[0],
+        lbs=STORY_LBS, endpoint=regional_name(config)))
+    expect(fleet.info.backend_addresses == backends,
+           f"the fleet's backends {fleet.info.backend_addresses} should be the Planner's "
+           f"{backends}")
+    return fleet
+
+
 async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
                  journal: Path) -> int:
     t_start = time.monotonic()
     out_dir: Path = args.out
+    config = story_config()
     report("The DynamoDB DNS race of 20 October 2025, reproduced on real DNS.")
-    report("Three DNS Enactors apply a Planner's plans to a real DNS server through RFC 2136")
-    report("UPDATEs; load balancers resolve dynamodb.us-east-1.amazonaws.com through it.")
+    report(f"{_COUNTS[config.enactors]} DNS Enactors apply a Planner's plans to a real DNS "
+           "server through RFC 2136")
+    report(f"UPDATEs; load balancers resolve {regional_name(config).rstrip('.')} through it.")
 
-    dns = DnsProcess(zone_file, journal)
     async with contextlib.AsyncExitStack() as stack:
         # Every process and task is registered for stopping as soon as it exists, so a failed
         # expectation or Ctrl-C anywhere below stops them all.
-        await dns.start()
-        stack.push_async_callback(dns.stop)
-        fleet = await stack.enter_async_context(
-            FleetProcess(("127.0.0.1", dns.port), backends=3, lbs=2))
+        dns = _start_dns(stack, out_dir, zone_file, journal)
+        fleet = await _start_fleet(stack, config, dns)
         traffic = Traffic(fleet.info.lb_urls, time.monotonic())
         traffic.start()
         stack.push_async_callback(traffic.stop)
-        stage = Stage(report, story_config(), dns, fleet.info, traffic)
+        stage = Stage(report, config, dns, fleet.info, traffic)
 
         await _baseline(stage)
         found = await _search(stage)
@@ -506,7 +353,6 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
 def write_story_report(out_dir: Path, found: RunResult, live: RunResult, fixed: RunResult,
                        traffic: Traffic, markers: list[tuple[float, str]], journal: Path,
                        header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Path:
-    from fake_dns._journal import JournalError, read_journal
     from reproducer.running.replay import save_replay
     from reproducer.telling import report as _report
 
