@@ -2,9 +2,13 @@
 
     fake-dns --zone example.test --tsig-key enactor:$(head -c32 /dev/urandom | base64)
 
-Prints one line once both sockets are bound ("fake-dns listening on HOST:PORT (udp+tcp)"),
-logs every update to stderr, exits 0 on a signal. A bad flag, an unreadable file or a port in
-use prints one line on stderr and exits non-zero.
+Prints one line once both sockets are bound ("fake-dns listening on HOST:PORT (udp+tcp)") and
+logs every update to stderr.
+
+Exit status (`EXIT_STATUSES`, also at the end of --help), the rule `reproducer` and `fake-lb`
+follow: 0 stopped by SIGINT or SIGTERM, the way a server is meant to stop; 2 it never served:
+a bad flag, a zone, key or journal file it cannot use, or an address it cannot listen on (one
+line on stderr, "fake-dns: error: ..."). A server judges nothing, so it has no status 1.
 """
 
 from __future__ import annotations
@@ -27,8 +31,14 @@ from fake_dns._zone import Zone, ZoneStore
 __all__ = ["main"]
 
 ENV_KEY = "FAKE_DNS_TSIG_KEY"
+EXIT_OK = 0
 EXIT_USAGE = 2
-EXIT_FAILURE = 1
+
+EXIT_STATUSES = """\
+exit status:
+  0    stopped by SIGINT or SIGTERM (the way to stop it)
+  2    it never served: a bad flag, a zone, key or journal file it cannot use, or an address
+       it cannot listen on (one line on stderr: "fake-dns: error: ...")"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,7 +57,8 @@ def _listen(value: str) -> tuple[str, int]:
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fake-dns", description="An authoritative DNS server with RFC 2136 "
-                "dynamic updates signed by TSIG (HMAC-SHA256), on UDP and TCP.")
+                "dynamic updates signed by TSIG (HMAC-SHA256), on UDP and TCP.",
+                epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--listen", type=_listen, default=("127.0.0.1", 5353), metavar="HOST:PORT",
                    help="address for UDP and TCP (default 127.0.0.1:5353; port 0 = any free)")
     p.add_argument("--zone", action="append", default=[], metavar="NAME",
@@ -121,11 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"fake-dns: error: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE
     except JournalError as exc:
         print(f"fake-dns: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    return 0
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ The fleet prints one line per node (flushed) and a "ready" line, then runs until
 SIGTERM, `--duration` seconds, or (with --stdin-control) the end of its stdin. With
 --stdin-control it also obeys the commands "stop <address>" and "start <address>" (a backend),
 answering each with one JSON line.
+
+Exit status (`EXIT_STATUSES`, also at the end of --help): 0 the fleet ran and stopped as asked
+(a signal, --duration, the end of stdin) / every request of `traffic` succeeded; 1 some request
+of `traffic` failed; 2 nothing ran: a bad flag, or an address that cannot be listened on (one
+line on stderr, "fake-lb: error: ..."); 130 interrupted (Ctrl-C during `traffic`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import os
 import signal
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
@@ -28,6 +34,20 @@ from fake_lb._lb import DEFAULT_ENDPOINT
 from fake_lb._traffic import IntervalStats, TrafficPlan, run_traffic
 
 log = logging.getLogger("fake_lb.cli")
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+EXIT_STATUSES = """\
+exit status:
+  0    the fleet ran and stopped as asked (a signal, --duration, the end of stdin);
+       traffic: every request succeeded
+  1    traffic: at least one request failed (the total line says why)
+  2    nothing ran: a bad flag, or an address that cannot be listened on
+       (one line on stderr: "fake-lb: error: ...")
+  130  interrupted (Ctrl-C during traffic)"""
 
 
 class Reporter:
@@ -55,9 +75,13 @@ class Reporter:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, prog: str, description: str) -> None:
+        super().__init__(prog=prog, description=description, epilog=EXIT_STATUSES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+
     def error(self, message: str) -> NoReturn:
-        # One clear line and a non-zero exit, not the usage block.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        # One clear line and exit status 2, not the usage block.
+        self.exit(EXIT_USAGE, f"fake-lb: error: {message} (see {self.prog} --help)\n")
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -104,6 +128,23 @@ def _positive(text: str) -> float:
     return value
 
 
+def _lb_url(text: str) -> str:
+    """An LB base URL. A bare HOST:PORT is refused rather than guessed at: every request to it
+    would fail as "lb-unreachable" and the run would look like an outage."""
+    example = "http://127.0.0.101:8080"
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        hint = f"; write http://{text}" if "://" not in text else ""
+        raise argparse.ArgumentTypeError(
+            f"expected an LB base URL such as {example}, got {text!r}{hint}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not 0-65535
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an LB base URL such as {example}, got {text!r} (bad port)") from None
+    return text
+
+
 def _fleet_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fake-lb", description="Run N backends and M load balancers on loopback.")
     p.add_argument("--dns", type=_host_port, required=True, metavar="HOST:PORT",
@@ -128,8 +169,8 @@ def _fleet_parser() -> argparse.ArgumentParser:
 
 def _traffic_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fake-lb traffic", description="Send bounded traffic through the LBs.")
-    p.add_argument("--lb", action="append", required=True, metavar="URL",
-                   help="an LB base URL (repeat for several)")
+    p.add_argument("--lb", action="append", required=True, metavar="URL", type=_lb_url,
+                   help="an LB base URL such as http://127.0.0.101:8080 (repeat for several)")
     p.add_argument("--rate", type=_positive, default=50.0, help="requests per second")
     p.add_argument("--duration", type=_positive, default=5.0, help="seconds of sending")
     p.add_argument("--interval", type=_positive, default=1.0, help="seconds per report line")
@@ -198,7 +239,7 @@ async def _run_fleet(fleet: Fleet, args: argparse.Namespace, reporter: Reporter)
             loop.remove_signal_handler(sig)
     if not args.json:
         reporter.line("stopped")
-    return 0
+    return EXIT_OK
 
 
 def _announce(info: FleetInfo, as_json: bool, reporter: Reporter) -> None:
@@ -227,7 +268,7 @@ async def _run_traffic(plan: TrafficPlan, args: argparse.Namespace, reporter: Re
     reporter.line(f"total: sent {report.sent}, ok {report.succeeded}, failures: {failures}")
     if args.json_out:
         _write_atomically(args.json_out, report.to_json())
-    return 0
+    return EXIT_OK if report.succeeded == report.sent else EXIT_FAILURES
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
@@ -247,17 +288,17 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
                           first_backend=args.first_backend, first_lb=args.first_lb,
                           force_close=args.force_close)
     except ValueError as exc:  # a combination of flags that cannot work
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"fake-lb: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if traffic:
             return asyncio.run(_run_traffic(plan, args, reporter))
         return asyncio.run(_run_fleet(fleet, args, reporter))
     except OSError as exc:  # e.g. the port asked for is taken
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"fake-lb: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

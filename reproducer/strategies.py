@@ -45,14 +45,20 @@ class HypothesisSchedule:
         return choice
 
     def replay_command(self, result: RunResult) -> str:
-        """A line to put in an assertion message: how to replay this schedule from the shell."""
+        """A line to put in an assertion message: how to replay this schedule from the shell
+        (this installation's `reproducer` script, so it works without activating a venv)."""
+        from reproducer.cli.shell import shell_command
+
         cfg = result.config
-        flags = (f"--variant {cfg.variant} --enactors {cfg.enactors} --endpoints {cfg.endpoints} "
-                 f"--keep-generations {cfg.keep_generations} --plans {cfg.plans} "
-                 f"--max-steps {cfg.max_steps} "
-                 f"--invariants {','.join(map(str, cfg.invariants))}")
-        return (f"python -m reproducer run {flags} "
-                f"--choices {','.join(map(str, result.choices)) or '0'}")
+        flags = ["--variant", cfg.variant, "--enactors", str(cfg.enactors),
+                 "--endpoints", str(cfg.endpoints), "--keep-generations",
+                 str(cfg.keep_generations), "--plans", str(cfg.plans),
+                 "--max-steps", str(cfg.max_steps),
+                 "--invariants", ",".join(map(str, cfg.invariants))]
+        if cfg.enactor:
+            flags += ["--enactor", cfg.enactor]
+        return shell_command("run", *flags, "--choices",
+                             ",".join(map(str, result.choices)) or "0")
 
     def __repr__(self) -> str:
         return f"HypothesisSchedule(choices={self.choices})"

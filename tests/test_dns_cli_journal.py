@@ -105,20 +105,20 @@ def test_a_bad_flag_gives_one_line_and_exit_status_2() -> None:
     assert "HOST:PORT" in result.stderr
 
 
-def test_an_unreadable_zone_file_gives_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
+def test_an_unreadable_zone_file_gives_one_line_and_exit_status_2(tmp_path: Path) -> None:
     result = run_cli("--zone-file", str(tmp_path / "missing.zone"))
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"fake-dns: error: cannot read zone file {tmp_path / 'missing.zone'}: "
         "No such file or directory"]
 
 
-def test_a_port_in_use_gives_one_line_and_a_nonzero_exit() -> None:
+def test_a_port_in_use_gives_one_line_and_exit_status_2() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         result = run_cli("--zone", ZONE, "--listen", f"127.0.0.1:{port}")
-    assert result.returncode == 1
+    assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if "error" in line]
     assert lines == [f"fake-dns: error: cannot listen on 127.0.0.1:{port}: "
                      "Address already in use"]
@@ -232,3 +232,11 @@ async def test_sigkill_during_a_stream_of_updates_loses_no_acknowledged_one_and_
         "half an update survived"
     committed = sum(1 for both in present.values() if both == (True, True))
     assert int(soa.answer[0].rdata.split()[2]) == 1 + committed
+
+
+def test_the_help_ends_with_the_exit_statuses() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    epilog = result.stdout[result.stdout.index("exit status:"):]
+    assert [line.split()[0] for line in epilog.splitlines()[1:] if line[:3].strip()] == \
+        ["0", "2"]

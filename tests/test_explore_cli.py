@@ -11,6 +11,7 @@ import pytest
 
 from reproducer import Config, ReplayChoices, Simulation, run_memory
 from reproducer.__main__ import main
+from reproducer.cli.shell import shell_command
 from reproducer.pytest_plugin import RunningDns
 from reproducer.running.replay import load_replay
 from reproducer.search.bfs import explore_bfs
@@ -31,7 +32,7 @@ def test_explore_writes_the_replay_file_prints_the_story_and_the_command_to_repl
     code, lines = _run(["explore", "--strategy", "bfs", *SMALL, "--out", str(out)])
     assert code == 1
     assert any("enactor-1" in line and "UPDATE flip" in line for line in lines)
-    assert lines[-1] == f"replay it:   python -m reproducer replay {out}"
+    assert lines[-1] == f"replay it:   {shell_command('replay', out)}"
     replay = load_replay(out)
     steps = run_memory(replay.config, ReplayChoices(replay.choices)).steps
     assert len(steps) == explore_bfs(replay.config).steps

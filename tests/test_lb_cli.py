@@ -4,9 +4,11 @@ its parent, and what a bad flag says."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -191,7 +193,52 @@ def test_a_bad_flag_gives_one_clear_line_and_a_non_zero_exit(
         main(argv)
 
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err == f"fake-lb: error: {message} (see --help)\n"
+    assert capsys.readouterr().err == f"fake-lb: error: {message} (see fake-lb --help)\n"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["traffic", "--lb", "127.0.0.101:8080"],
+     "argument --lb: expected an LB base URL such as http://127.0.0.101:8080, got "
+     "'127.0.0.101:8080'; write http://127.0.0.101:8080 (see fake-lb traffic --help)"),
+    (["traffic", "--lb", "http://127.0.0.101:99999"],
+     "argument --lb: expected an LB base URL such as http://127.0.0.101:8080, got "
+     "'http://127.0.0.101:99999' (bad port) (see fake-lb traffic --help)"),
+    (["traffic", "--lb", "http://127.0.0.101:8080", "--rate", "0"],
+     "argument --rate: expected a positive number, got '0' (see fake-lb traffic --help)"),
+])
+def test_a_traffic_flag_that_cannot_work_gives_one_line_naming_the_traffic_help(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"fake-lb: error: {message}\n"
+
+
+def test_traffic_that_fails_exits_1_and_says_why_in_the_total_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        code = main(["traffic", "--lb", url, "--rate", "20", "--duration", "0.1"], out=out)
+
+    assert code == 1
+    assert out.getvalue().splitlines()[-1] == "total: sent 2, ok 0, failures: lb-unreachable 2"
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["traffic", "--help"]])
+def test_both_helps_end_with_the_exit_statuses(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    epilog = text[text.index("exit status:"):]
+    assert [line.split()[0] for line in epilog.splitlines()[1:] if line[:3].strip()] == \
+        ["0", "1", "2", "130"]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -25,6 +25,9 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
                           text=True, timeout=120, cwd=cwd)
 
 
+FOUND = 1  # the exit status of a run that broke an invariant (reproducer.cli.parsing)
+
+
 STORY = (["planner"] + ["enactor-1"] * 2 + ["planner"] * 2 + ["enactor-2"] * 7
          + ["enactor-1"] * 4 + ["enactor-2"] * 2)
 
@@ -48,13 +51,14 @@ def test_run_saves_a_replay_file_that_replays_the_same_violation_over_real_dns(
     replay = tmp_path / "aws.replay.json"
     first = cli("run", "--plans", "4", "--invariants", "1,3", "--choices", choices,
                 "--transport", "memory", "--save", str(replay), "--json",
-                "--trace", str(tmp_path / "t1.json"))
-    assert first.returncode == 0, first.stderr
+                "--trace", str(tmp_path / "t1.json"), "--report", str(tmp_path / "r1.html"))
+    assert first.returncode == FOUND, first.stderr
     summary = json.loads(first.stdout)
     assert summary["violation"]["invariant"] == 1 and summary["steps"] == 18
 
-    again = cli("replay", str(replay), "--json", "--trace", str(tmp_path / "t2.json"))
-    assert again.returncode == 0, again.stderr
+    again = cli("replay", str(replay), "--json", "--trace", str(tmp_path / "t2.json"),
+                "--report", str(tmp_path / "r2.html"))
+    assert again.returncode == FOUND, again.stderr
     replayed = json.loads(again.stdout)
     assert replayed["matches_expected"] is True
     assert replayed["violation"] == summary["violation"]
@@ -62,7 +66,8 @@ def test_run_saves_a_replay_file_that_replays_the_same_violation_over_real_dns(
     steps2 = json.loads((tmp_path / "t2.json").read_text())["steps"]
     assert steps1 == steps2
 
-    narrated = cli("replay", str(replay), "--trace", str(tmp_path / "t3.json"))
+    narrated = cli("replay", str(replay), "--trace", str(tmp_path / "t3.json"),
+                   "--report", str(tmp_path / "r3.html"))
     assert "VIOLATION: invariant 1 broken at step 18 on dynamodb" in narrated.stdout
     assert "UPDATE clean-up: delete the trees of g1, g2, release the lock -> NOERROR" \
         in narrated.stdout
@@ -74,10 +79,11 @@ def test_replaying_under_the_correct_fix_follows_the_same_workers_and_breaks_not
     choices = ",".join(map(str, script_choices(config, STORY)))
     replay = tmp_path / "aws.replay.json"
     saved = cli("run", "--plans", "4", "--invariants", "1,3", "--choices", choices,
-                "--transport", "memory", "--save", str(replay), "--trace", str(tmp_path / "a"))
-    assert saved.returncode == 0, saved.stderr
+                "--transport", "memory", "--save", str(replay), "--trace", str(tmp_path / "a"),
+                "--report", str(tmp_path / "a.html"))
+    assert saved.returncode == FOUND, saved.stderr
     out = cli("replay", str(replay), "--variant", "cas-guarded", "--keep-going",
-              "--trace", str(tmp_path / "t.json"))
+              "--trace", str(tmp_path / "t.json"), "--report", str(tmp_path / "t.html"))
     assert out.returncode == 0, out.stderr
     assert "replaying the interleaving of" in out.stdout and "under cas-guarded" in out.stdout
     trace = json.loads((tmp_path / "t.json").read_text())
@@ -127,8 +133,9 @@ def test_repair_restores_an_emptied_endpoint_on_a_running_fake_dns(tmp_path: Pat
         dns = f"{server.host}:{server.port}"
         broken = cli("run", "--plans", "4", "--invariants", "1,3", "--choices", choices,
                      "--dns", dns, "--tsig-key", key.spec, "--json",
-                     "--trace", str(tmp_path / "t.json"))
-        assert json.loads(broken.stdout)["violation"]["invariant"] == 1, broken.stderr
+                     "--trace", str(tmp_path / "t.json"), "--report", str(tmp_path / "r.html"))
+        assert broken.returncode == FOUND, broken.stderr
+        assert json.loads(broken.stdout)["violation"]["invariant"] == 1
         repaired = cli("repair", "--dns", dns, "--tsig-key", key.spec, "--plans", "4")
         assert repaired.returncode == 0, repaired.stdout + repaired.stderr
         assert "NOERROR" in repaired.stdout
@@ -143,7 +150,8 @@ def test_a_users_own_enactor_runs_from_the_command_line(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "reproducer", "run", "--enactor",
          "example_enactor:OneShotEnactor", "--enactors", "3", "--plans", "4", "--seed", "5",
-         "--transport", "memory", "--keep-going", "--json", "--trace", str(tmp_path / "t.json")],
+         "--transport", "memory", "--keep-going", "--json", "--trace", str(tmp_path / "t.json"),
+         "--report", str(tmp_path / "r.html")],
         capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)

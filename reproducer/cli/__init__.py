@@ -9,6 +9,12 @@
 
 Configuration flags shared by every subcommand: --variant, --enactors, --endpoints,
 --keep-generations, --plans, --max-steps, --invariants, --enactor package.module:Name.
+
+Exit status, the same for every subcommand (`reproducer.cli.parsing.EXIT_STATUSES`):
+0 it ran and broke no invariant (repair: applied; story: told); 1 it ran and an invariant broke,
+a replay did not match its file, or the server refused a repair; 2 nothing was judged: a bad
+flag or file, or a --dns server that cannot be used as given (one line on stderr,
+"reproducer: error: ..."); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,7 +27,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reproducer.cli.explore import add_explore_arguments, explore_main
+from fake_dns import DNSClientError
+from reproducer.cli.explore import add_explore_arguments, enactor_error, explore_main
+from reproducer.cli.parsing import (
+    EXIT_FOUND,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STATUSES,
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    error_line,
+)
 from reproducer.running.choices import (
     ChoiceSource,
     FollowWorkers,
@@ -29,9 +46,11 @@ from reproducer.running.choices import (
     ReplayChoices,
     ReplayDiverged,
 )
+from reproducer.running.core import EnactorError
 from reproducer.running.replay import ReplayFileError, load_replay, save_replay
 from reproducer.running.simulation import run_memory
 from reproducer.running.trace import RunResult, Step
+from reproducer.running.transport import DnsServerError
 from reproducer.telling.narrate import format_step, format_trace, write_trace
 from reproducer.world.config import Config, ConfigError
 from reproducer.world.variants import VARIANTS
@@ -41,10 +60,6 @@ Report = Callable[[str], None]
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-class UsageError(Exception):
-    """A bad flag value; main prints it as one line and exits 2."""
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -65,20 +80,26 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def _config_parent() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+def _config_parent() -> OneLineParser:
+    default = Config()  # the defaults the help states are the ones a run uses
+    p = OneLineParser(add_help=False)
     g = p.add_argument_group("configuration (shared by every subcommand)")
     g.add_argument("--variant", default=None,
-                   help=f"enactor variant: {', '.join(VARIANTS)} (default aws-2025)")
-    g.add_argument("--enactors", type=int, default=None, help="number of enactors (default 3)")
-    g.add_argument("--endpoints", type=int, default=None, help="number of endpoints (default 1)")
+                   help=f"enactor variant: {', '.join(VARIANTS)} (default {default.variant})")
+    g.add_argument("--enactors", type=int, default=None,
+                   help=f"number of enactors (default {default.enactors})")
+    g.add_argument("--endpoints", type=int, default=None,
+                   help=f"number of endpoints (default {default.endpoints})")
     g.add_argument("--keep-generations", type=int, default=None,
-                   help="clean-up deletes plans older than applied - K (default 1)")
+                   help=f"clean-up deletes plans older than applied - K "
+                        f"(default {default.keep_generations})")
     g.add_argument("--plans", type=int, default=None,
-                   help="generations the planner writes after g1 (default 3)")
-    g.add_argument("--max-steps", type=int, default=None, help="step bound (default 150)")
+                   help=f"generations the planner writes after g1 (default {default.plans})")
+    g.add_argument("--max-steps", type=int, default=None,
+                   help=f"step bound (default {default.max_steps})")
     g.add_argument("--invariants", type=_int_list, default=None,
-                   help="invariants that count, e.g. 1,3 (default 1,2,3,4)")
+                   help=f"invariants that count, e.g. 1,3 "
+                        f"(default {','.join(map(str, default.invariants))})")
     g.add_argument("--enactor", default=None, metavar="package.module:Name",
                    help="your own enactor class (see README: 'Explore your own enactor')")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -160,12 +181,19 @@ def cmd_variants(args: argparse.Namespace, report: Report) -> int:
 
 def _execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
              report: Report, expected: dict[str, Any] | None = None) -> int:
+    taken = 0
+
     def on_step(step: Step) -> None:
+        nonlocal taken
+        taken += 1
         if not args.json:
             report(format_step(step))
 
-    result = asyncio.run(_run_transport(config, choices, args.transport, args.dns,
-                                        args.tsig_key, not args.keep_going, on_step))
+    try:
+        result = asyncio.run(_run_transport(config, choices, args.transport, args.dns,
+                                            args.tsig_key, not args.keep_going, on_step))
+    except EnactorError as exc:  # the step it failed in is the one after the last reported
+        raise UsageError(enactor_error(config, exc, step=taken + 1)) from None
     trace_path = write_trace(args.trace, result)
     from reproducer.telling.report import write_report
 
@@ -193,7 +221,7 @@ def _execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
         report(f"trace written to {trace_path}; report: {report_path}")
         if mismatch:
             report(f"warning: {mismatch}")
-    return 1 if mismatch else 0
+    return EXIT_FOUND if mismatch or result.violation is not None else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace, report: Report) -> int:
@@ -211,6 +239,13 @@ def cmd_replay(args: argparse.Namespace, report: Report) -> int:
     # Another configuration (say --variant cas-guarded): its workers take other steps, so
     # replay the same interleaving by worker name rather than by choice index.
     original = run_memory(replay.config, ReplayChoices(replay.choices))
+    missing = sorted({s.worker for s in original.steps} - set(config.worker_names))
+    if missing:
+        raise UsageError(
+            f"{args.file} schedules {', '.join(missing)}, which "
+            f"{'does' if len(missing) == 1 else 'do'} not exist in this configuration "
+            f"(workers: {', '.join(config.worker_names)}); the file was written with "
+            f"--enactors {replay.config.enactors}: replay with at least that many")
     if not args.json:
         report(f"replaying the interleaving of {args.file} ({original.length} steps, by worker) "
                f"under {config.variant}")
@@ -230,7 +265,7 @@ def cmd_repair(args: argparse.Namespace, report: Report) -> int:
 
     async def repair() -> tuple[str, list[str]]:
         async with DnsTransport(args.dns[0], args.dns[1], key) as transport:
-            rcode = await transport.update(repair_update(config, plan), "operator")
+            rcode = await transport.first_update(repair_update(config, plan), "operator")
             lines = []
             for ep in config.layout.endpoints:
                 name = config.layout.endpoint_name(ep)
@@ -247,20 +282,27 @@ def cmd_repair(args: argparse.Namespace, report: Report) -> int:
                f"{rcode}")
         for line in lines:
             report(f"  {line}")
-    return 0 if rcode == "NOERROR" else 1
+    return EXIT_OK if rcode == "NOERROR" else EXIT_FOUND
+
+
+# Every --help ends with the exit statuses.
+_EPILOG: dict[str, Any] = {"epilog": EXIT_STATUSES,
+                           "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parent = _config_parent()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="reproducer",
-        description="The October 2025 DynamoDB DNS race: racing enactors over real DNS.")
+        description="The October 2025 DynamoDB DNS race: racing enactors over real DNS.",
+        **_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("variants", parents=[parent], help="list the enactor variants")
+    p = sub.add_parser("variants", parents=[parent], help="list the enactor variants", **_EPILOG)
     p.set_defaults(func=cmd_variants)
 
-    p = sub.add_parser("run", parents=[parent], help="one run from a seed or a list of choices")
+    p = sub.add_parser("run", parents=[parent], help="one run from a seed or a list of choices",
+                       **_EPILOG)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--seed", type=int, default=0, help="random scheduling seed (default 0)")
     g.add_argument("--choices", type=_int_list, default=None,
@@ -269,13 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("replay", parents=[parent], help="replay a saved schedule")
+    p = sub.add_parser("replay", parents=[parent], help="replay a saved schedule", **_EPILOG)
     p.add_argument("file", type=Path, help="a replay file written by explore or run --save")
     _add_run_flags(p)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("repair", parents=[parent],
-                       help="the operators' manual repair: newest plan back in DNS")
+                       help="the operators' manual repair: newest plan back in DNS", **_EPILOG)
     p.add_argument("--dns", type=_host_port, required=True, metavar="HOST:PORT")
     p.add_argument("--tsig-key", required=True, metavar="NAME:BASE64SECRET")
     p.add_argument("--addresses", type=lambda s: [a for a in s.split(",") if a], default=[],
@@ -283,32 +325,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser("explore", parents=[parent],
-                       help="search for a schedule that breaks an invariant")
+                       help="search for a schedule that breaks an invariant", **_EPILOG)
     add_explore_arguments(p)
     p.set_defaults(func=lambda a, r: explore_main(a, config_from_args(a), r))
 
     from reproducer.telling import story as _story
 
     # The story's world is fixed (the outage's), so it takes no configuration flags.
-    p = sub.add_parser("story",
-                       help="the whole outage, live: fleet, traffic, race, repair, fix")
+    p = sub.add_parser("story", help="the whole outage, live: fleet, traffic, race, repair, fix",
+                       **_EPILOG)
     _story.add_story_arguments(p)
     p.set_defaults(func=lambda a, r: _story.story_main(a, r))
     return parser
 
 
 def main(argv: Sequence[str] | None = None, report: Report = _print) -> int:
+    """Run one command; the exit status follows `EXIT_STATUSES`."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args, report)
         return code
-    except (ConfigError, ReplayFileError, ReplayDiverged, UsageError) as exc:
-        print(f"reproducer: error: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, ReplayFileError, ReplayDiverged, UsageError, DnsServerError,
+            EnactorError) as exc:
+        print(error_line(str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    except DNSClientError as exc:  # the server stopped answering during a run
+        print(error_line(f"the DNS server stopped answering during the run: {exc}"),
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("reproducer: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, UsageError
+from reproducer.cli.shell import shell_command
+from reproducer.running.core import EnactorError
 from reproducer.search.bfs import DEFAULT_MAX_STATES
 from reproducer.search.explore import STRATEGIES, explore
 from reproducer.world.config import Config
 
-__all__ = ["add_explore_arguments", "explore_main"]
+__all__ = ["add_explore_arguments", "check_explore_arguments", "enactor_error", "explore_main"]
 
 
 def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,23 +44,49 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report the first violating run as found, not minimised")
 
 
+def check_explore_arguments(args: argparse.Namespace) -> None:
+    """Every flag that cannot work, as a `UsageError`, before anything starts."""
+    if args.max_runs < 1:
+        raise UsageError(f"--max-runs {args.max_runs}: need at least 1 execution")
+    if args.max_states < 1:
+        raise UsageError(f"--max-states {args.max_states}: need at least 1 state")
+    if args.depth < 1:
+        raise UsageError(f"--depth {args.depth}: PCT needs a depth of at least 1 (the empty "
+                         "record of the outage needs 4)")
+    if args.strategy == "bfs" and args.transport != "memory":
+        raise UsageError("--strategy bfs copies states, so it runs over --transport memory only; "
+                         "replay the counterexample it finds with --transport real")
+
+
+def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None) -> str:
+    """One line for an enactor that broke the contract: which enactor, at which step, and what
+    it returned (`exc`'s message names the worker and the value). The step is the one the
+    runner put on the error (`exc.step`), else `step` as the caller counted it."""
+    step = getattr(exc, "step", None) or step
+    message = str(exc).removeprefix(f"step {step}: ")
+    who = (f"enactor {config.enactor} (--enactor)" if config.enactor
+           else f"the built-in {config.variant} enactor (a bug in the reproducer)")
+    where = f" at step {step}" if step is not None else ""
+    return f"{who} broke the contract{where}: {message}"
+
+
 def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str], None]) -> int:
     """`reproducer explore`: exit 0 when nothing was found, 1 when a counterexample was."""
     from reproducer.running.replay import save_replay
     from reproducer.telling.narrate import format_trace
 
-    if args.max_runs < 1 or args.max_states < 1:
-        raise ValueError(f"--max-runs {args.max_runs} / --max-states {args.max_states}: "
-                         "need at least 1")
-    if args.depth < 1:
-        raise ValueError(f"--depth {args.depth}: PCT needs a depth of at least 1")
+    check_explore_arguments(args)
     database: Path | Literal["default"] | None = (
         None if args.no_database else args.database if args.database else "default")
     quiet = bool(getattr(args, "json", False))
     progress = None if quiet else report
-    outcome = explore(args.strategy, config, max_runs=args.max_runs, seed=args.seed,
-                      depth=args.depth, transport=args.transport, progress=progress,
-                      database=database, max_states=args.max_states, shrink=not args.no_shrink)
+    try:
+        outcome = explore(args.strategy, config, max_runs=args.max_runs, seed=args.seed,
+                          depth=args.depth, transport=args.transport, progress=progress,
+                          database=database, max_states=args.max_states,
+                          shrink=not args.no_shrink)
+    except EnactorError as exc:
+        raise UsageError(enactor_error(config, exc)) from None
     replay_path: Path | None = None
     if outcome.found and outcome.result is not None:
         replay_path = save_replay(args.out, outcome.result)
@@ -65,7 +94,7 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
         data = outcome.to_json()
         data["replay"] = str(replay_path) if replay_path else None
         report(json.dumps(data))
-        return 1 if outcome.found else 0
+        return EXIT_FOUND if outcome.found else EXIT_OK
     if not outcome.found or outcome.result is None:
         what = (f"{outcome.states:,} states ({outcome.executions:,} steps); "
                 + ("every reachable state within the bounds was checked" if outcome.exhausted
@@ -73,7 +102,7 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
         report(f"{outcome.strategy}: no invariant broken in {config.label} — "
                f"{what}, {outcome.seconds:.1f}s")
-        return 0
+        return EXIT_OK
     result = outcome.result
     for line in format_trace(result):
         report(line)
@@ -88,5 +117,5 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
         story += f"; {outcome.states:,} states"
     report(story)
     report(f"replay file: {replay_path}")
-    report(f"replay it:   python -m reproducer replay {replay_path}")
-    return 1
+    report(f"replay it:   {shell_command('replay', args.out)}")
+    return EXIT_FOUND

@@ -21,9 +21,11 @@ from fake_dns import (
     ChangeKind,
     CommittedUpdate,
     DNSClient,
+    DNSClientError,
     DNSServer,
     LookupResult,
     Update,
+    UpdateReply,
 )
 from reproducer.running.choices import ChoiceSource
 from reproducer.running.runtime import run_async
@@ -32,6 +34,7 @@ from reproducer.world.config import Config
 from reproducer.world.health import HealthSource
 
 __all__ = [
+    "DnsServerError",
     "DnsTransport",
     "RealSession",
     "TsigKey",
@@ -86,6 +89,41 @@ def parse_tsig_key(spec: str) -> TsigKey:
     return TsigKey(parts[0], secret)
 
 
+class DnsServerError(Exception):
+    """The DNS server given with --dns cannot be used as given: nothing answers there, it is
+    not authoritative for the world's zone, or it rejects the key. The message says which, and
+    what to do; it is the user's setup that is wrong, not the run."""
+
+
+def refusal_reason(reply: UpdateReply, zone: str, key: TsigKey, where: str) -> str | None:
+    """Why the server at `where` refused an UPDATE, when the reason is the caller's setup (the
+    zone or the key it was given); None for any other answer.
+
+    RFC 8945 §5.2: a server that rejects the signature answers NOTAUTH and says why in the TSIG
+    Error field: BADKEY (it has no key of that name), BADSIG (the MAC does not verify: the
+    secret differs), BADTIME (the clocks differ by more than the fudge). NOTAUTH with no TSIG
+    error is RFC 2136 §3.1.1's: the server is not authoritative for the zone.
+    """
+    error = reply.tsig_error.name
+    if error == "BADKEY":
+        return (f"key {key.name} unknown to the DNS server at {where} (TSIG BADKEY); give "
+                "--tsig-key the NAME:SECRET the server was started with")
+    if error == "BADSIG":
+        return (f"signature does not verify — wrong secret for key {key.name} (TSIG BADSIG from "
+                f"the DNS server at {where}); give --tsig-key the secret the server was started "
+                "with")
+    if error == "BADTIME":
+        return (f"the DNS server at {where} rejects the signature's time (TSIG BADTIME): its "
+                "clock and this machine's differ by more than 5 minutes")
+    if error != "NOERROR":
+        return f"the DNS server at {where} rejects the signature of key {key.name} (TSIG {error})"
+    if reply.rcode.name == "NOTAUTH":
+        bare = zone.rstrip(".")
+        return (f"the DNS server at {where} is not authoritative for zone {zone} (NOTAUTH); "
+                f"start it with --zone {bare}, or point --dns at the server for {bare}")
+    return None
+
+
 class DnsTransport:
     """Queries through one client, UPDATEs through a client per worker (its own TSIG key)."""
 
@@ -99,7 +137,11 @@ class DnsTransport:
         self._writers: dict[str, DNSClient] = {}
 
     async def __aenter__(self) -> DnsTransport:
-        await self._reader.start()
+        try:
+            await self._reader.start()
+        except OSError as exc:  # e.g. a host name that does not resolve
+            raise DnsServerError(f"cannot reach a DNS server at {self.host}:{self.port}: "
+                                 f"{exc.strerror or exc}; fix --dns") from None
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -131,6 +173,22 @@ class DnsTransport:
 
     async def update(self, update: Update, worker: str) -> str:
         reply = await (await self._writer(worker)).update(update)
+        return reply.rcode.name
+
+    async def first_update(self, update: Update, worker: str) -> str:
+        """`update` for the first UPDATE sent to a server the user named (--dns): a server that
+        does not answer, or refuses for a reason the user's setup can fix, is a
+        `DnsServerError` saying which. Returns the rcode, as `update` does."""
+        where = f"{self.host}:{self.port}"
+        try:
+            reply = await (await self._writer(worker)).update(update)
+        except (DNSClientError, OSError) as exc:
+            raise DnsServerError(f"no DNS server answering at {where} ({exc}); start one "
+                                 "(fake-dns --zone ZONE --tsig-key NAME:SECRET) or fix --dns"
+                                 ) from None
+        reason = refusal_reason(reply, update.zone, self._key(worker), where)
+        if reason is not None:
+            raise DnsServerError(reason)
         return reply.rcode.name
 
 
@@ -169,12 +227,10 @@ async def run_against(host: str, port: int, key: TsigKey, config: Config, source
                       after_step: Callable[[Step], Awaitable[None]] | None = None) -> RunResult:
     """One run against a server that is already running: reset its zone, then run."""
     async with DnsTransport(host, port, key) as transport:
-        rcode = await transport.update(reset_update(config), "reset")
+        rcode = await transport.first_update(reset_update(config), "reset")
         if rcode != "NOERROR":
-            raise RuntimeError(
-                f"the DNS server at {host}:{port} refused to reset zone {config.layout.zone} "
-                f"({rcode}); is it authoritative for that zone, and does it know key "
-                f"{key.name}?")
+            raise DnsServerError(f"the DNS server at {host}:{port} refused to reset zone "
+                                 f"{config.layout.zone} to the world's initial state ({rcode})")
         return await run_async(config, source, transport, stop_at_violation=stop_at_violation,
                                health=health, on_step=on_step, after_step=after_step)
 
