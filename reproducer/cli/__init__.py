@@ -12,9 +12,9 @@ Configuration flags shared by every subcommand: --variant, --enactors, --endpoin
 
 Exit status, the same for every subcommand (`reproducer.cli.parsing.EXIT_STATUSES`):
 0 it ran and broke no invariant (repair: applied; story: told); 1 it ran and an invariant broke,
-a replay did not match its file, or the server refused a repair; 2 nothing was judged: a bad
-flag or file, or a --dns server that cannot be used as given (one line on stderr,
-"reproducer: error: ..."); 130 interrupted.
+a replay did not match its file, the server refused a repair, or the story failed; 2 nothing
+was judged: a bad flag or file, or a --dns server that cannot be used as given (one line on
+stderr, "reproducer: error: ..."); 130 interrupted.
 """
 
 from __future__ import annotations

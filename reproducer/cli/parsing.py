@@ -20,7 +20,8 @@ EXIT_STATUSES = """\
 exit status:
   0    it ran and broke no invariant (repair: the server applied it; story: the story was told)
   1    it ran and an invariant broke (explore found a counterexample, run or replay showed a
-       violation), a replay did not match what its file expected, or the server refused a repair
+       violation), a replay did not match what its file expected, the server refused a
+       repair, or the story failed
   2    nothing was judged: a bad flag or file, or a DNS server that cannot be used as given
        (one line on stderr: "reproducer: error: ...")
   130  interrupted (Ctrl-C)"""
