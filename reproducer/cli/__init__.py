@@ -4,6 +4,8 @@
     reproducer run [--seed N | --choices 0,1,0] [--transport memory|real] [--save FILE]
     reproducer replay FILE [--transport memory|real] [--dns HOST:PORT --tsig-key NAME:SECRET]
     reproducer explore --strategy hypothesis|random|pct|bfs [--max-runs N] [--seed N]
+    reproducer explore --from FILE            (shrink a replay file to the shortest story)
+    reproducer wild [--duration S] [--until-violation] [--stall PROB:S] [--no-faults]
     reproducer repair --dns HOST:PORT --tsig-key NAME:SECRET [--addresses A,B]
     reproducer story
 
@@ -328,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="search for a schedule that breaks an invariant", **_EPILOG)
     add_explore_arguments(p)
     p.set_defaults(func=lambda a, r: explore_main(a, config_from_args(a), r))
+
+    from reproducer.cli.wild import add_wild_arguments, wild_main
+
+    p = sub.add_parser("wild", parents=[parent], help="the race let loose: free-running "
+                       "enactors at real speed, faults injected, a violation caught and replayed",
+                       **_EPILOG)
+    add_wild_arguments(p)
+    p.set_defaults(func=lambda a, r: wild_main(a, config_from_args(a), r))
 
     from reproducer.telling import story as _story
 

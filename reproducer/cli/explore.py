@@ -42,6 +42,9 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hypothesis: neither replay nor save counterexamples")
     parser.add_argument("--no-shrink", action="store_true",
                         help="report the first violating run as found, not minimised")
+    parser.add_argument("--from", dest="from_file", type=Path, default=None, metavar="FILE",
+                        help="shrink the run of a replay file (e.g. a wild capture) to the "
+                             "shortest story instead of searching")
 
 
 def check_explore_arguments(args: argparse.Namespace) -> None:
@@ -75,6 +78,10 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
     from reproducer.running.replay import save_replay
     from reproducer.telling.narrate import format_trace
 
+    if getattr(args, "from_file", None) is not None:
+        from reproducer.cli.wild import shrink_from
+
+        return shrink_from(args, report)
     check_explore_arguments(args)
     database: Path | Literal["default"] | None = (
         None if args.no_database else args.database if args.database else "default")

@@ -13,11 +13,20 @@ same trace, step for step, every time.
 `choices` are indices into the ready workers at each decision where two or more were ready
 (0 = the unsurprising move; see `_runtime.py`). Once they run out, every further choice is 0.
 `expected` is what the run that wrote the file saw; replaying checks it.
+
+Optional, beside them (same version: a reader that ignores them replays the same run):
+- "workers": the schedule by worker name, one per step — what a wild run captures
+  (`reproducer wild`). A file may give "workers" without "choices"; the choices are then
+  derived by following the names under the scheduler (every named worker must be ready at its
+  turn). When both are given, "choices" is what replays.
+- "wild": what the wild run recorded beside it (wall times, the server's commits, whether the
+  scheduler reproduced it exactly); informative, never read back.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +49,7 @@ class Replay:
     config: Config
     choices: tuple[int, ...]
     expected: dict[str, Any] | None = None
+    workers: tuple[str, ...] | None = None  # the schedule by name, when the file has one
 
 
 def _trim(choices: tuple[int, ...]) -> tuple[int, ...]:
@@ -50,9 +60,10 @@ def _trim(choices: tuple[int, ...]) -> tuple[int, ...]:
     return choices[:end]
 
 
-def replay_json(result: RunResult) -> dict[str, Any]:
+def replay_json(result: RunResult, *, workers: Sequence[str] | None = None,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     v = result.violation
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "config": result.config.to_json(),
@@ -63,12 +74,21 @@ def replay_json(result: RunResult) -> dict[str, Any]:
             {"invariant": v.invariant, "step": v.step, "endpoint": v.endpoint},
         },
     }
+    if workers is not None:
+        data["workers"] = list(workers)
+    if extra is not None:
+        data["wild"] = extra
+    return data
 
 
-def save_replay(path: Path, result: RunResult) -> Path:
+def save_replay(path: Path, result: RunResult, *, workers: Sequence[str] | None = None,
+                extra: dict[str, Any] | None = None) -> Path:
+    """Write `result`'s schedule; `workers` (the schedule by name) and `extra` (the "wild"
+    record) are optional additions (module docstring)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(replay_json(result), indent=2) + "\n")
+    tmp.write_text(json.dumps(replay_json(result, workers=workers, extra=extra), indent=2)
+                   + "\n")
     tmp.replace(path)  # atomic: a replay file is never half-written
     return path
 
@@ -89,8 +109,15 @@ def load_replay(path: Path) -> Replay:
         raise ReplayFileError(f"{path} has replay format version {data.get('version')!r}; "
                               f"this reproducer reads version {VERSION}")
     choices = data.get("choices")
-    if not isinstance(choices, list) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in choices):
+    workers = data.get("workers")
+    if workers is not None and (not isinstance(workers, list) or not all(
+            isinstance(w, str) for w in workers)):
+        raise ReplayFileError(f"{path}: \"workers\" must be a list of worker names, "
+                              f"got {workers!r}")
+    if choices is None and workers is None:
+        raise ReplayFileError(f"{path}: a replay file needs \"choices\" or \"workers\"")
+    if choices is not None and (not isinstance(choices, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in choices)):
         raise ReplayFileError(f"{path}: \"choices\" must be a list of non-negative integers, "
                               f"got {choices!r}")
     config_data = data.get("config")
@@ -101,4 +128,20 @@ def load_replay(path: Path) -> Replay:
     except (ConfigError, TypeError) as exc:
         raise ReplayFileError(f"{path}: bad configuration: {exc}") from None
     expected = data.get("expected")
-    return Replay(config, tuple(choices), expected if isinstance(expected, dict) else None)
+    names = tuple(workers) if workers is not None else None
+    if choices is None:
+        assert names is not None
+        choices = list(_choices_of(path, config, names))
+    return Replay(config, tuple(choices), expected if isinstance(expected, dict) else None,
+                  names)
+
+
+def _choices_of(path: Path, config: Config, workers: Sequence[str]) -> tuple[int, ...]:
+    """The choices that move `workers` in this order (each must be ready at its turn)."""
+    from reproducer.running.simulation import Simulation
+
+    try:
+        return tuple(Simulation(config).follow(workers, strict=True).choices)
+    except ValueError as exc:
+        raise ReplayFileError(f"{path}: \"workers\" is not a schedule of this "
+                              f"configuration: {exc}") from None

@@ -1,0 +1,171 @@
+"""`reproducer wild`: the race let loose, its flags and what it prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, UsageError
+from reproducer.cli.shell import shell_command
+from reproducer.running.wild import Progress, WildError, WildResult, WildSettings, run_wild
+from reproducer.running.wild_faults import Faults, parse_stall
+from reproducer.world.config import Config
+
+__all__ = ["add_wild_arguments", "wild_main"]
+
+ROUND_PLANS = 50  # the most generations a configuration allows: the longest round
+
+
+def add_wild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--duration", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to run (default 30)")
+    parser.add_argument("--until-violation", action="store_true",
+                        help="stop at the first violation (or after --duration)")
+    parser.add_argument("--plan-interval", type=float, default=0.05, metavar="SECONDS",
+                        help="the planner writes a plan every SECONDS (default 0.05); a round "
+                             f"is --plans plans (default {ROUND_PLANS} here)")
+    parser.add_argument("--latency", type=float, default=1.0, metavar="MS",
+                        help="mean of the exponential delay before each enactor operation "
+                             "(default 1)")
+    parser.add_argument("--stall", default="0.02:1.0", metavar="PROB:SECONDS",
+                        help="after its freshness check an enactor stalls SECONDS with "
+                             "probability PROB (default 0.02:1.0)")
+    parser.add_argument("--no-faults", action="store_true",
+                        help="inject no latency and no stall")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
+    parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                        help="a progress line every SECONDS (default 1)")
+    parser.add_argument("--traffic", type=float, default=20.0, metavar="RATE",
+                        help="requests/s through the load balancers (default 20; 0: no load "
+                             "balancers)")
+    parser.add_argument("--out", type=Path, default=Path("reports/wild.replay.json"),
+                        help="where to write the replay file of the first violation (default "
+                             "reports/wild.replay.json)")
+
+
+def _settings(args: argparse.Namespace) -> WildSettings:
+    try:
+        prob, stall_s = parse_stall(args.stall)
+        faults = Faults() if args.no_faults else Faults(args.latency, prob, stall_s, args.seed)
+        if args.no_faults:
+            faults = replace(faults, seed=args.seed)
+        return WildSettings(duration_s=args.duration, until_violation=args.until_violation,
+                            plan_interval_s=args.plan_interval, faults=faults,
+                            progress_interval_s=args.interval,
+                            traffic_rate_per_s=args.traffic, replay_path=args.out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def wild_config(args: argparse.Namespace, config: Config) -> Config:
+    """The shared flags' world, with rounds of --plans plans (default the longest allowed)
+    and a step bound no round reaches."""
+    plans = args.plans if getattr(args, "plans", None) is not None else ROUND_PLANS
+    return replace(config, plans=plans, max_steps=100_000)
+
+
+def _summary(result: WildResult) -> list[str]:
+    lines = [f"{result.seconds:.1f}s, {result.rounds} rounds ({result.rounds_completed} ran to "
+             f"the end), {result.plans_published} plans published, {result.plans_applied} "
+             f"became active; flips by enactor: "
+             + ", ".join(f"{n} {c}" for n, c in result.applied_by)]
+    lines.append(f"violations: {len(result.violations)} ({result.per_1000_plans:.1f} per 1,000 "
+                 f"plans); clients saw {result.clients_saw}; requests failed "
+                 f"{result.requests_failed}/{result.requests_sent}")
+    for number, v in result.violations[:5]:
+        lines.append(f"  round {number}: {v.describe()}")
+    if len(result.violations) > 5:
+        lines.append(f"  ... and {len(result.violations) - 5} more rounds")
+    return lines
+
+
+def _replay_lines(result: WildResult) -> list[str]:
+    check, path = result.check, result.replay
+    if check is None or result.first is None:
+        return []
+    got = check.result.violation
+    if check.exact and got is not None:
+        head = (f"the capture replays under the scheduler to the same violation: invariant "
+                f"{got.invariant} at step {got.step}")
+    else:
+        head = (f"the capture does not replay exactly: {check.reason}" if check.reason else
+                "the capture replays without the violation")
+    lines = [head]
+    if path is not None:
+        lines += [f"replay file: {path}", f"replay it:   {shell_command('replay', path)}",
+                  f"shrink it:   {shell_command('explore', '--from', path)}"]
+    return lines
+
+
+def wild_main(args: argparse.Namespace, config: Config, report: Callable[[str], None]) -> int:
+    """`reproducer wild`: exit 0 when no invariant broke, 1 when one did."""
+    settings = _settings(args)
+    config = wild_config(args, config)
+    quiet = bool(getattr(args, "json", False))
+    if not quiet:
+        report(f"wild: {config.label}, {config.enactors} enactors, a plan every "
+               f"{settings.plan_interval_s:g} s in rounds of {config.plans}, "
+               f"{settings.faults.describe()}, "
+               + (f"{settings.traffic_rate_per_s:g} requests/s through the load balancers"
+                  if settings.traffic_rate_per_s else "no traffic")
+               + f"; {'until the first violation, at most ' if settings.until_violation else ''}"
+               f"{settings.duration_s:g} s")
+
+    def progress(p: Progress) -> None:
+        if not quiet:
+            report(p.line())
+
+    try:
+        result = asyncio.run(run_wild(config, settings, progress))
+    except WildError as exc:
+        raise UsageError(str(exc)) from None
+    if quiet:
+        report(json.dumps(result.to_json()))
+    else:
+        for line in _summary(result) + _replay_lines(result):
+            report(line)
+    return EXIT_FOUND if result.found else EXIT_OK
+
+
+def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
+    """`reproducer explore --from FILE`: the run a replay file holds (a wild capture, or any
+    other), shrunk to the shortest story (`reproducer.search.minimise`)."""
+    from reproducer.running.replay import load_replay, save_replay
+    from reproducer.search.minimise import memory_result, minimise
+    from reproducer.telling.narrate import format_trace
+
+    path: Path = args.from_file
+    replay = load_replay(path)
+    found = memory_result(replay.config, replay.choices)
+    v = found.violation
+    if v is None:
+        raise UsageError(f"{path}: its run breaks no invariant when replayed, so there is "
+                         "nothing to shrink; give a file whose run has a violation")
+    quiet = bool(getattr(args, "json", False))
+    if not quiet:
+        report(f"{path}: {found.length} steps, invariant {v.invariant} broken at step "
+               f"{v.step}; shrinking to the shortest story ...")
+    shrunk = minimise(found)
+    result = shrunk.result
+    out = save_replay(args.out, result)
+    got = result.violation
+    assert got is not None
+    if quiet:
+        report(json.dumps({"found": True, "invariant": got.invariant, "from_steps": found.length,
+                           "steps": result.length, "local_steps": shrunk.local_steps,
+                           "replays": shrunk.runs, "states": shrunk.states,
+                           "replay": str(out)}))
+        return EXIT_FOUND
+    for line in format_trace(result):
+        report(line)
+    report(f"shortest story: {result.length} steps (from {found.length}; the local passes "
+           f"reached {shrunk.local_steps} in {shrunk.runs:,} replays, breadth-first search "
+           f"checked {shrunk.states:,} states for a shorter one); invariant {got.invariant} — "
+           f"{got.title}")
+    report(f"replay file: {out}")
+    report(f"replay it:   {shell_command('replay', out)}")
+    return EXIT_FOUND

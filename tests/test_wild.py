@@ -1,0 +1,127 @@
+"""The race in the wild: free-running enactors over real UDP, faults injected, captures replayed.
+
+A wild run's timing is not ours to fix, so these tests assert on what does not depend on it:
+what a capture replays to under the scheduler, and that a correct fix breaks nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reproducer.cli import main
+from reproducer.running.replay import load_replay
+from reproducer.running.wild import WildSettings, run_wild
+from reproducer.running.wild_faults import Faults, parse_stall
+from reproducer.search.minimise import memory_result
+from reproducer.world.config import Config
+
+STRONG_STALL = ["--stall", "0.5:0.5", "--latency", "1", "--plan-interval", "0.02"]
+
+
+def test_a_strong_stall_is_caught_in_the_wild_and_the_capture_replays_to_the_same_violation(
+        tmp_path: Path) -> None:
+    out = tmp_path / "wild.replay.json"
+    lines: list[str] = []
+    code = main(["wild", "--variant", "aws-2025", "--until-violation", "--duration", "30",
+                 "--traffic", "0", "--json", "--out", str(out), *STRONG_STALL], lines.append)
+    assert code == 1
+    summary = json.loads(lines[-1])
+    assert summary["found"] is True
+    assert summary["replay"] == str(out)
+    assert {"invariant", "plans_applied", "seconds", "requests_failed"} <= summary.keys()
+    wild = summary["violation"]
+    replayed = summary["replayed"]
+    assert replayed["exact"] is True, replayed["why"]
+    assert (replayed["invariant"], replayed["step"]) == (wild["invariant"], wild["step"])
+
+    # The file replays to the same violation at the same step, by its choices and by name.
+    replay = load_replay(out)
+    assert replay.workers is not None and len(replay.workers) == wild["step"]
+    again = memory_result(replay.config, replay.choices).violation
+    assert again is not None
+    assert (again.invariant, again.step, again.endpoint) == \
+        (wild["invariant"], wild["step"], wild["endpoint"])
+
+    # And it shrinks to a short story that still breaks the same kind of invariant.
+    lines.clear()
+    shrunk = tmp_path / "shrunk.json"
+    assert main(["explore", "--from", str(out), "--json", "--out", str(shrunk)],
+                lines.append) == 1
+    story = json.loads(lines[-1])
+    assert story["steps"] <= wild["step"]
+    assert memory_result(load_replay(shrunk).config, load_replay(shrunk).choices).violation
+
+
+@pytest.mark.parametrize("variant", ["cas-flip", "cas-guarded"])
+def test_a_correct_fix_breaks_no_invariant_in_a_short_wild_run_under_heavy_faults(
+        variant: str) -> None:
+    config = Config(variant=variant, plans=8, max_steps=100_000)
+    settings = WildSettings(duration_s=4.0, plan_interval_s=0.02,
+                            faults=Faults(latency_ms=2.0, stall_prob=0.5, stall_s=0.3, seed=3))
+    result = asyncio.run(run_wild(config, settings))
+    assert result.violations == ()
+    assert result.clients_saw == 0
+    assert result.rounds_completed >= 1  # at least one round reached its newest plan
+    assert result.plans_applied > 0
+
+
+def test_a_stall_flag_out_of_range_is_one_line_and_exit_status_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wild", "--stall", "2:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--stall '2:1'" in err[0]
+    with pytest.raises(ValueError, match="PROB:SECONDS"):
+        parse_stall("often")
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_ctrl_c_stops_a_wild_run_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reproducer", "wild", "--duration", "60", "--traffic", "20",
+         "--interval", "0.2", "--out", str(tmp_path / "w.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        children: set[int] = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # running, with its load balancers started
+            line = proc.stdout.readline()
+            assert line, f"wild exited early: {proc.stderr.read() if proc.stderr else ''}"
+            children = _children(proc.pid)
+            if line.startswith("t=") and children and " requests 0 " not in line:
+                break
+        assert children, "the load balancers' process never started"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists()
+                                                  for c in children):
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{c}").exists() for c in children)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
