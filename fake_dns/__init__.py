@@ -3,6 +3,7 @@
 Public API:
 - values: `RR`, `Update`, `Prerequisite`, `PrereqKind`, `Change`, `ChangeKind`
 - engine: `Zone`, `ZoneStore`, `LookupResult`, `UpdateResult`, `CommittedUpdate`
+- wire: `update_from_wire` (an UPDATE built by another library, as a value), `WireError`
 - network: `DNSServer` (async with; UDP+TCP on one port), `DNSClient` (queries and
   TSIG-signed updates over one persistent UDP endpoint), `UpdateReply`, `DNSClientError`
 - journal: `read_journal` (the committed updates a server's `--journal` file holds),
@@ -13,6 +14,7 @@ from fake_dns._client import DNSClient, DNSClientError, UpdateReply
 from fake_dns._journal import JournalError, read_journal
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Prerequisite, Update
 from fake_dns._server import DNSServer
+from fake_dns._wire import WireError, update_from_wire
 from fake_dns._zone import CommittedUpdate, LookupResult, UpdateResult, Zone, ZoneStore
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "Update",
     "UpdateReply",
     "UpdateResult",
+    "WireError",
     "Zone",
     "ZoneStore",
     "read_journal",
+    "update_from_wire",
 ]

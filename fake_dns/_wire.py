@@ -60,6 +60,7 @@ __all__ = [
     "type_code",
     "type_text",
     "update_from_message",
+    "update_from_wire",
 ]
 
 OPCODE_QUERY = 0
@@ -340,6 +341,13 @@ def update_from_message(msg: ParsedMessage) -> Update:
     except WireError as exc:
         return Update(zone=zone, formerr=str(exc))
     return Update(zone, prerequisites, changes)
+
+
+def update_from_wire(wire: bytes) -> Update:
+    """An UPDATE message as the engine's `Update` value (for a message built by another library,
+    e.g. dnspython's `UpdateMessage.to_wire()`). Raises `WireError` (a ValueError) when the
+    bytes are not a DNS message; RFC 2136 faults are kept in `Update.formerr`."""
+    return update_from_message(parse_message(wire))
 
 
 def _prerequisites(msg: ParsedMessage, rrs: tuple[RawRR, ...]) -> tuple[Prerequisite, ...]:

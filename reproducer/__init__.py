@@ -5,11 +5,14 @@ pytest fixtures of `reproducer.pytest_plugin`. Everything else (`reproducer.worl
 `reproducer.running`, `reproducer.search`, `reproducer.telling`, `reproducer.cli`) is the
 implementation and may change.
 
-- writing an enactor: the actions a worker takes (`Query`, `SendUpdate`, `ReadNewestPlan`,
-  `ListPlans`, `DeletePlans`, `PublishPlan`, `Sleep`; `Action`), the answers it receives
-  (`fake_dns.LookupResult`, `UpdateOutcome`, `PlanRead`, `PlanList`, `Done`; `Result`), the
-  world's values (`Layout`, `Plan`, `Target`, `LockValue`, `PlanStore`, `EndpointState`), the
-  `Worker` protocol, `EnactorSettings`, `Variant`, and the built-in `StateMachineEnactor`
+- writing an enactor as ordinary asyncio code: an `async def enactor(h: Handle)` that awaits
+  the `Handle` for DNS queries and UPDATEs, the plan store and sleeps (see `examples/`)
+- writing an enactor as a state machine: the actions a worker takes (`Query`, `SendUpdate`,
+  `ReadNewestPlan`, `ListPlans`, `DeletePlans`, `PublishPlan`, `Sleep`; `Action`), the
+  answers it receives (`fake_dns.LookupResult`, `UpdateOutcome`, `PlanRead`, `PlanList`,
+  `Done`; `Result`), the world's values (`Layout`, `Plan`, `Target`, `LockValue`, `PlanStore`,
+  `EndpointState`), the `Worker` protocol, `EnactorSettings`, `Variant`, and the built-in
+  `StateMachineEnactor`
 - the world: `Config`, `ConfigError`, `VARIANTS`, `INVARIANTS`
 - running it: `Simulation` (in process, synchronous; `move`, `advance`, `follow`),
   `run_memory`, `AsyncRun` and `run_async` with a `Transport` (`MemoryTransport`, or
@@ -33,6 +36,7 @@ from reproducer.running.transport import run_real
 from reproducer.search.explore import STRATEGIES, explore
 from reproducer.search.outcome import Exploration
 from reproducer.telling.report import write_report
+from reproducer.world.async_enactor import Handle
 from reproducer.world.config import Config, ConfigError, Worker
 from reproducer.world.enactor import StateMachineEnactor
 from reproducer.world.health import BackendHealth, HealthSource, ScriptedHealth
@@ -75,6 +79,7 @@ __all__ = [
     "EnactorSettings",
     "EndpointState",
     "Exploration",
+    "Handle",
     "HealthSource",
     "HttpHealthSource",
     "Layout",

@@ -38,9 +38,11 @@ from reproducer.running.trace import RunResult, Step, describe_action, describe_
 from reproducer.world.config import Config, Worker
 from reproducer.world.invariants import InvariantChecker, Violation
 from reproducer.world.values import (
+    ACTION_TYPES,
     Action,
     DeletePlans,
     Done,
+    EnactorError,
     EndpointState,
     ListPlans,
     Plan,
@@ -48,11 +50,8 @@ from reproducer.world.values import (
     PlanRead,
     PlanStore,
     PublishPlan,
-    Query,
     ReadNewestPlan,
     Result,
-    SendUpdate,
-    Sleep,
     UpdateOutcome,
 )
 
@@ -67,14 +66,6 @@ __all__ = [
     "perform_store",
     "worker_move",
 ]
-
-ACTION_TYPES = (Query, SendUpdate, ReadNewestPlan, ListPlans, DeletePlans, PublishPlan, Sleep)
-
-
-class EnactorError(TypeError):
-    """A worker's code broke the contract (`next_action` returned something that is not an
-    action); the message names the worker, the step and what it returned."""
-
 
 class State:
     """One immutable state of the world.

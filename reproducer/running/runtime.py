@@ -32,6 +32,7 @@ from reproducer.world.invariants import observe_endpoint
 from reproducer.world.planner import make_plan
 from reproducer.world.values import (
     Done,
+    EnactorError,
     EndpointState,
     PublishPlan,
     Query,
@@ -120,7 +121,10 @@ class AsyncRun(Run):
                 result, store = perform_store(action, store, config, plan)
             case _:
                 result, store = perform_store(action, store, config)
-        moved, parked_on = worker_move(me, result, clock_ms)
+        try:
+            moved, parked_on = worker_move(me, result, clock_ms)
+        except EnactorError as exc:
+            raise exc.at_step(self.length + 1) from None
         answers = await _observe(config, self.transport) if must_observe(result) else None
         self.record(Edge(worker, action, result,
                          next_state(config, state, worker, dns=None, store=store,

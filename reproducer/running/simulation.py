@@ -58,6 +58,7 @@ from reproducer.world.invariants import observe_endpoint
 from reproducer.world.values import (
     Action,
     Done,
+    EnactorError,
     EndpointState,
     PlanStore,
     Query,
@@ -214,12 +215,22 @@ class Universe:
                  ) -> tuple[Worker, Action | None]:
         """A worker's move (`worker_move`), remembered."""
         key = (id(before), id(result), clock_ms)
-        known = self.moves.get(key) if self.memo else None
+        remember = self.memo and type(before).__dict__.get("memo_moves", True)
+        known = self.moves.get(key) if remember else None
         if known is not None:
             return known[2], known[3]
         moved, parked_on = worker_move(before, result, clock_ms)
-        moved, parked_on = self.canon(moved), self.canon(parked_on)
+        parked_on = self.canon(parked_on)
         if self.memo:
+            twin = self.values.setdefault(moved, moved)
+            if twin is not moved:
+                # An async enactor's value made by an earlier run: it takes this run's live
+                # coroutine, so a forward run never re-executes (async_enactor, Rule 3).
+                absorb = getattr(twin, "absorb", None)
+                if absorb is not None:
+                    absorb(moved)
+                moved = twin
+        if remember:
             self.moves[key] = (before, result, moved, parked_on)
         return moved, parked_on
 
@@ -337,13 +348,10 @@ class Simulation(Run):
         recording the choice that picks it, so the run replays from `result().choices`."""
         index = self.index_of(worker)
         self.note_choice(index)
-        self.record(self._universe.step(self.state, index))
-        return self.steps[-1]
-
-    def step(self, worker: int | str) -> Step:
-        """`move`, without recording a choice (the caller keeps its own schedule)."""
-        index = self.index_of(worker)
-        self.record(self._universe.step(self.state, index))
+        try:
+            self.record(self._universe.step(self.state, index))
+        except EnactorError as exc:
+            raise exc.at_step(self.length + 1) from None
         return self.steps[-1]
 
     def advance(self, source: ChoiceSource) -> None:
@@ -352,8 +360,11 @@ class Simulation(Run):
         step = self._universe.step
         record = self.record
         next_worker = self.next_worker
-        while (worker := next_worker(source)) is not None:
-            record(step(self.state, worker), source)
+        try:
+            while (worker := next_worker(source)) is not None:
+                record(step(self.state, worker), source)
+        except EnactorError as exc:
+            raise exc.at_step(self.length + 1) from None
 
     def follow(self, workers: Sequence[int | str], *, limit: int | None = None,
                strict: bool = False) -> Simulation:
@@ -386,9 +397,12 @@ class Simulation(Run):
             self.advance(source)
             return self.result()
         step = self._universe.step
-        while (worker := self.next_worker(source)) is not None:
-            self.record(step(self.state, worker), source)
-            on_step(self.steps[-1])
+        try:
+            while (worker := self.next_worker(source)) is not None:
+                self.record(step(self.state, worker), source)
+                on_step(self.steps[-1])
+        except EnactorError as exc:
+            raise exc.at_step(self.length + 1) from None
         return self.result()
 
 

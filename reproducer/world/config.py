@@ -8,11 +8,14 @@ A new setting of the world goes here, as a field of `Config` with its check in
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from fake_dns import RR, Zone, ZoneStore
+from reproducer.world.async_enactor import CoroutineWorker, is_async_enactor, program_of
 from reproducer.world.enactor import StateMachineEnactor
 from reproducer.world.health import ScriptedHealth
 from reproducer.world.invariants import INVARIANTS
@@ -121,11 +124,14 @@ class Config:
     def initial_workers(self) -> list[Worker]:
         workers: list[Worker] = [Planner("planner", 2, self.newest_generation)]
         settings = EnactorSettings(keep_generations=self.keep_generations)
-        factory = load_enactor_class(self.enactor) if self.enactor else None
+        found = load_enactor_class(self.enactor) if self.enactor else None
         for name in self.worker_names[1:]:
-            if factory is not None:
-                workers.append(factory.create(name, self.layout, self.variant_info_or_none,
-                                              settings))
+            if found is not None and is_async_enactor(found):
+                workers.append(CoroutineWorker.start(name, program_of(found), self.layout,
+                                                     self.variant_info_or_none, settings))
+            elif found is not None:
+                workers.append(found.create(name, self.layout, self.variant_info_or_none,
+                                            settings))
             else:
                 workers.append(StateMachineEnactor.create(name, self.layout, self.variant_info,
                                                           settings))
@@ -164,20 +170,26 @@ class Config:
 
 
 def load_enactor_class(spec: str) -> Any:
-    """Import "package.module:Name"; the class must have `create(name, layout, variant,
-    settings)` returning a Worker. Errors say what was wrong and how to fix it."""
+    """Import "package.module:Name": a state-machine class with `create(name, layout,
+    variant, settings)` returning a Worker, an `async def enactor(handle)`, or a class with an
+    async `run(self, handle)`. Errors say what was wrong and how to fix it."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"--enactor {spec!r}: expected the form package.module:ClassName")
+    here = os.getcwd()
+    if here not in sys.path:  # as `python -m` would: a module beside the caller is found
+        sys.path.append(here)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"--enactor {spec!r}: cannot import {module_name!r} ({exc}); is it "
                           "on PYTHONPATH?") from None
     cls = getattr(module, attr, None)
-    if cls is None or not callable(getattr(cls, "create", None)):
-        raise ConfigError(f"--enactor {spec!r}: {module_name} has no class {attr!r} with a "
-                          "create(name, layout, variant, settings) classmethod")
+    if cls is None or not (callable(getattr(cls, "create", None)) or is_async_enactor(cls)):
+        raise ConfigError(f"--enactor {spec!r}: {module_name} has no {attr!r} that is an "
+                          "`async def enactor(handle)`, a class with an async run(self, "
+                          "handle), or a class with a create(name, layout, variant, settings) "
+                          "classmethod")
     return cls
 
 

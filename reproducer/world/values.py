@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from fake_dns import RR, LookupResult, Update
 
 __all__ = [
+    "ACTION_TYPES",
     "Action",
     "DeletePlans",
     "Done",
+    "EnactorError",
     "EndpointState",
     "Layout",
     "ListPlans",
@@ -301,3 +303,19 @@ class Done:
 
 
 Result = LookupResult | UpdateOutcome | PlanRead | PlanList | Done
+
+ACTION_TYPES = (Query, SendUpdate, ReadNewestPlan, ListPlans, DeletePlans, PublishPlan, Sleep)
+
+
+class EnactorError(TypeError):
+    """A worker's code broke the contract or failed: `next_action` returned something that is
+    not an action, an async enactor raised or awaited something outside its handle. The
+    message names the worker and what happened; the runners add the step (`step`)."""
+
+    step: int | None = None
+
+    def at_step(self, step: int) -> EnactorError:
+        if self.step is None:
+            self.step = step
+            self.args = (f"step {step}: {self.args[0]}", *self.args[1:])
+        return self

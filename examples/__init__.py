@@ -1,0 +1,1 @@
+"""Enactors written as ordinary asyncio code (see README: "Your own enactor")."""
