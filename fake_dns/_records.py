@@ -175,6 +175,10 @@ class Change:
     ttl: int = 0
     rdata: str | None = None
 
+    def to_text(self) -> str:
+        """'add www.example. A 127.0.0.1', 'delete-rrset lock.example. TXT' (logs, reports)."""
+        return " ".join(p for p in (self.kind.value, self.name, self.rtype, self.rdata) if p)
+
     @classmethod
     def add(cls, name: str, rtype: str, ttl: int, rdata: str) -> Change:
         rr = RR.make(name, rtype, ttl, rdata)

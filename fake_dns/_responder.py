@@ -31,7 +31,7 @@ from functools import lru_cache
 import dnslib
 from dns.rcode import Rcode
 
-from fake_dns._records import RR, Change
+from fake_dns._records import RR
 from fake_dns._tsig import TsigError, TsigRecord, find_tsig, sign, verify
 from fake_dns._wire import (
     OPCODE_QUERY,
@@ -262,7 +262,7 @@ class Responder:
         elif result.committed is not None:
             log.info("update of %s committed, serial %d, key %s: %s", update.zone,
                      result.serial, tsig.key_name,
-                     "; ".join(_describe(c) for c in result.committed.changes))
+                     "; ".join(c.to_text() for c in result.committed.changes))
         elif result.rcode == Rcode.NOERROR:
             log.info("update of %s changed nothing, serial stays %d", update.zone, result.serial)
         else:
@@ -289,11 +289,3 @@ class Responder:
         return (struct.pack("!HHHHHH", header.id, flags, header.qdcount, 0, 0, 0)
                 + msg.wire[12:msg.question_end])
 
-
-def _describe(change: Change) -> str:
-    parts = [change.kind.value, change.name]
-    if change.rtype:
-        parts.append(change.rtype)
-    if change.rdata is not None:
-        parts.append(change.rdata)
-    return " ".join(parts)

@@ -166,5 +166,5 @@ def test_the_aws_variant_fails_a_users_given_test_with_a_replayable_message() ->
         result = run_memory(config, schedule)
         assert result.violation is None, schedule.replay_command(result)
 
-    with pytest.raises(AssertionError, match=r"python -m reproducer run --variant aws-2025 "):
+    with pytest.raises(AssertionError, match=r"reproducer run --variant aws-2025 "):
         holds()

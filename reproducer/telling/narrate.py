@@ -1,7 +1,7 @@
 """Turning a trace into text a person reads: one line per step, and the trace as JSON.
 
 Also the readings of a step's values that the story and the report share: what an endpoint
-looks like to a client (`format_endpoint`, the one formatter of an `EndpointState`), whether it
+looks like to a client (`EndpointState.describe`, the one formatter of an endpoint), whether it
 answers without an address, and which generation an UPDATE flips an alias to.
 """
 
@@ -16,7 +16,7 @@ from fake_dns import ChangeKind
 from reproducer.running.trace import RunResult, Step
 from reproducer.world.values import EndpointState, Layout, SendUpdate
 
-__all__ = ["answers_no_address", "flip_generation", "format_endpoint", "format_endpoints",
+__all__ = ["answers_no_address", "flip_generation", "format_endpoints",
            "format_step", "format_trace", "trace_json", "write_trace"]
 
 
@@ -25,19 +25,8 @@ def answers_no_address(state: EndpointState) -> bool:
     return state.rcode != "NOERROR" or not state.addresses
 
 
-def format_endpoint(state: EndpointState) -> str:
-    """"dynamodb -> g4 (3 addresses)", "dynamodb -> g2: NO ADDRESSES", "dynamodb: NXDOMAIN"."""
-    if state.rcode != "NOERROR":
-        return f"{state.endpoint}: {state.rcode}"
-    tree = f"g{state.generation}" if state.generation is not None else "no plan tree"
-    count = len(state.addresses)
-    if not count:
-        return f"{state.endpoint} -> {tree}: NO ADDRESSES"
-    return f"{state.endpoint} -> {tree} ({count} address{'es' if count != 1 else ''})"
-
-
 def format_endpoints(states: Sequence[EndpointState]) -> str:
-    return "; ".join(format_endpoint(st) for st in states)
+    return "; ".join(st.describe() for st in states)
 
 
 def flip_generation(step: Step, layout: Layout) -> int | None:

@@ -19,7 +19,7 @@ Theory of operation
   which invariant broke, on which endpoint and why. A run continued past the violation shows
   the stuck state in the DNS lane: every endpoint answering without an address stays red.
 - Rule 5 (structure, not prose): a cell's badge is the step's `kind`, its rcode the step's
-  `rcode`; an endpoint is written by `narrate.format_endpoint`, the one formatter of it.
+  `rcode`; an endpoint is written by `EndpointState.describe`, the one formatter of it.
 - Stable hooks for tests and readers: `class="lane"` with `data-actor` on each lane's header,
   `data-actor` on every cell, `id="run-N-step-K"` on rows, `id="traffic-chart"` on the SVG.
 """
@@ -31,9 +31,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fake_dns import Change, CommittedUpdate
+from fake_dns import CommittedUpdate
 from reproducer.running.trace import RunResult, Step
-from reproducer.telling.narrate import answers_no_address, format_endpoint
+from reproducer.telling.narrate import answers_no_address
 from reproducer.telling.report_chart import (
     CHART_CSS,
     IntervalRecord,
@@ -274,7 +274,7 @@ def _dns_cell(step: Step, previous: Sequence[EndpointState]) -> str:
             classes.append("empty")
         addresses = " ".join(state.addresses) or "no addresses"
         lines.append(f'<div class="{" ".join(classes)}" title="{_e(addresses)}">'
-                     f"{_e(format_endpoint(state))}</div>")
+                     f"{_e(state.describe())}</div>")
     for v in step.violations:
         where = f" on {v.endpoint}" if v.endpoint else ""
         lines.append(f'<div class="broke"><b>✗ invariant {v.invariant} broke{_e(where)}:</b> '
@@ -285,17 +285,13 @@ def _dns_cell(step: Step, previous: Sequence[EndpointState]) -> str:
 # -- the DNS change log ------------------------------------------------------------------------
 
 
-def _change_text(change: Change) -> str:
-    return " ".join(p for p in (change.kind.value, change.name, change.rtype, change.rdata) if p)
-
-
 def _dns_log_section(dns_log: Sequence[CommittedUpdate], lock_names: set[str]) -> str:
     rows = []
     for update in dns_log:
         items = "".join(
             f'<li class="change {change.kind.value}'
             f'{" lock" if change.name.lower() in lock_names else ""}">'
-            f"{_e(_change_text(change))}</li>" for change in update.changes)
+            f"{_e(change.to_text())}</li>" for change in update.changes)
         who = (update.key_name or "(unsigned)").rstrip(".")
         rows.append(f"<tr><td>{update.serial}</td><td>{_e(who)}</td>"
                     f'<td><ul class="changes">{items}</ul></td></tr>')

@@ -1,4 +1,4 @@
-"""`make reproduce`: the whole outage, live, in one command (`python -m reproducer story`).
+"""`make reproduce`: the whole outage, live, in one command (`reproducer story`).
 
 1. Baseline: fake-dns, the backends the Planner knows and two load balancers start as separate
    processes on loopback; steady traffic flows through the load balancers; dig answers the
@@ -8,7 +8,7 @@
 3. That schedule is replayed live against the running fleet: when the record empties, dig shows
    NOERROR with no address and the traffic fails; then every enactor fails to apply the newer
    plan and the system stays stuck.
-4. The operators' manual repair (`python -m reproducer repair`) restores the record; the time
+4. The operators' manual repair (`reproducer repair`) restores the record; the time
    until traffic recovers is measured.
 5. The same schedule under the correct fix: no empty record, no failed request, newest plan.
 A closing table compares the two runs, and an HTML report is written.
@@ -32,6 +32,7 @@ from pathlib import Path
 from fake_dns import CommittedUpdate, JournalError, read_journal
 from fake_dns.testing import ServerProcess
 from fake_lb import FleetProcess
+from reproducer.cli.shell import shell_command
 from reproducer.running.choices import FollowWorkers, ReplayChoices
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_against
@@ -216,7 +217,7 @@ async def _repair(stage: Stage) -> tuple[float, float]:
     addresses = ",".join(stage.fleet.backend_addresses)
     args = ["repair", "--dns", f"127.0.0.1:{port}", "--tsig-key", STORY_KEY.spec,
             "--plans", str(plans), "--addresses", addresses]
-    stage.report("$ python -m reproducer " + " ".join(args))
+    stage.report("$ " + shell_command(*args))
     t_repair = stage.now()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "reproducer", *args, stdout=asyncio.subprocess.PIPE,
@@ -343,7 +344,8 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
     report_path = await asyncio.to_thread(write_story_report, out_dir, found, live, fixed,
                                           traffic, markers, journal, header, rows)
     report(f"report: {report_path}")
-    report(f"replay the outage: python -m reproducer replay {out_dir / 'story.replay.json'}")
+    report("replay the outage: "
+           + shell_command("replay", str(out_dir / "story.replay.json")))
     report(f"finished in {time.monotonic() - t_start:.0f} s")
     report("Conclusion: a check made once and acted on later let a stale plan overwrite a new "
            "one;\nmaking the check and the write one conditional UPDATE closes the race.")

@@ -97,7 +97,6 @@ class InvariantChecker:
             return ()
         return tuple(
             Violation(4, step, st.endpoint,
-                      f"the enactors finished with {st.endpoint} on "
-                      f"{'g' + str(st.generation) if st.generation else 'no plan'}, "
+                      f"the enactors finished with {st.endpoint} on {st.tree}, "
                       f"not the newest plan g{self.newest_generation}: stuck")
             for st in states if st.generation != self.newest_generation)

@@ -217,6 +217,20 @@ class EndpointState:
     generation: int | None
     addresses: tuple[str, ...]
 
+    @property
+    def tree(self) -> str:
+        """The plan the alias points at: "g4", or "no plan tree"."""
+        return f"g{self.generation}" if self.generation is not None else "no plan tree"
+
+    def describe(self) -> str:
+        """"dynamodb -> g4 (3 addresses)", "dynamodb -> g2: NO ADDRESSES", "dynamodb: NXDOMAIN"."""
+        if self.rcode != "NOERROR":
+            return f"{self.endpoint}: {self.rcode}"
+        count = len(self.addresses)
+        if not count:
+            return f"{self.endpoint} -> {self.tree}: NO ADDRESSES"
+        return f"{self.endpoint} -> {self.tree} ({count} address{'es' if count != 1 else ''})"
+
 
 
 # -- actions: what a worker asks the world to do at a scheduling point ------------------------
