@@ -3,6 +3,8 @@
 Public API:
 - values: `RR`, `Update`, `Prerequisite`, `PrereqKind`, `Change`, `ChangeKind`
 - engine: `Zone`, `ZoneStore`, `LookupResult`, `UpdateResult`, `CommittedUpdate`
+- configuration: `parse_tsig_key` (NAME:BASE64, or nsupdate's hmac-sha256:NAME:BASE64),
+  `ConfigError`
 - wire: `update_from_wire` (an UPDATE built by another library, as a value), `WireError`
 - network: `DNSServer` (async with; UDP+TCP on one port), `DNSClient` (queries and
   TSIG-signed updates over one persistent UDP endpoint), `UpdateReply`, `DNSClientError`
@@ -11,6 +13,7 @@ Public API:
 """
 
 from fake_dns._client import DNSClient, DNSClientError, UpdateReply
+from fake_dns._config import ConfigError, parse_tsig_key
 from fake_dns._journal import JournalError, read_journal
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Prerequisite, Update
 from fake_dns._server import DNSServer
@@ -22,6 +25,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "CommittedUpdate",
+    "ConfigError",
     "DNSClient",
     "DNSClientError",
     "DNSServer",
@@ -35,6 +39,7 @@ __all__ = [
     "WireError",
     "Zone",
     "ZoneStore",
+    "parse_tsig_key",
     "read_journal",
     "update_from_wire",
 ]

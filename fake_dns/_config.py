@@ -28,8 +28,9 @@ _BIND_FIELD = re.compile(r'(?P<field>algorithm|secret)\s+"?(?P<value>[^";\s]+)"?
                          re.IGNORECASE)
 
 
-class ConfigError(Exception):
-    """A flag, environment variable or file the server was given cannot be used."""
+class ConfigError(ValueError):
+    """A flag, environment variable or file cannot be used; the message says which value,
+    why, and what form is expected."""
 
 
 def _secret(name: str, text: str, source: str) -> bytes:

@@ -14,8 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from fake_dns import Change, DNSClient, DNSClientError, Update, Zone, ZoneStore
-from fake_dns._config import ConfigError, load_key_file, load_zone_file, parse_tsig_key
+from fake_dns import (
+    Change,
+    ConfigError,
+    DNSClient,
+    DNSClientError,
+    Update,
+    Zone,
+    ZoneStore,
+    parse_tsig_key,
+)
+from fake_dns._config import load_key_file, load_zone_file
 from fake_dns._journal import Journal, JournalError, read_journal
 from fake_dns.testing import ServerProcess
 

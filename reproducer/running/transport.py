@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+import fake_dns
 from fake_dns import (
     Change,
     ChangeKind,
@@ -75,18 +76,11 @@ def fast_event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def parse_tsig_key(spec: str) -> TsigKey:
-    """'name:BASE64SECRET' (or 'hmac-sha256:name:BASE64SECRET', nsupdate's -y form)."""
-    parts = spec.split(":")
-    if len(parts) == 3 and parts[0].lower() == "hmac-sha256":
-        parts = parts[1:]
-    if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise ValueError(f"--tsig-key {spec!r}: expected NAME:BASE64SECRET, "
-                         "e.g. reproducer-key:c2VjcmV0c2VjcmV0c2VjcmV0")
-    try:
-        secret = base64.b64decode(parts[1], validate=True)
-    except ValueError:
-        raise ValueError(f"--tsig-key {spec!r}: the secret is not valid base64") from None
-    return TsigKey(parts[0], secret)
+    """'name:BASE64SECRET' (or 'hmac-sha256:name:BASE64SECRET', nsupdate's -y form), by
+    fake_dns's own rules (`fake_dns.parse_tsig_key`); a bad one is a `fake_dns.ConfigError`
+    (a ValueError) that says why."""
+    name, secret = fake_dns.parse_tsig_key(spec)
+    return TsigKey(name, secret)
 
 
 class DnsServerError(Exception):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+import fake_dns
 from fake_dns import RR, Zone, ZoneStore
 from reproducer.world.async_enactor import CoroutineWorker, is_async_enactor, program_of
 from reproducer.world.enactor import StateMachineEnactor
@@ -36,8 +37,9 @@ from reproducer.world.variants import VARIANTS, EnactorSettings, Variant
 __all__ = ["Config", "ConfigError", "Worker", "load_enactor_class"]
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot describe a run; the message says which value and why."""
+class ConfigError(fake_dns.ConfigError):
+    """A configuration that cannot describe a run; the message says which value and why (the
+    same rule as fake_dns's configuration errors: a ValueError with one clear sentence)."""
 
 
 class Worker(Protocol):
