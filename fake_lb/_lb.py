@@ -16,6 +16,7 @@ answers 503 with the reason (`DnsFailure.message`) as its body.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -82,6 +83,7 @@ class LoadBalancer:
         self._accounts = LbAccounts(f"{host}:{port}")
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     @property
     def url(self) -> str:
@@ -89,6 +91,28 @@ class LoadBalancer:
 
     def stats(self) -> LbStats:
         return self._accounts.snapshot()
+
+    async def wait_answered(self, count: int) -> None:
+        """Return once this load balancer has answered `count` requests in all (forwarded or
+        failed): what a test waits for instead of polling. Bound it with `asyncio.wait_for`."""
+        if self._answered_so_far() >= count:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((count, waiter))
+        await waiter
+
+    def _answered_so_far(self) -> int:
+        stats = self._accounts.snapshot()
+        return stats.forwarded + sum(n for _, n in stats.failures)
+
+    def _answered(self) -> None:
+        if not self._waiters:
+            return
+        done = self._answered_so_far()
+        for count, waiter in self._waiters:
+            if done >= count and not waiter.done():
+                waiter.set_result(None)
+        self._waiters = [(c, w) for c, w in self._waiters if not w.done()]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -144,6 +168,7 @@ class LoadBalancer:
 
     def _fail(self, status: int, reason: str, message: str, *, dns: bool = False) -> web.Response:
         self._accounts.failed(reason, message, resolution_failed=dns)
+        self._answered()
         response = web.Response(status=status, text=message + "\n")
         response.headers[REASON_HEADER] = reason
         return response
@@ -177,4 +202,5 @@ class LoadBalancer:
                               f"backend {address}:{self.backend_port} unreachable: "
                               f"{type(exc).__name__}: {exc}")
         self._accounts.forwarded(address)
+        self._answered()
         return web.Response(status=status, body=payload, headers=upstream_headers)

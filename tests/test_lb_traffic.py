@@ -35,19 +35,14 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def lockstep_sleep(lb: LoadBalancer, clock: FakeClock,
                    at: dict[float, Callable[[], Awaitable[None]]]) -> Sleep:
-    """A sleep for run_traffic: wait for the LB to finish the requests sent so far (a bounded
-    wait, never asserted on), advance the clock, then run any event due at the new time."""
+    """A sleep for run_traffic: wait until the LB has answered every request sent so far (a
+    condition, bounded generously), advance the clock, then run any event due at the new time."""
     sent = 0
 
     async def sleep(delay_s: float) -> None:
         nonlocal sent
         sent += 1  # with rates of 2^k per second every offset is exact: one sleep per send
-        for _ in range(2000):
-            stats = lb.stats()
-            if stats.requests == sent and stats.forwarded + sum(dict(stats.failures).values()) \
-                    == sent:
-                break
-            await asyncio.sleep(0.001)
+        await asyncio.wait_for(lb.wait_answered(sent), 30)
         clock.advance(delay_s)
         for when, event in list(at.items()):
             if clock.now >= when:
