@@ -41,8 +41,7 @@ Rules:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from fake_dns import Change, ChangeKind, LookupResult, PrereqKind, Prerequisite, Update
 from reproducer.world.values import (
@@ -61,6 +60,7 @@ from reproducer.world.values import (
     SendUpdate,
     Sleep,
     UpdateOutcome,
+    evolve,
 )
 from reproducer.world.variants import EnactorSettings, Policy, Variant
 
@@ -91,26 +91,6 @@ def _answer_rdata(result: LookupResult, rtype: str) -> str | None:
         if rr.rtype == rtype:
             return rr.rdata
     return None
-
-
-_E = TypeVar("_E")
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _evolve(obj: _E, **changes: Any) -> _E:
-    """`dataclasses.replace` for these frozen, slotted state machines without a
-    `__post_init__`, at about half its cost: an exploration calls it twice per step."""
-    cls = type(obj)
-    if hasattr(cls, "__post_init__"):
-        return replace(obj, **changes)  # type: ignore[type-var]
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in fields(obj))  # type: ignore[arg-type]
-    new = object.__new__(cls)
-    set_ = object.__setattr__
-    for name in names:
-        set_(new, name, changes[name] if name in changes else getattr(obj, name))
-    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,30 +258,30 @@ class StateMachineEnactor:
     def receive(self, result: Result, now_ms: int) -> StateMachineEnactor:
         moved = self._receive(result, now_ms)
         wrote = self.phase in (Phase.CREATE_TREES, Phase.FLIP, Phase.RELEASE, Phase.CLEANUP_DNS)
-        return _evolve(moved, moved_ms=now_ms, writes=self.writes + 1 if wrote else self.writes)
+        return evolve(moved, moved_ms=now_ms, writes=self.writes + 1 if wrote else self.writes)
 
     def _receive(self, result: Result, now_ms: int) -> StateMachineEnactor:
         ph = self.phase
         if ph is Phase.FIND_PLAN:
             assert isinstance(result, PlanRead)
             if result.plan is None:
-                return _evolve(self, phase=Phase.DONE, note="no newer plan, and the planner "
+                return evolve(self, phase=Phase.DONE, note="no newer plan, and the planner "
                                "has stopped: done")
             plan = result.plan
-            return _evolve(self, phase=Phase.CHECK, plan=plan, failures=0,
+            return evolve(self, phase=Phase.CHECK, plan=plan, failures=0,
                            note=f"picked up plan g{plan.generation}")
         if ph is Phase.CHECK:
             assert isinstance(result, LookupResult)
             applied = self._gen(_answer_rdata(result, "CNAME")) or 0
             plan = self._plan
             if plan.generation > applied:
-                return _evolve(self, phase=Phase.READ_ALIAS, endpoint=0,
+                return evolve(self, phase=Phase.READ_ALIAS, endpoint=0,
                                note=f"check passed: g{plan.generation} is newer than the "
                                     f"applied g{applied}" + (
                                         " (and re-checked before each flip)"
                                         if self.policy.recheck_before_flip
                                         else " (checked once, never again)"))
-            return _evolve(self, phase=Phase.FIND_PLAN, last_done=plan.generation,
+            return evolve(self, phase=Phase.FIND_PLAN, last_done=plan.generation,
                            note=f"check failed: g{plan.generation} is not newer than g{applied}")
         if ph is Phase.LOCK_READ:
             assert isinstance(result, LookupResult)
@@ -310,15 +290,15 @@ class StateMachineEnactor:
             if self.retrying and seen == self.lock:
                 return self._refused_with_lock()
             if seen is None or seen.takeable_by(self.name, now_ms):
-                return _evolve(self, phase=self.resume, lock=seen, retrying=False, backoff=0,
+                return evolve(self, phase=self.resume, lock=seen, retrying=False, backoff=0,
                                note="the lock is free" if seen is None or seen.is_free
                                else "the lock is ours" if seen.holder == self.name
                                else f"the lock of {seen.holder} has expired: taking it")
-            return _evolve(self, phase=Phase.BACKOFF, retrying=False,
+            return evolve(self, phase=Phase.BACKOFF, retrying=False,
                            note=f"lost the lock to {seen.holder}: backing off "
                                 f"(attempt {self.backoff + 1})")
         if ph is Phase.BACKOFF:
-            return _evolve(self, phase=Phase.LOCK_READ, backoff=self.backoff + 1, note="woke up")
+            return evolve(self, phase=Phase.LOCK_READ, backoff=self.backoff + 1, note="woke up")
         if ph in (Phase.CREATE_TREES, Phase.FLIP, Phase.RELEASE, Phase.CLEANUP_DNS):
             assert isinstance(result, UpdateOutcome)
             if result.rcode != "NOERROR":
@@ -332,16 +312,16 @@ class StateMachineEnactor:
             horizon = self.last_done - self.settings.keep_generations
             doomed = tuple(g for g in result.generations if g < horizon)
             if not doomed:
-                return _evolve(self, phase=Phase.FIND_PLAN, note="clean-up: nothing old enough")
+                return evolve(self, phase=Phase.FIND_PLAN, note="clean-up: nothing old enough")
             if self.policy.cleanup == "age":
-                return _evolve(self, phase=Phase.LOCK_READ, resume=Phase.CLEANUP_DNS,
+                return evolve(self, phase=Phase.LOCK_READ, resume=Phase.CLEANUP_DNS,
                                doomed=doomed, note="clean-up: plans older than g"
                                f"{horizon} are " + ", ".join(f"g{g}" for g in doomed))
-            return _evolve(self, phase=Phase.CLEANUP_READ_ACTIVE, endpoint=0, active=(),
+            return evolve(self, phase=Phase.CLEANUP_READ_ACTIVE, endpoint=0, active=(),
                            doomed=doomed, note="clean-up: candidates "
                            + ", ".join(f"g{g}" for g in doomed))
         if ph is Phase.CLEANUP_STORE:
-            return _evolve(self, phase=Phase.FIND_PLAN, doomed=(),
+            return evolve(self, phase=Phase.FIND_PLAN, doomed=(),
                            note="clean-up: plans deleted from the store")
         raise AssertionError(f"{self.name}: result {result!r} in phase {ph}")
 
@@ -349,13 +329,13 @@ class StateMachineEnactor:
         if self.phase is Phase.CLEANUP_READ_ACTIVE:
             active = (*self.active, target)
             if len(active) < len(self._endpoints):
-                return _evolve(self, active=active, endpoint=self.endpoint + 1, note="")
+                return evolve(self, active=active, endpoint=self.endpoint + 1, note="")
             spared = {self._gen(t) for t in active}
             doomed = tuple(g for g in self.doomed if g not in spared)
             if not doomed:
-                return _evolve(self, phase=Phase.FIND_PLAN, active=active, doomed=(),
+                return evolve(self, phase=Phase.FIND_PLAN, active=active, doomed=(),
                                note="clean-up: every candidate is active; nothing to delete")
-            return _evolve(self, phase=Phase.LOCK_READ, resume=Phase.CLEANUP_DNS, active=active,
+            return evolve(self, phase=Phase.LOCK_READ, resume=Phase.CLEANUP_DNS, active=active,
                            doomed=doomed, note="clean-up: will delete "
                            + ", ".join(f"g{g}" for g in doomed))
         plan = self._plan
@@ -367,7 +347,7 @@ class StateMachineEnactor:
             failures = self.failures + 1
             if failures >= self.settings.max_failures:
                 return self._abandon(failures)
-            return _evolve(self, phase=Phase.FLIP, active=(target,), suspect=False,
+            return evolve(self, phase=Phase.FLIP, active=(target,), suspect=False,
                            failures=failures,
                            note=f"the alias has not moved: the flip itself is refused "
                                 f"(failure {failures})")
@@ -375,9 +355,9 @@ class StateMachineEnactor:
                 and gen >= plan.generation):
             return self._next_endpoint(note=f"re-check: {ep} already has g{gen}, skip it")
         if self.suspect:  # the alias moved under our refused flip; we still hold the lock
-            return _evolve(self, phase=Phase.FLIP, active=(target,), suspect=False,
+            return evolve(self, phase=Phase.FLIP, active=(target,), suspect=False,
                            note=f"{ep} moved to g{gen}: flipping again")
-        return _evolve(self, phase=Phase.LOCK_READ, resume=Phase.CREATE_TREES,
+        return evolve(self, phase=Phase.LOCK_READ, resume=Phase.CREATE_TREES,
                        active=(target,),
                        note=(f"{ep} is on g{gen} now; the rollback record will point there"
                              if gen is not None else f"{ep} has no alias yet")
@@ -386,20 +366,20 @@ class StateMachineEnactor:
     def _next_endpoint(self, note: str) -> StateMachineEnactor:
         holding = self.lock is not None and self.lock.holder == self.name
         if self.endpoint + 1 < len(self._endpoints):
-            nxt = _evolve(self, endpoint=self.endpoint + 1, suspect=False, note=note)
-            return _evolve(nxt, phase=Phase.RELEASE, after_release=Phase.READ_ALIAS) \
-                if holding else _evolve(nxt, phase=Phase.READ_ALIAS)
-        done = _evolve(self, last_done=self._plan.generation, failures=0, suspect=False,
+            nxt = evolve(self, endpoint=self.endpoint + 1, suspect=False, note=note)
+            return evolve(nxt, phase=Phase.RELEASE, after_release=Phase.READ_ALIAS) \
+                if holding else evolve(nxt, phase=Phase.READ_ALIAS)
+        done = evolve(self, last_done=self._plan.generation, failures=0, suspect=False,
                        note=note)
-        return _evolve(done, phase=Phase.RELEASE, after_release=Phase.CLEANUP_LIST) \
-            if holding else _evolve(done, phase=Phase.CLEANUP_LIST)
+        return evolve(done, phase=Phase.RELEASE, after_release=Phase.CLEANUP_LIST) \
+            if holding else evolve(done, phase=Phase.CLEANUP_LIST)
 
     def _committed(self) -> StateMachineEnactor:
         ph = self.phase
         held = self._lock_to_write(release=False)
         released = self._lock_to_write(release=True)
         if ph is Phase.CREATE_TREES:
-            return _evolve(self, phase=Phase.FLIP, lock=held,
+            return evolve(self, phase=Phase.FLIP, lock=held,
                            note=f"holds the lock; created the tree of g{self._plan.generation}"
                                 f" for {self._endpoints[self.endpoint]}")
         if ph is Phase.FLIP:
@@ -409,16 +389,16 @@ class StateMachineEnactor:
                        f"g{plan.generation}" if old is not None else
                        f"pointed {self._endpoints[self.endpoint]} at g{plan.generation}")
             if self.endpoint + 1 < len(self._endpoints):
-                return _evolve(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1,
+                return evolve(self, phase=Phase.READ_ALIAS, endpoint=self.endpoint + 1,
                                lock=released, note=flipped)
-            return _evolve(self, phase=Phase.CLEANUP_LIST, lock=released,
+            return evolve(self, phase=Phase.CLEANUP_LIST, lock=released,
                            last_done=plan.generation, failures=0,
                            note=f"{flipped}: g{plan.generation} applied to every endpoint")
         if ph is Phase.RELEASE:
-            return _evolve(self, phase=self.after_release, lock=released,
+            return evolve(self, phase=self.after_release, lock=released,
                            note="released the lock")
         # CLEANUP_DNS
-        return _evolve(self, phase=Phase.CLEANUP_STORE, lock=released,
+        return evolve(self, phase=Phase.CLEANUP_STORE, lock=released,
                        note="clean-up deleted the trees of "
                        + ", ".join(f"g{g}" for g in self.doomed))
 
@@ -426,11 +406,11 @@ class StateMachineEnactor:
         ph = self.phase
         if ph is Phase.RELEASE:
             # Someone took the lock from us: nothing to release.
-            return _evolve(self, phase=self.after_release, note=f"release refused ({rcode})")
+            return evolve(self, phase=self.after_release, note=f"release refused ({rcode})")
         resume = {Phase.CREATE_TREES: Phase.CREATE_TREES, Phase.FLIP: Phase.READ_ALIAS,
                   Phase.CLEANUP_DNS: Phase.CLEANUP_DNS if self.policy.cleanup == "age"
                   else Phase.CLEANUP_READ_ACTIVE}[ph]
-        return _evolve(self, phase=Phase.LOCK_READ, resume=resume, retrying=True,
+        return evolve(self, phase=Phase.LOCK_READ, resume=resume, retrying=True,
                        endpoint=0 if resume is Phase.CLEANUP_READ_ACTIVE else self.endpoint,
                        active=() if resume is Phase.CLEANUP_READ_ACTIVE else self.active,
                        note=f"UPDATE refused with {rcode}: re-reading the lock")
@@ -440,15 +420,15 @@ class StateMachineEnactor:
         failures = self.failures + 1
         if self.resume is Phase.CLEANUP_DNS or self.resume is Phase.CLEANUP_READ_ACTIVE:
             if failures >= self.settings.max_failures:
-                return _evolve(self, phase=Phase.RELEASE, after_release=Phase.FIND_PLAN,
+                return evolve(self, phase=Phase.RELEASE, after_release=Phase.FIND_PLAN,
                                retrying=False, failures=0, doomed=(),
                                note="clean-up keeps being refused: giving up on it")
-            return _evolve(self, phase=self.resume, retrying=False, failures=failures,
+            return evolve(self, phase=self.resume, retrying=False, failures=failures,
                            note="an alias moved under the clean-up: reading them again")
         if self.resume is Phase.READ_ALIAS:
             # A flip was refused. If the alias has not moved since we read it, the tree
             # prerequisite failed; `_read_alias` tells the two apart.
-            return _evolve(self, phase=Phase.READ_ALIAS, retrying=False, suspect=True,
+            return evolve(self, phase=Phase.READ_ALIAS, retrying=False, suspect=True,
                            note="the lock is still ours, so another prerequisite failed: "
                                 "reading the alias again")
         return self._abandon(failures)
@@ -456,10 +436,10 @@ class StateMachineEnactor:
     def _abandon(self, failures: int) -> StateMachineEnactor:
         plan = self._plan
         if failures >= self.settings.max_failures:
-            return _evolve(self, phase=Phase.RELEASE, after_release=Phase.FIND_PLAN,
+            return evolve(self, phase=Phase.RELEASE, after_release=Phase.FIND_PLAN,
                            last_done=plan.generation, retrying=False, suspect=False,
                            failures=0,
                            note=f"cannot apply g{plan.generation}: the UPDATE is refused every "
                                 "time though the lock is ours; abandoning the plan")
-        return _evolve(self, phase=self.resume, retrying=False, suspect=False,
+        return evolve(self, phase=self.resume, retrying=False, suspect=False,
                        failures=failures, note="trying again")

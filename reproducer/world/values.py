@@ -30,7 +30,8 @@ made the answer NXDOMAIN (RFC 6604 §2.1), which is not what happened.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any, TypeVar
 
 from fake_dns import RR, LookupResult, Update
 
@@ -56,6 +57,7 @@ __all__ = [
     "Sleep",
     "Target",
     "UpdateOutcome",
+    "evolve",
 ]
 
 DEFAULT_ZONE = "us-east-1.amazonaws.com."
@@ -333,3 +335,23 @@ class EnactorError(TypeError):
             self.step = step
             self.args = (f"step {step}: {self.args[0]}", *self.args[1:])
         return self
+
+
+_E = TypeVar("_E")
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def evolve(obj: _E, **changes: Any) -> _E:
+    """`dataclasses.replace` for these frozen, slotted state machines without a
+    `__post_init__`, at about half its cost: an exploration calls it twice per step."""
+    cls = type(obj)
+    if hasattr(cls, "__post_init__"):
+        return replace(obj, **changes)  # type: ignore[type-var]
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(obj))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    set_ = object.__setattr__
+    for name in names:
+        set_(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
