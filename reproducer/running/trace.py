@@ -2,7 +2,8 @@
 
 A step carries what happened as values (the action, the result, the rcode, the endpoints as a
 client resolved them) beside its prose, so the story, the report and the narration read the
-structure; the prose is built here once, by `describe_action` and `describe_result`.
+structure; the prose comes from the values' one formatter (`describe_action`,
+`describe_result` in `reproducer.world.values`).
 """
 
 from __future__ import annotations
@@ -15,68 +16,15 @@ from reproducer.world.config import Config
 from reproducer.world.invariants import Violation
 from reproducer.world.values import (
     Action,
-    DeletePlans,
-    Done,
     EndpointState,
-    ListPlans,
-    PlanList,
-    PlanRead,
-    PublishPlan,
-    Query,
-    ReadNewestPlan,
     Result,
-    SendUpdate,
-    Sleep,
     UpdateOutcome,
+    action_kind,
+    describe_action,
+    describe_result,
 )
 
 __all__ = ["RunResult", "Step", "action_kind", "describe_action", "describe_result"]
-
-
-def action_kind(action: Action) -> str:
-    """query, update, store or sleep."""
-    if isinstance(action, Query):
-        return "query"
-    if isinstance(action, SendUpdate):
-        return "update"
-    if isinstance(action, Sleep):
-        return "sleep"
-    return "store"
-
-
-def describe_action(action: Action) -> str:
-    match action:
-        case Query(name=name, rtype=rtype, why=why):
-            return f"query {name} {rtype}" + (f" ({why})" if why else "")
-        case SendUpdate(why=why):
-            return f"UPDATE {why}"
-        case ReadNewestPlan(newer_than=n):
-            return f"store: read the newest plan (newer than g{n})"
-        case ListPlans():
-            return "store: list the plans"
-        case DeletePlans(generations=gens):
-            return "store: delete " + ", ".join(f"g{g}" for g in gens)
-        case PublishPlan(generation=gen):
-            return f"store: write plan g{gen}"
-        case Sleep(until_ms=until):
-            return f"back off until t={until}ms"
-    raise AssertionError(f"unknown action {action!r}")
-
-
-def describe_result(result: Result) -> str:
-    match result:
-        case LookupResult():
-            rdatas = [rr.rdata for rr in result.answer]
-            return result.rcode.name + (" " + " ".join(rdatas) if rdatas else " (empty)")
-        case UpdateOutcome(rcode=rcode):
-            return rcode
-        case PlanRead(plan=plan):
-            return f"g{plan.generation}" if plan else "none (the planner has stopped)"
-        case PlanList(generations=gens):
-            return ", ".join(f"g{g}" for g in gens) or "none"
-        case Done():
-            return "ok"
-    raise AssertionError(f"unknown result {result!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,9 @@ __all__ = [
     "Sleep",
     "Target",
     "UpdateOutcome",
+    "action_kind",
+    "describe_action",
+    "describe_result",
     "evolve",
 ]
 
@@ -319,6 +322,55 @@ class Done:
 
 
 Result = LookupResult | UpdateOutcome | PlanRead | PlanList | Done
+
+# -- the one formatter of each action and answer (the prose of a trace) ---------------------
+
+
+def action_kind(action: Action) -> str:
+    """query, update, store or sleep."""
+    if isinstance(action, Query):
+        return "query"
+    if isinstance(action, SendUpdate):
+        return "update"
+    if isinstance(action, Sleep):
+        return "sleep"
+    return "store"
+
+
+def describe_action(action: Action) -> str:
+    match action:
+        case Query(name=name, rtype=rtype, why=why):
+            return f"query {name} {rtype}" + (f" ({why})" if why else "")
+        case SendUpdate(why=why):
+            return f"UPDATE {why}"
+        case ReadNewestPlan(newer_than=n):
+            return f"store: read the newest plan (newer than g{n})"
+        case ListPlans():
+            return "store: list the plans"
+        case DeletePlans(generations=gens):
+            return "store: delete " + ", ".join(f"g{g}" for g in gens)
+        case PublishPlan(generation=gen):
+            return f"store: write plan g{gen}"
+        case Sleep(until_ms=until):
+            return f"back off until t={until}ms"
+    raise AssertionError(f"unknown action {action!r}")
+
+
+def describe_result(result: Result) -> str:
+    match result:
+        case LookupResult():
+            rdatas = [rr.rdata for rr in result.answer]
+            return result.rcode.name + (" " + " ".join(rdatas) if rdatas else " (empty)")
+        case UpdateOutcome(rcode=rcode):
+            return rcode
+        case PlanRead(plan=plan):
+            return f"g{plan.generation}" if plan else "none (the planner has stopped)"
+        case PlanList(generations=gens):
+            return ", ".join(f"g{g}" for g in gens) or "none"
+        case Done():
+            return "ok"
+    raise AssertionError(f"unknown result {result!r}")
+
 
 ACTION_TYPES = (Query, SendUpdate, ReadNewestPlan, ListPlans, DeletePlans, PublishPlan, Sleep)
 
