@@ -275,7 +275,9 @@ def _resume(name: str, coroutine: Coroutine[Any, Any, None], handle: Handle, val
 
 
 def _failed(name: str, exc: Exception, step_note: str) -> EnactorError:
-    frames = traceback.format_exception(exc)
+    # The enactor's own frames: the first one is the `send` in `_resume`.
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    frames = traceback.format_exception(type(exc), exc, tb)
     return EnactorError(f"enactor {name} raised {type(exc).__name__}: {exc} (after "
                         f"{step_note})\n{''.join(frames).rstrip()}")
 
