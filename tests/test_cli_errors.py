@@ -162,8 +162,8 @@ def test_an_enactor_that_returns_a_non_action_is_one_line_naming_it_the_step_and
                             transport, *files(tmp_path)], capsys)
     assert code == 2
     assert len(err.splitlines()) == 1
-    assert err.startswith(f"reproducer: error: enactor {BAD_ENACTOR} (--enactor) broke the "
-                          f"contract at step {step}: enactor-")
+    assert err.startswith(f"reproducer: error: enactor {BAD_ENACTOR} (--enactor) failed at "
+                          f"step {step}: enactor-")
     assert "next_action returned 'flip dynamodb to g2', which is not an action" in err
     assert len(lines) == step - 1  # the steps it took before, narrated as they happened
 
@@ -174,8 +174,8 @@ def test_exploring_an_enactor_that_returns_a_non_action_is_one_line_naming_it_an
                         "--out", str(tmp_path / "cx.json")], capsys)
     assert code == 2
     assert len(err.splitlines()) == 1
-    assert err.startswith(f"reproducer: error: enactor {BAD_ENACTOR} (--enactor) broke the "
-                          "contract")
+    assert err.startswith(f"reproducer: error: enactor {BAD_ENACTOR} (--enactor) failed at "
+                          "step ")
     assert "next_action returned 'flip dynamodb to g2', which is not an action" in err
 
 
