@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fake_dns import DNSServer
@@ -116,3 +118,20 @@ def test_a_class_with_an_async_run_method_is_an_enactor_with_a_fresh_instance_pe
     second = run_memory(config, RandomChoices(1))
     assert first.completed and first.steps == second.steps
     assert any(s.note == "read g3" for s in first.steps)
+
+
+def test_the_cli_reports_an_async_enactor_that_raised_with_its_step_and_its_own_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reproducer.cli import main
+
+    code = main(["run", "--enactor", "async_enactors_for_tests:raises_after_reading",
+                 "--enactors", "1", "--transport", "memory", "--trace",
+                 str(tmp_path / "t.json"), "--report", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert err[0].startswith("reproducer: error: enactor async_enactors_for_tests:"
+                             "raises_after_reading (--enactor) failed at step ")
+    assert "enactor enactor-1 raised ValueError: cannot handle 1 records" in err[0]
+    assert err[1] == "Traceback (most recent call last):"
+    assert "async_enactor.py" not in "\n".join(err)  # only the enactor's own frames
+    assert err[-1] == "ValueError: cannot handle 1 records"
