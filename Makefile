@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint pytest reproduce bench bench-dns bench-lb clean
+.PHONY: test lint pytest reproduce play bench bench-dns bench-lb clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ pytest: $(STAMP)
 ## reproduce: the whole outage, live, in one command
 reproduce: $(STAMP)
 	$(PY) -m reproducer story
+
+## play: be the scheduler yourself, in a browser (prints the URL; PORT=8000 to choose the port)
+play: $(STAMP)
+	$(PY) -m reproducer play --port $(or $(PORT),0)
 
 ## bench: exploration speed and strategy comparison (issue: exploration)
 bench: $(STAMP)

@@ -339,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_wild_arguments(p)
     p.set_defaults(func=lambda a, r: wild_main(a, config_from_args(a), r))
 
+    from reproducer.telling.play import add_play_arguments, play_main
+
+    p = sub.add_parser("play", parents=[parent], help="be the scheduler: a page on 127.0.0.1 "
+                       "where you pick who moves next, over real DNS", **_EPILOG)
+    add_play_arguments(p)
+    p.set_defaults(func=lambda a, r: play_main(a, config_from_args(a), r))
+
     from reproducer.telling import story as _story
 
     # The story's world is fixed (the outage's), so it takes no configuration flags.
