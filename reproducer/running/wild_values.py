@@ -56,7 +56,7 @@ class Progress:
     requests_failed: int
 
     def line(self) -> str:
-        applied = " ".join(f"{name.removeprefix('enactor-e')}={n}" for name, n in self.applied_by)
+        applied = " ".join(f"{name}={n}" for name, n in self.applied_by)
         return (f"t={self.t_s:6.1f}s round {self.rounds:3d}  plans {self.plans_published:5d}  "
                 f"applied {applied}  violations {self.violations}  clients saw "
                 f"{self.clients_saw}  requests {self.requests_sent} failed "
