@@ -336,10 +336,18 @@ async function start() {
   });
   const data = await api("GET", "/api/challenges");
   challenges = [...data.challenges, data.free];
+  window.addEventListener("hashchange", () => followLink().catch((err) => say(err.message)));
+  await followLink();
+}
+
+// The game the link names: the first visit starts the first challenge not done yet.
+async function followLink() {
   const link = readLink();
   const done = progress();
   current = challenges.find((c) => c.id === link.challenge)
-    || challenges.find((c) => !(done[c.id] && done[c.id].done)) || data.free;
+    || challenges.find((c) => !(done[c.id] && done[c.id].done)) || challenges[challenges.length - 1];
+  say("");
+  lesson("");
   drawChallenges();
   await openWorld(link.challenge === current.id ? link.position : []);
 }
