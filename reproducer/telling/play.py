@@ -38,7 +38,7 @@ from fake_dns import DNSClientError
 from reproducer.running.choices import ReplayChoices
 from reproducer.running.core import EnactorError
 from reproducer.running.replay import replay_json
-from reproducer.running.simulation import run_memory
+from reproducer.running.simulation import Simulation
 from reproducer.telling.play_view import CHALLENGES, FREE, describe_world, guide_json, proof_json
 from reproducer.telling.play_worlds import Guide, PlayError, World, Worlds
 from reproducer.world.config import Config
@@ -211,7 +211,7 @@ async def replay_file(request: web.Request) -> web.Response:
     world = _world(request)
     async with world.lock:
         config, choices = world.config, tuple(world.run.choices)
-    result = run_memory(config, ReplayChoices(choices))
+    result = Simulation(config, cache="none").run(ReplayChoices(choices))  # see check_position
     name = f"play-{world.challenge}-{world.run.length}-moves.json"
     return web.json_response(replay_json(result), dumps=lambda d: json.dumps(d, indent=2),
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})

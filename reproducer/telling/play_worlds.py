@@ -52,7 +52,8 @@ def check_position(config: Config, position: Sequence[str]) -> None:
     if len(position) > config.max_steps:
         raise PlayError(400, f"the position has {len(position)} moves, more than this world's "
                              f"bound of {config.max_steps} steps")
-    sim = Simulation(config, stop_at_violation=False)
+    # No memos shared with the guide's search, which runs in another thread at the same time.
+    sim = Simulation(config, stop_at_violation=False, cache="none")
     for n, worker in enumerate(position, start=1):
         why = refusal(sim, worker) if isinstance(worker, str) else f"{worker!r} is not a name"
         if why is not None:
