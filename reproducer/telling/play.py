@@ -315,7 +315,10 @@ def play_main(args: argparse.Namespace, free: Config, report: Callable[[str], No
                    guide_states=args.guide_states)
 
     def ready(url: str) -> None:
-        report(f"play the scheduler at {url}  (free play: {free.label}; Ctrl-C stops)")
+        if args.json:
+            report(json.dumps({"url": url, "free": free.to_json()}))
+        else:
+            report(f"play the scheduler at {url}  (free play: {free.label}; Ctrl-C stops)")
 
     try:
         asyncio.run(serve(app, args.port, ready))
