@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 test: $(STAMP) lint pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fake_dns fake_lb reproducer tests
+	$(VENV)/bin/ruff check fake_dns fake_lb reproducer tests examples
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
