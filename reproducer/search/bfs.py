@@ -1,19 +1,28 @@
-"""Breadth-first search over states, de-duplicated by a hash of the state (Spin's hash
-compaction: a 64-bit hash per state, so the chance that two of n states collide is about
-n²/2⁶⁵). The first violating state found is at the least depth: its path is the shortest
-violating schedule, the judge of minimality. With no violation and nothing cut by the bound on
-states, every reachable state within `max_steps` was checked.
+"""Breadth-first search over states, de-duplicated by a 64-bit identity of the state (Spin's
+hash compaction: the chance that two of n states collide is about n²/2⁶⁵). The identity holds
+only what decides the future, under the reductions asked for (`reproducer.search.identity`:
+scheduler bookkeeping, canonical values, unread records, dead fields, symmetry over
+enactors), and a partial-order reduction defers the Planner (`reproducer.search.por`). Each
+merges only states with the same futures or skips only steps that another order of the same
+length takes, so the first violating state found is still at the least depth: its path is the
+shortest violating schedule, the judge of minimality. With no violation and nothing cut by
+the bound on states, every reachable state within `max_steps` was checked.
+
+Memory: the visited set holds one integer per state, the path table two flat arrays (parent
+entry, worker), and only the frontier holds states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Iterable
 
 from reproducer.running.core import State
-from reproducer.running.simulation import Simulation, Universe, state_key
+from reproducer.running.simulation import Simulation, Universe
 from reproducer.running.trace import RunResult
+from reproducer.search.identity import REDUCTIONS, Identity
 from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.por import persistent_movers
 from reproducer.world.config import Config
 
 __all__ = ["DEFAULT_MAX_STATES", "explore_bfs"]
@@ -21,33 +30,31 @@ __all__ = ["DEFAULT_MAX_STATES", "explore_bfs"]
 DEFAULT_MAX_STATES = 3_000_000
 
 
-@dataclass(slots=True)
-class _Frontier:
-    states: list[State] = field(default_factory=list)
-    paths: list[int] = field(default_factory=list)  # index into the path table
-
-
 def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 progress: Progress | None = None, movers: frozenset[int] | None = None,
-                max_depth: int | None = None, start: Sequence[int | str] = ()) -> Exploration:
+                max_depth: int | None = None,
+                reductions: Iterable[str] = REDUCTIONS) -> Exploration:
     """Breadth-first search over states (module docstring), in memory. `movers` (worker
-    indices) and `max_depth` narrow it, for `minimise`'s last check. `start` (who moved, by
-    index or name) begins the search where that schedule leads instead of at the beginning:
-    the result, if any, is that schedule followed by the shortest way on from there (a guide's
-    "from here, in N more moves"); `max_depth` counts from there."""
+    indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the
+    reductions of a state's identity to use (default: all)."""
     ticker = Ticker(progress, "bfs")
     universe = Universe(config, "moves")
     universe.bounded = False  # state identities must stay valid for the whole search
-    prefix = Simulation(config, stop_at_violation=False).follow(start, strict=True)
-    names = prefix.names
-    before = [names.index(w) if isinstance(w, str) else w for w in start]
     root = universe.root
-    for w in before:
-        root = universe.step(root, w).child
-    seen: set[int] = {hash(state_key(root))}
-    # path table: (parent entry, worker index); entry 0 is the root
-    parents: list[tuple[int, int]] = [(-1, -1)]
-    frontier = _Frontier([root], [0])
+    asked = set(reductions)
+    if movers is not None and not set(range(1, len(root.workers))) <= movers:
+        asked.discard("symmetry")  # the enactors that may move are no longer interchangeable
+    if movers is not None:
+        asked.discard("por")  # its rule counts every unfinished enactor as a possible mover
+    identity = Identity(universe, asked)
+    used = tuple(r for r in REDUCTIONS if r in identity.used)
+    fingerprint = identity.fingerprint
+    seen: set[int] = {fingerprint(root)}
+    # the path table: entry i was reached from entry parent[i] by worker mover[i]; 0 is the root
+    parent = array("q", [-1])
+    mover = array("b", [-1])
+    states: list[State] = [root]
+    entries: list[int] = [0]
     expanded = 0
     depth = 0
     truncated = False
@@ -55,46 +62,47 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
     def path_of(entry: int) -> list[int]:
         workers: list[int] = []
         while entry > 0:
-            entry, w = parents[entry]
-            workers.append(w)
+            workers.append(mover[entry])
+            entry = parent[entry]
         return workers[::-1]
 
-    room = config.max_steps - len(before)
-    limit = room if max_depth is None else min(max_depth, room)
-    while frontier.states and depth < limit:
-        nxt = _Frontier()
-        for state, entry in zip(frontier.states, frontier.paths, strict=True):
+    limit = config.max_steps if max_depth is None else min(max_depth, config.max_steps)
+    step = universe.step
+    ready_of = persistent_movers if "por" in used else State.ready
+    while states and depth < limit:
+        next_states: list[State] = []
+        next_entries: list[int] = []
+        for state, entry in zip(states, entries, strict=True):
             if state.finished:
                 continue
-            for w in state.ready():
+            for w in ready_of(state):
                 if movers is not None and w not in movers:
                     continue
-                edge = universe.step(state, w)
+                child = step(state, w).child
                 expanded += 1
-                child = edge.child
                 if child.verdict or (child.finished and child.end_violations):
-                    workers = [*before, *path_of(entry), w]
-                    result = _result_of_workers(config, workers)
-                    return Exploration("bfs", config, expanded, ticker.elapsed(), result,
-                                       expanded, ticker.elapsed(), result.length,
-                                       states=len(seen))
-                h = hash(state_key(child))
+                    result = _result_of_workers(config, [*path_of(entry), w])
+                    return Exploration("bfs", config, 0, ticker.elapsed(), result, None,
+                                       ticker.elapsed(), result.length, states=len(seen),
+                                       steps_expanded=expanded, reductions=used)
+                h = fingerprint(child)
                 if h in seen:
                     continue
                 if len(seen) >= max_states:
                     truncated = True
                     continue
                 seen.add(h)
-                parents.append((entry, w))
-                nxt.states.append(child)
-                nxt.paths.append(len(parents) - 1)
+                parent.append(entry)
+                mover.append(w)
+                next_states.append(child)
+                next_entries.append(len(parent) - 1)
             if ticker.due():
                 ticker.say(f"depth {depth}, {len(seen):,} states, {expanded:,} steps")
-        frontier = nxt
+        states, entries = next_states, next_entries
         depth += 1
     exhausted = not truncated  # every state within max_steps (and max_depth) was checked
-    return Exploration("bfs", config, expanded, ticker.elapsed(), None, states=len(seen),
-                       exhausted=exhausted)
+    return Exploration("bfs", config, 0, ticker.elapsed(), None, states=len(seen),
+                       exhausted=exhausted, steps_expanded=expanded, reductions=used)
 
 
 def _result_of_workers(config: Config, workers: list[int]) -> RunResult:

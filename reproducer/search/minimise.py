@@ -55,8 +55,9 @@ def _segments(schedule: Sequence[str]) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True, slots=True)
 class Minimised:
-    """What `minimise` did: the shortest run, the length the local passes reached, the
-    replays made, and whether the last, exhaustive check found something shorter still."""
+    """What `minimise` did: the shortest run, the length the local passes reached (longer
+    than `result` when the last, exhaustive check found a shorter run), the replays made, and
+    the states that check visited."""
 
     result: RunResult
     local_steps: int

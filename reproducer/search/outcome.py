@@ -22,7 +22,7 @@ class Exploration:
 
     strategy: str
     config: Config
-    executions: int  # runs made to find it (bfs: steps expanded)
+    executions: int  # runs made to find it (bfs: 0; it counts `steps_expanded` instead)
     seconds: float
     result: RunResult | None = None
     first_at: int | None = None  # the execution that first broke an invariant
@@ -34,6 +34,8 @@ class Exploration:
     states: int | None = None  # bfs: distinct states reached
     exhausted: bool = False  # bfs: every reachable state within the bounds was checked
     transport: str = "memory"
+    steps_expanded: int | None = None  # bfs: steps taken from a state to a successor
+    reductions: tuple[str, ...] = ()  # bfs: the reductions of a state's identity used
 
     @property
     def found(self) -> bool:
@@ -47,7 +49,9 @@ class Exploration:
         v = self.result.violation if self.result else None
         out: dict[str, Any] = {
             "strategy": self.strategy, "variant": self.config.label,
-            "transport": self.transport, "executions": self.executions, "found": self.found,
+            "transport": self.transport,
+            "executions": None if self.strategy == "bfs" else self.executions,
+            "found": self.found,
             "invariant": v.invariant if v else None, "steps": self.steps,
             "seconds": round(self.seconds, 3),
             "first_found_at": self.first_at,
@@ -63,6 +67,8 @@ class Exploration:
         if self.strategy == "bfs":
             out["states"] = self.states
             out["exhausted"] = self.exhausted
+            out["steps_expanded"] = self.steps_expanded
+            out["reductions"] = list(self.reductions)
         return out
 
 

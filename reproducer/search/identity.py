@@ -1,0 +1,266 @@
+"""A state's identity for the exhaustive search: what decides the future, and nothing else.
+
+Breadth-first search keeps one state per identity (its 64-bit hash, Spin's hash compaction).
+Two states may share an identity only if every future of one is a future of the other, up to
+names that no invariant reads; then the violations reachable from them, and the least number
+of steps to reach one, are the same. Each reduction below merges more states and says why
+that is sound. They are switched on by name (`REDUCTIONS`), so a differential test and the
+benchmark can measure each against the search without it.
+
+- bookkeeping: the parking order and who moved last only number the choices (the core's Rule
+  2). Breadth-first search expands every ready worker whatever their order, and its path is a
+  list of who moved (replayed with `Simulation.follow`), so they decide nothing it reports.
+- values (built-in workers only): values that matter only by equality or by order are
+  canonicalised.
+  * Lock stamps ("enactor-2.3") are compared only for equality, and a stamp names exactly one
+    lock value (its writer's n-th write, with one expiry), so stamps are renamed by order of
+    first appearance (the zone's lock first) and each enactor's write counter, which only
+    makes the next stamp fresh, is dropped; so is the expiry an enactor believes the lock has
+    (its stamp decides every comparison the enactor makes with it).
+  * Virtual time matters only relative to now and only until it has passed: every rule adds
+    constants to it and compares (`takeable_by`, a sleep's `max`), so the clock is dropped and
+    the times that can still matter are kept relative to it, clamped at 0 once in the past:
+    the zone lock's expiry; a sleeping enactor's wake-up time; for an enactor about to take
+    the lock (CREATE_TREES), the expiry it will write. Elsewhere `moved_ms` is overwritten
+    before it is read.
+  * The action a built-in worker is parked on is a function of its state (`next_action`
+    reads no clock: its times come from `moved_ms`), and its trace note is prose: dropped.
+- unread (with values): records that no worker and no observer ever reads are left out: the
+  rollback alias (written by every flip, read by nobody: workers query the endpoint aliases
+  and the lock, observers follow an endpoint alias to its tree's addresses, and the UPDATE
+  prerequisites name only the lock, the aliases and the trees' addresses) and the trees' TXT
+  descriptions.
+- dead (with values): an enactor's fields that it will overwrite before it reads them again
+  are left out (Spin's dead variable reduction), read off `reproducer.world.enactor`:
+  * DONE: everything (it never moves again);
+  * the lock it believes, unless it believes it holds it (then `_next_endpoint` releases it
+    under that belief) or it will send it: in FIND_PLAN, CHECK, READ_ALIAS without a refused
+    flip behind it, LOCK_READ and BACKOFF before a refusal, the next lock read replaces it;
+  * by where it is headed (its phase, or in LOCK_READ and BACKOFF the phase it resumes with
+    the lock): the plan, unless it will flip (clean-up never reads it; picking up a plan
+    replaces it); the endpoint, unless it will read an alias, create, flip or clean-up-read
+    (each way into those sets it); the aliases read, unless it will create or flip, read the
+    aliases for clean-up, re-read after a refused flip, or delete under the cas clean-up's
+    prerequisite; the doomed plans, outside the clean-up after its listing (which sets them);
+  * what to resume, outside LOCK_READ and BACKOFF; where to go after a release, outside
+    RELEASE (every way into those sets them); the failure count in FIND_PLAN (picking up a
+    plan resets it).
+- symmetry (with values): the enactors are identical but for their names, which appear only
+  in their own state, the lock's holder and the stamps. Enactors are listed sorted by what
+  they hold (holders as positions in that list), trying every order of the ones that tie,
+  and the least description is the identity: states that differ by a renaming of enactors are
+  one (TLC's SYMMETRY; invariants never name an enactor).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from reproducer.running.core import State
+from reproducer.running.simulation import Universe, state_key
+from reproducer.world.enactor import Phase, StateMachineEnactor
+from reproducer.world.planner import Planner
+from reproducer.world.values import LockValue
+
+__all__ = ["REDUCTIONS", "Identity", "check_reductions"]
+
+REDUCTIONS = ("bookkeeping", "values", "unread", "dead", "symmetry", "por")
+_NEEDS = {"values": "bookkeeping", "unread": "values", "dead": "values", "symmetry": "values",
+          "por": "bookkeeping"}
+_MAX_ORDERS = 720  # orders of tied enactors tried; beyond, one order (sound, merges less)
+
+
+def check_reductions(names: Iterable[str]) -> frozenset[str]:
+    """The reductions asked for, each with the ones it builds on."""
+    wanted = set(names)
+    unknown = wanted - set(REDUCTIONS)
+    if unknown:
+        raise ValueError(f"unknown reductions {sorted(unknown)}: choose among "
+                         f"{', '.join(REDUCTIONS)}")
+    for name in list(wanted):
+        while name in _NEEDS:
+            name = _NEEDS[name]
+            wanted.add(name)
+    return frozenset(wanted)
+
+
+class Identity:
+    """`fingerprint(state)`: a 64-bit identity under the reductions in `used` (which may be
+    fewer than asked: `values` and `symmetry` need the built-in workers)."""
+
+    def __init__(self, universe: Universe, reductions: Iterable[str]) -> None:
+        asked = check_reductions(reductions)
+        config = universe.config
+        self._read_aliases = frozenset(config.layout.endpoint_name(ep)
+                                       for ep in config.layout.endpoints)
+        builtin = (universe.memo and isinstance(universe.root.workers[0], Planner) and all(
+            type(w) is StateMachineEnactor for w in universe.root.workers[1:]))
+        self.used = asked if builtin else asked & {"bookkeeping"}
+        self.builtin = builtin
+        self.universe = universe
+        self._lock_name = config.layout.lock_name
+        self._index = {w.name: i for i, w in enumerate(universe.root.workers)}
+        self._interned: dict[Hashable, int] = {}
+        self._zones: dict[int, tuple[int, int | None, str | None, int]] = {}
+        self._enactors: dict[int, tuple[int, int | None, str | None, int | None]] = {}
+        self.fingerprint: Callable[[State], int]
+        if "values" in self.used:
+            self.fingerprint = self._canonical
+        elif "bookkeeping" in self.used:
+            self.fingerprint = _without_bookkeeping
+        else:
+            self.fingerprint = _plain
+
+    def _intern(self, value: Hashable) -> int:
+        return self._interned.setdefault(value, len(self._interned))
+
+    def _zone(self, dns: Any) -> tuple[int, int | None, str | None, int]:
+        """(content but the lock, lock holder index, lock stamp, lock expiry), per zone."""
+        known = self._zones.get(id(dns))
+        if known is None:
+            rest = []
+            lock: LockValue | None = None
+            unread = "unread" in self.used
+            aliases = self._read_aliases
+            for origin, zone in dns.zones.items():
+                for name, node in zone.nodes.items():
+                    for rtype, rrset in node.items():
+                        if rtype == "SOA":
+                            continue
+                        if name == self._lock_name and rtype == "TXT":
+                            lock = LockValue.parse(rrset[1][0]) if len(rrset[1]) == 1 else None
+                            if lock is not None:
+                                continue
+                        if unread and rtype != "A" and not (rtype == "CNAME"
+                                                            and name in aliases):
+                            continue
+                        rest.append((origin, name, rtype, rrset))
+            holder = None if lock is None else self._index.get(lock.holder)
+            known = (self._intern(frozenset(rest)), holder,
+                     None if lock is None else lock.stamp,
+                     0 if lock is None or holder is None else lock.expires_ms)
+            self._zones[id(dns)] = known
+        return known
+
+    def _enactor(self, e: StateMachineEnactor) -> tuple[int, int | None, str | None, int | None]:
+        """(what it holds but names, stamps and times; lock holder index; lock stamp; the
+        absolute time that can still matter), per enactor state."""
+        known = self._enactors.get(id(e))
+        if known is None:
+            s = e.settings
+            # the back-off count matters only through the delay, which stops doubling at its cap
+            backoff = min(e.backoff, _saturation(s.backoff_base_ms, s.backoff_max_ms))
+            lock = e.lock
+            local: tuple[Any, ...] = (
+                e.phase, e.plan, e.last_done, e.endpoint, e.lock is None, e.resume,
+                e.after_release, e.retrying, e.suspect, backoff, e.failures, e.active, e.doomed)
+            if "dead" in self.used:
+                local, lock = _live(e, local, backoff)
+            when = (e.moved_ms + min(s.backoff_base_ms << e.backoff, s.backoff_max_ms)
+                    if e.phase is Phase.BACKOFF else
+                    e.moved_ms + s.lease_ms if e.phase is Phase.CREATE_TREES else None)
+            known = (self._intern(local), None if lock is None else self._index.get(lock.holder),
+                     None if lock is None else lock.stamp, when)
+            self._enactors[id(e)] = known
+        return known
+
+    def _canonical(self, state: State) -> int:
+        now = state.clock_ms
+        rest, zone_holder, zone_stamp, zone_expiry = self._zone(state.dns)
+        workers = state.workers
+        enactors = range(1, len(workers))
+        infos = {w: self._enactor(workers[w]) for w in enactors}  # type: ignore[arg-type]
+        # What an enactor holds, told without any name: (local, time, holder, stamp) classes.
+        sig = {}
+        for w, (local, holder, stamp, when) in infos.items():
+            sig[w] = (local, -1 if when is None else max(when - now, 0),
+                      0 if holder is None else 1 if holder == w else
+                      2 if holder == zone_holder else 3,
+                      -1 if stamp is None else 0 if stamp == zone_stamp else 1)
+        if "symmetry" in self.used:
+            order = sorted(enactors, key=sig.__getitem__)
+            orders = _tie_orders(order, sig)
+        else:
+            orders = [list(enactors)]
+        best: tuple[Any, ...] | None = None
+        for candidate in orders:
+            pos = {w: j for j, w in enumerate(candidate)}
+            labels = {zone_stamp: 0}
+            parts: list[Any] = [-1 if zone_holder is None else pos.get(zone_holder, -2),
+                                max(zone_expiry - now, 0)]
+            for w in candidate:
+                _, holder, stamp, _ = infos[w]
+                parts.append((sig[w], -1 if holder is None else pos.get(holder, -2),
+                              -1 if stamp is None else labels.setdefault(stamp, len(labels))))
+            key = tuple(parts)
+            if best is None or key < best:
+                best = key
+        return hash((rest, id(state.store), id(workers[0]), state.highest, state.broken, best))
+
+
+def _tie_orders(order: list[int], sig: dict[int, Any]) -> list[list[int]]:
+    """Every order of `order` that permutes only enactors with equal signatures."""
+    groups = [list(g) for _, g in itertools.groupby(order, key=sig.__getitem__)]
+    count = 1
+    for g in groups:
+        for n in range(2, len(g) + 1):
+            count *= n
+    if count == 1 or count > _MAX_ORDERS:
+        return [order]
+    return [[w for part in combo for w in part]
+            for combo in itertools.product(*(itertools.permutations(g) for g in groups))]
+
+
+_LOCK_REPLACED = (Phase.FIND_PLAN, Phase.CHECK, Phase.READ_ALIAS, Phase.LOCK_READ, Phase.BACKOFF)
+_WAITING = (Phase.LOCK_READ, Phase.BACKOFF)
+_CLEANUP = (Phase.CLEANUP_LIST, Phase.CLEANUP_READ_ACTIVE, Phase.CLEANUP_DNS, Phase.CLEANUP_STORE)
+_TO_FLIP = (Phase.CREATE_TREES, Phase.READ_ALIAS)
+
+
+def _live(e: StateMachineEnactor, local: tuple[Any, ...], backoff: int
+          ) -> tuple[tuple[Any, ...], LockValue | None]:
+    """`local` and the believed lock with the dead fields blanked (module docstring, dead)."""
+    ph = e.phase
+    if ph is Phase.DONE:
+        return (ph,), None
+    lock = e.lock
+    holds = lock is not None and lock.holder == e.name
+    dead_lock = ph in _LOCK_REPLACED and not holds and not e.retrying and not e.suspect
+    if dead_lock:
+        lock = None
+    waiting = ph in _WAITING
+    # where this enactor is headed: its phase, or the phase it resumes once it has the lock
+    goal = e.resume if waiting else ph
+    cas_cleanup = e.policy.cleanup == "cas"
+    plan = None if ph is Phase.FIND_PLAN or goal in _CLEANUP or (
+        ph is Phase.RELEASE and e.after_release is not Phase.READ_ALIAS) else e.plan
+    endpoint = e.endpoint if goal in _TO_FLIP or goal in (
+        Phase.FLIP, Phase.CLEANUP_READ_ACTIVE) or (
+        ph is Phase.RELEASE and e.after_release is Phase.READ_ALIAS) else None
+    active = e.active if (goal in (Phase.CREATE_TREES, Phase.FLIP, Phase.CLEANUP_READ_ACTIVE)
+                          or (goal is Phase.READ_ALIAS and (waiting or e.suspect))
+                          or (goal is Phase.CLEANUP_DNS and cas_cleanup)) else None
+    doomed = e.doomed if goal in _CLEANUP and goal is not Phase.CLEANUP_LIST else None
+    return ((ph, plan, e.last_done, endpoint, dead_lock or e.lock is None,
+             e.resume if waiting else None,
+             e.after_release if ph is Phase.RELEASE else None, e.retrying, e.suspect,
+             backoff, 0 if ph is Phase.FIND_PLAN else e.failures, active, doomed), lock)
+
+
+def _saturation(base_ms: int, max_ms: int) -> int:
+    """The least back-off count whose delay is the cap: counts beyond it are the same."""
+    count = 0
+    while base_ms > 0 and (base_ms << count) < max_ms:
+        count += 1
+    return count
+
+
+def _plain(state: State) -> int:
+    return hash(state_key(state))
+
+
+def _without_bookkeeping(state: State) -> int:
+    return hash((id(state.dns), id(state.store), state.clock_ms, tuple(map(id, state.workers)),
+                 tuple(map(id, state.pending)), state.highest, state.broken))
