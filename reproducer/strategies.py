@@ -21,6 +21,7 @@ example database (`_explore.py`).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 from hypothesis import strategies as st
@@ -67,3 +68,33 @@ class HypothesisSchedule:
 def schedules() -> st.SearchStrategy[HypothesisSchedule]:
     """Schedules drawn from Hypothesis, one bounded integer per scheduling decision."""
     return st.builds(HypothesisSchedule, st.data())
+
+
+
+class SampledSchedule(HypothesisSchedule):
+    """The default explorer's schedule: a uniform random walk (the best sampler measured on
+    every world, `python -m reproducer.search.measure`) whose generator Hypothesis seeds. Drawing
+    each decision instead (`schedules()`) starts Hypothesis in its small-example phase, whose
+    every other example is a random prefix and then no context switch at all; drawing the
+    seed makes every example a fresh random walk from the first one. Hypothesis shrinks the
+    seed only; the story is shrunk by `reproducer.search.minimise`, which ends with an
+    exhaustive check."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self.choices: list[int] = []
+
+    def choose(self, ready: Sequence[str]) -> int:
+        if len(ready) < 2:
+            raise ValueError(f"choose() needs two or more ready workers, got {list(ready)}")
+        choice = self._rng.randrange(len(ready))
+        self.choices.append(choice)
+        return choice
+
+    def __repr__(self) -> str:
+        return f"SampledSchedule(choices={self.choices})"
+
+
+def explorer_schedules() -> st.SearchStrategy[HypothesisSchedule]:
+    """The schedules `reproducer explore` draws by default (`SampledSchedule`)."""
+    return st.builds(SampledSchedule, st.randoms(use_true_random=True))

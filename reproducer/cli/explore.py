@@ -13,6 +13,7 @@ from reproducer.cli.shell import shell_command
 from reproducer.running.core import EnactorError
 from reproducer.search.bfs import DEFAULT_MAX_STATES
 from reproducer.search.explore import STRATEGIES, explore
+from reproducer.search.identity import REDUCTIONS
 from reproducer.world.config import Config
 
 __all__ = ["add_explore_arguments", "check_explore_arguments", "enactor_error", "explore_main"]
@@ -26,6 +27,9 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES,
                         help=f"bfs: distinct states before giving up "
                              f"(default {DEFAULT_MAX_STATES})")
+    parser.add_argument("--reductions", default=",".join(REDUCTIONS),
+                        help="bfs: reductions of a state's identity, comma-separated, '' for "
+                             f"none (default {','.join(REDUCTIONS)})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--depth", type=int, default=3,
                         help="pct: bug depth d, d-1 priority change points (default 3; the empty "
@@ -91,7 +95,8 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
         outcome = explore(args.strategy, config, max_runs=args.max_runs, seed=args.seed,
                           depth=args.depth, transport=args.transport, progress=progress,
                           database=database, max_states=args.max_states,
-                          shrink=not args.no_shrink)
+                          shrink=not args.no_shrink,
+                          reductions=tuple(r for r in args.reductions.split(",") if r))
     except EnactorError as exc:
         raise UsageError(enactor_error(config, exc)) from None
     replay_path: Path | None = None
@@ -103,7 +108,8 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
         report(json.dumps(data))
         return EXIT_FOUND if outcome.found else EXIT_OK
     if not outcome.found or outcome.result is None:
-        what = (f"{outcome.states:,} states ({outcome.executions:,} steps); "
+        what = (f"{outcome.states:,} states ({outcome.steps_expanded:,} steps expanded; "
+                f"reductions: {', '.join(outcome.reductions) or 'none'}); "
                 + ("every reachable state within the bounds was checked" if outcome.exhausted
                    else "the state bound cut the search short")
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
@@ -116,7 +122,10 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
     v = result.violation
     assert v is not None
     story = (f"{outcome.strategy}: invariant {v.invariant} broken — {v.title} — after "
-             f"{outcome.executions:,} executions, {outcome.seconds:.1f}s; shortest story "
+             + (f"{outcome.steps_expanded:,} steps expanded (reductions: "
+                f"{', '.join(outcome.reductions) or 'none'})" if outcome.strategy == "bfs"
+                else f"{outcome.executions:,} executions")
+             + f", {outcome.seconds:.1f}s; shortest story "
              f"found: {result.length} steps")
     if outcome.found_steps is not None and outcome.found_steps != result.length:
         story += f" (the first violating run had {outcome.found_steps} steps)"

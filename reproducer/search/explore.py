@@ -17,13 +17,18 @@ its list of choices, and a replay file is that list.
   scheduling decisions (a step with one ready worker offers no choice to change); k starts at
   the decisions of the run where every choice is 0 and grows to the most decisions any run of
   the exploration has made, as Shuttle does.
+- pos: partial order sampling (Yuan, Yang, Gu, CAV 2018): random priorities, re-drawn only
+  for the mover and the pending actions that race with its step (`pos.py`).
+- surw: selectively uniform random walk (Zhao et al., ASPLOS 2025): the mover drawn in
+  proportion to its interesting events left, so interleavings are uniform (`surw.py`).
 - hypothesis: every choice is a Hypothesis draw (`strategies.schedules()`), through
   `hypothesis.find` with a database key made from the configuration, so the example database
   (.hypothesis/ by default) replays a counterexample first on the next run.
-- bfs: breadth-first over states, de-duplicated by a hash of the state (Spin's hash
-  compaction: a 64-bit hash per state, so the chance that two of n states collide is about
-  n²/2⁶⁵). The first violating state found is at the least depth: its path is the shortest
-  violating schedule, the judge of minimality. With no violation and nothing cut by the bound
+- bfs: breadth-first over states, de-duplicated by a hash of the state's identity under the
+  reductions asked for (`identity.py`, `por.py`; Spin's hash compaction: a 64-bit hash per
+  state, so the chance that two of n states collide is about n²/2⁶⁵). The first violating
+  state found is at the least depth: its path is the shortest violating schedule, the judge
+  of minimality. With no violation and nothing cut by the bound
   on states, every reachable state within `max_steps` was checked.
 
 The shortest story. Hypothesis shrinks its choice sequence (fewer, smaller draws), which is not
@@ -43,22 +48,26 @@ from typing import Literal
 
 from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
 from reproducer.search.hypothesis_search import explore_hypothesis
+from reproducer.search.identity import REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.pct import explore_pct
+from reproducer.search.pos import explore_pos
 from reproducer.search.random_walk import explore_random
 from reproducer.search.sampling import TransportName
+from reproducer.search.surw import explore_surw
 from reproducer.world.config import Config
 
 __all__ = ["STRATEGIES", "Strategy", "explore"]
 
-Strategy = Literal["hypothesis", "random", "pct", "bfs"]
-STRATEGIES: tuple[Strategy, ...] = ("hypothesis", "random", "pct", "bfs")
+Strategy = Literal["hypothesis", "random", "pct", "pos", "surw", "bfs"]
+STRATEGIES: tuple[Strategy, ...] = ("hypothesis", "random", "pct", "pos", "surw", "bfs")
 
 
 def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed: int = 0,
             depth: int = 3, transport: TransportName = "memory", progress: Progress | None = None,
             database: Path | Literal["default"] | None = "default",
-            max_states: int = DEFAULT_MAX_STATES, shrink: bool = True) -> Exploration:
+            max_states: int = DEFAULT_MAX_STATES, shrink: bool = True,
+            reductions: tuple[str, ...] = REDUCTIONS) -> Exploration:
     """One entry point for every strategy (what the CLI calls)."""
     if strategy == "random":
         return explore_random(config, max_runs=max_runs, seed=seed, transport=transport,
@@ -66,6 +75,12 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
     if strategy == "pct":
         return explore_pct(config, max_runs=max_runs, seed=seed, depth=depth,
                            transport=transport, progress=progress, shrink=shrink)
+    if strategy == "pos":
+        return explore_pos(config, max_runs=max_runs, seed=seed, transport=transport,
+                           progress=progress, shrink=shrink)
+    if strategy == "surw":
+        return explore_surw(config, max_runs=max_runs, seed=seed, transport=transport,
+                            progress=progress, shrink=shrink)
     if strategy == "hypothesis":
         return explore_hypothesis(config, max_runs=max_runs, seed=seed, transport=transport,
                                   progress=progress, database=database, shrink=shrink)
@@ -73,5 +88,6 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
         if transport != "memory":
             raise ValueError("--strategy bfs copies states: it runs over --transport memory "
                              "only (replay its counterexample with --transport real)")
-        return explore_bfs(config, max_states=max_states, progress=progress)
+        return explore_bfs(config, max_states=max_states, progress=progress,
+                           reductions=reductions)
     raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")

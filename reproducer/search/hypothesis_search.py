@@ -1,4 +1,5 @@
-"""Hypothesis draws every choice (`reproducer.strategies.schedules()`), through
+"""Hypothesis draws the schedules (`reproducer.strategies.explorer_schedules()`: a uniform
+random walk whose generator Hypothesis seeds, the best sampler measured on every world), through
 `hypothesis.find` with a database key made from the configuration, so the example database
 (.hypothesis/ by default) replays a counterexample first on the next run."""
 
@@ -39,19 +40,38 @@ def _database(path: Path | Literal["default"] | None) -> Any:
     return DirectoryBasedExampleDatabase(str(path))
 
 
+_STORY = b".minimised-story"
+
+
+def _saved_story(db: Any, key: bytes, executor: Executor) -> RunResult | None:
+    """The first minimised story saved for this world that still breaks an invariant."""
+    from reproducer.running.choices import ReplayChoices
+
+    if db is None:
+        return None
+    for entry in db.fetch(key + _STORY):
+        try:
+            choices = [int(c) for c in json.loads(entry)]
+        except (ValueError, TypeError):
+            continue  # not ours, or from an older format: Hypothesis's own entries remain
+        broke, get = executor.run(ReplayChoices(choices))
+        if broke:
+            return get()
+    return None
+
+
 def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
                        transport: TransportName = "memory", progress: Progress | None = None,
                        database: Path | Literal["default"] | None = "default",
                        shrink: bool = True) -> Exploration:
-    """Hypothesis draws every choice (`strategies.schedules()`), through `hypothesis.find`
-    keyed by `database_key(config)`. The database first replays what an earlier run saved;
-    the minimised counterexample is saved next to Hypothesis's own shrunk one. `seed` is used
+    """Hypothesis draws the schedules (`strategies.explorer_schedules()`), through
+    `hypothesis.find` keyed by `database_key(config)`. The database first replays what an
+    earlier run saved. `seed` is used
     only with `database=None` (a seeded Hypothesis ignores its database)."""
     from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.database import choices_to_bytes
     from hypothesis.errors import NoSuchExample
 
-    from reproducer.strategies import HypothesisSchedule, schedules
+    from reproducer.strategies import HypothesisSchedule, explorer_schedules
 
     db = _database(database)
     key = database_key(config)
@@ -63,13 +83,23 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
     last: list[RunResult] = []
 
     with Executor(config, transport) as executor:
+        saved = _saved_story(db, key, executor)
+        if saved is not None:  # an earlier run's minimised story, replayed first
+            m = minimise(saved) if shrink else None
+            final = m.result if m else saved
+            return Exploration("hypothesis", config, 1, ticker.elapsed(), final, 1,
+                               ticker.elapsed(), saved.length, saved.length,
+                               m.local_steps if m else None, m.runs if m else 0,
+                               transport=transport)
+
         def condition(schedule: HypothesisSchedule) -> bool:
             nonlocal executions, first_at, first_seconds, found_steps
             executions += 1
             broke, get = executor.run(schedule)
             if broke:
                 result = get()
-                last[:] = [result]
+                if not last or result.length < last[0].length:
+                    last[:] = [result]  # the shortest so far (a shrunk seed is another walk)
                 if first_at is None:
                     first_at, first_seconds = executions, ticker.elapsed()
                     found_steps = result.length
@@ -90,17 +120,18 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
         # without one (with one, Hypothesis seeds itself and the database replays first).
         rng = random.Random(seed) if db is None else None
         try:
-            find(schedules(), condition, settings=hyp_settings, random=rng, database_key=key)
+            find(explorer_schedules(), condition, settings=hyp_settings, random=rng,
+                 database_key=key)
         except NoSuchExample:
             return Exploration("hypothesis", config, executions, ticker.elapsed(),
                                transport=transport)
     shrunk = last[0]
     m = minimise(shrunk) if shrink else None
     final = m.result if m else shrunk
-    if db is not None and final.length < shrunk.length:
-        # The choice sequence of `schedules()` is exactly one integer per decision, so the
-        # minimised run's choices are a valid entry: the next run replays it first.
-        db.save(key, choices_to_bytes(final.choices))
+    if db is not None:
+        # Hypothesis saved its example (a seed) under `key`; the minimised story's choices go
+        # under a key of their own, replayed before Hypothesis starts (`_saved_story`).
+        db.save(key + _STORY, json.dumps(list(final.choices)).encode())
     return Exploration("hypothesis", config, executions, ticker.elapsed(), final, first_at,
                        first_seconds, found_steps, shrunk.length,
                        m.local_steps if m else None, m.runs if m else 0, transport=transport)
