@@ -25,6 +25,7 @@ from reproducer.running.choices import RandomChoices
 from reproducer.running.simulation import Cache, Simulation, clear_cache
 from reproducer.search.bfs import explore_bfs
 from reproducer.search.explore import Strategy, explore
+from reproducer.search.identity import REDUCTIONS
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
 
@@ -105,9 +106,10 @@ def bench(out: Callable[[str], None]) -> None:
         warm = _memory_speed(config, "moves")
         out(f"in-process, memos:  {warm:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
         bfs = explore_bfs(config, max_states=600_000)  # the larger world: cut, and said so
-        out(f"bfs: shortest violation {bfs.steps} steps (search complete: {bfs.exhausted}), "
-            f"{bfs.states:,} states, "
-            f"{bfs.seconds:.1f}s")
+        out(f"bfs: shortest violation {bfs.steps} steps, found after expanding "
+            f"{bfs.steps_expanded:,} steps over {bfs.states:,} states, {bfs.seconds:.1f}s"
+            if bfs.found else f"bfs: no violation, {bfs.states:,} states (exhausted: "
+            f"{bfs.exhausted}), {bfs.seconds:.1f}s")
         runs_of: tuple[tuple[Strategy, int], ...] = (
             ("random", 0), ("pct", 3), ("pct", 4), ("pct", 5), ("hypothesis", 0))
         for name, depth in runs_of:
@@ -134,19 +136,37 @@ def bench(out: Callable[[str], None]) -> None:
                          f"{bfs.steps} (equal in {hits}/{len(lengths)}); seconds to the "
                          f"minimised counterexample, median {statistics.median(seconds):.2f}")
             out(line)
-    out("== exhaustive proofs of the correct fixes (bounded: every run ends before max_steps "
-        "for plans=1; max_steps bounds plans=2)")
+    out("== exhaustive proofs of the correct fixes, max_steps 300: each reduction off, then "
+        "all on (VmHWM is the process's peak so far)")
     for variant in (name for name, v in VARIANTS.items() if v.correct):
-        for config in (Config(variant=variant, enactors=2, plans=1),
-                       Config(variant=variant, enactors=2, plans=2, max_steps=30)):
-            proof = explore_bfs(config)
-            out(f"{variant:<12} enactors=2 plans={config.plans} max_steps={config.max_steps}: "
-                f"found={proof.found} states={proof.states:,} exhausted={proof.exhausted} "
-                f"{proof.seconds:.1f}s")
+        small = Config(variant=variant, enactors=2, plans=1)
+        levers: list[tuple[str, tuple[str, ...]]] = [("none", ())] + [
+            (f"all but {r}", tuple(x for x in REDUCTIONS if x != r)) for r in REDUCTIONS] + [
+            ("all", REDUCTIONS)]
+        for label, reductions in levers:
+            _proof(out, small, label, reductions, PROOF_CAP)
+        for config in (Config(variant=variant, enactors=2, plans=3),
+                       Config(variant=variant, enactors=2, endpoints=2, plans=3)):
+            _proof(out, config, "all", REDUCTIONS, PROOF_CAP)
+
+
+PROOF_CAP = 1_000_000  # states: a search cut here says so
+
+
+def _proof(out: Callable[[str], None], config: Config, label: str,
+           reductions: tuple[str, ...], cap: int) -> None:
+    proof = explore_bfs(config, reductions=reductions, max_states=cap)
+    out(f"{config.variant:<12} {config.enactors}/{config.endpoints}/{config.plans} "
+        f"reductions {label:<18} found={proof.found} states={proof.states:,} "
+        f"exhausted={proof.exhausted} {proof.seconds:.1f}s VmHWM {_vmhwm_mb():.0f} MB")
 
 
 def main() -> int:
     start = time.perf_counter()
+    if "--strategies" in sys.argv[1:]:
+        from reproducer.search.measure import main as measure_main
+
+        return measure_main([a for a in sys.argv[1:] if a != "--strategies"])
     bench(lambda line: print(line, flush=True))
     print(f"total {time.perf_counter() - start:.0f}s", file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ WORLDS: dict[str, Config] = {
     "empty record only": Config(enactors=2, invariants=(1,)),
     "cleanup-checks-active 2/3/5": Config(variant="cleanup-checks-active", enactors=2,
                                           endpoints=3, plans=5),
-    "empty record, 3 enactors, 3 endpoints": Config(enactors=3, endpoints=3, invariants=(1,)),
+    "empty record 3/3/3": Config(enactors=3, endpoints=3, invariants=(1,)),
 }
 SAMPLERS = ("random", "pos", "surw", "pct-4", "hypothesis")
 
