@@ -163,10 +163,10 @@ def _proof(out: Callable[[str], None], config: Config, label: str,
 
 def main() -> int:
     start = time.perf_counter()
-    if "--strategies" in sys.argv[1:]:
+    if sys.argv[1:2] == ["--strategies"]:
         from reproducer.search.measure import main as measure_main
 
-        return measure_main([a for a in sys.argv[1:] if a != "--strategies"])
+        return measure_main(sys.argv[2:])
     bench(lambda line: print(line, flush=True))
     print(f"total {time.perf_counter() - start:.0f}s", file=sys.stderr)
     return 0
