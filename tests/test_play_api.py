@@ -198,7 +198,7 @@ async def test_the_guide_and_the_proof_say_cas_flip_can_never_be_broken() -> Non
         assert guide["text"].startswith("From here it can never be done")
         proof = await call(client, "GET", "/api/challenges/cas-flip/proof")
         assert proof["found"] is False and proof["exhausted"] is True
-        assert proof["states"] > 1_000 and proof["enactors"] == 2
+        assert proof["states"] > 100 and proof["enactors"] == 2
         fewest = await call(client, "GET", "/api/challenges/fewest-moves/proof")
         assert fewest["minimum"] == 18
 

@@ -15,7 +15,7 @@ entry, worker), and only the frontier holds states.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from reproducer.running.core import State
 from reproducer.running.simulation import Simulation, Universe
@@ -33,14 +33,22 @@ DEFAULT_MAX_STATES = 3_000_000
 def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 progress: Progress | None = None, movers: frozenset[int] | None = None,
                 max_depth: int | None = None,
-                reductions: Iterable[str] = REDUCTIONS) -> Exploration:
+                reductions: Iterable[str] = REDUCTIONS,
+                start: Sequence[int | str] = ()) -> Exploration:
     """Breadth-first search over states (module docstring), in memory. `movers` (worker
     indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the
-    reductions of a state's identity to use (default: all)."""
+    reductions of a state's identity to use (default: all). `start` (who moved, by index or
+    name) begins the search where that schedule leads instead of at the beginning: the result,
+    if any, is that schedule followed by the shortest way on from there (a guide's "from here,
+    in N more moves"); `max_depth` counts from there."""
     ticker = Ticker(progress, "bfs")
     universe = Universe(config, "moves")
     universe.bounded = False  # state identities must stay valid for the whole search
+    names = Simulation(config, stop_at_violation=False).follow(start, strict=True).names
+    before = [names.index(w) if isinstance(w, str) else w for w in start]
     root = universe.root
+    for w in before:
+        root = universe.step(root, w).child
     asked = set(reductions)
     if movers is not None and not set(range(1, len(root.workers))) <= movers:
         asked.discard("symmetry")  # the enactors that may move are no longer interchangeable
@@ -66,7 +74,8 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
             entry = parent[entry]
         return workers[::-1]
 
-    limit = config.max_steps if max_depth is None else min(max_depth, config.max_steps)
+    room = config.max_steps - len(before)
+    limit = room if max_depth is None else min(max_depth, room)
     step = universe.step
     ready_of = persistent_movers if "por" in used else State.ready
     while states and depth < limit:
@@ -81,7 +90,7 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 child = step(state, w).child
                 expanded += 1
                 if child.verdict or (child.finished and child.end_violations):
-                    result = _result_of_workers(config, [*path_of(entry), w])
+                    result = _result_of_workers(config, [*before, *path_of(entry), w])
                     return Exploration("bfs", config, 0, ticker.elapsed(), result, None,
                                        ticker.elapsed(), result.length, states=len(seen),
                                        steps_expanded=expanded, reductions=used)
