@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reproducer import Config, RandomChoices, ReadNewestPlan, Simulation
+from reproducer import STRATEGIES, Config, RandomChoices, ReadNewestPlan, Simulation
 from reproducer.cli import main
 from reproducer.running.core import EnactorError
 
@@ -61,8 +61,8 @@ def files(tmp_path: Path) -> list[str]:
     (["run", "--bogus"],
      "reproducer: error: unrecognized arguments: --bogus (see reproducer run --help)"),
     (["explore", "--strategy", "dfs"],
-     "reproducer: error: argument --strategy: invalid choice: 'dfs' (choose from 'hypothesis', "
-     "'random', 'pct', 'bfs') (see reproducer explore --help)"),
+     "reproducer: error: argument --strategy: invalid choice: 'dfs' (choose from "
+     + ", ".join(repr(s) for s in STRATEGIES) + ") (see reproducer explore --help)"),
     (["replay"],
      "reproducer: error: the following arguments are required: file "
      "(see reproducer replay --help)"),

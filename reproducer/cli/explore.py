@@ -67,8 +67,9 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
 
 def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None) -> str:
     """One line for an enactor that broke the contract or raised: which enactor, at which step,
-    and what happened (for an exception, the enactor's own traceback follows); what it returned (`exc`'s message names the worker and the value). The step is the one the
-    runner put on the error (`exc.step`), else `step` as the caller counted it."""
+    and what happened (`exc`'s message names the worker and what it returned; for an exception,
+    the enactor's own traceback follows). The step is the one the runner put on the error
+    (`exc.step`), else `step` as the caller counted it."""
     step = getattr(exc, "step", None) or step
     message = str(exc).removeprefix(f"step {step}: ")
     who = (f"enactor {config.enactor} (--enactor)" if config.enactor

@@ -65,9 +65,10 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
                        database: Path | Literal["default"] | None = "default",
                        shrink: bool = True) -> Exploration:
     """Hypothesis draws the schedules (`strategies.explorer_schedules()`), through
-    `hypothesis.find` keyed by `database_key(config)`. The database first replays what an
-    earlier run saved. `seed` is used
-    only with `database=None` (a seeded Hypothesis ignores its database)."""
+    `hypothesis.find`, seeded with `seed` (which also salts the walks: `explorer_schedules`).
+    The database (`database_key(config)`) keeps the minimised story of a world, replayed
+    before anything else on the next run; Hypothesis's own examples are seeds of walks, so
+    they are not saved."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -113,15 +114,12 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
             return broke
 
         hyp_settings = settings(
-            max_examples=max_runs, database=db, deadline=None, derandomize=False,
-            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+            max_examples=max_runs, database=None, deadline=None, derandomize=False,
+            phases=(Phase.explicit, Phase.generate, Phase.shrink),
             suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
-        # A seeded Hypothesis neither reads nor writes its database: the seed applies only
-        # without one (with one, Hypothesis seeds itself and the database replays first).
-        rng = random.Random(seed) if db is None else None
         try:
-            find(explorer_schedules(), condition, settings=hyp_settings, random=rng,
-                 database_key=key)
+            find(explorer_schedules(seed), condition, settings=hyp_settings,
+                 random=random.Random(seed))
         except NoSuchExample:
             return Exploration("hypothesis", config, executions, ticker.elapsed(),
                                transport=transport)
@@ -129,8 +127,8 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
     m = minimise(shrunk) if shrink else None
     final = m.result if m else shrunk
     if db is not None:
-        # Hypothesis saved its example (a seed) under `key`; the minimised story's choices go
-        # under a key of their own, replayed before Hypothesis starts (`_saved_story`).
+        # The minimised story's choices, under a key of their own, replayed before Hypothesis
+        # starts (`_saved_story`).
         db.save(key + _STORY, json.dumps(list(final.choices)).encode())
     return Exploration("hypothesis", config, executions, ticker.elapsed(), final, first_at,
                        first_seconds, found_steps, shrunk.length,

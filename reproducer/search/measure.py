@@ -78,34 +78,10 @@ def runs_to_first_violation(strategy: str, config: Config, seed: int, max_runs: 
 
 def _hypothesis_runs(config: Config, seed: int, max_runs: int) -> int | None:
     """The default strategy's runs until its first violating example (no shrinking)."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
+    from reproducer.search.hypothesis_search import explore_hypothesis
 
-    from reproducer.running.simulation import Simulation
-    from reproducer.strategies import HypothesisSchedule, explorer_schedules
-
-    count = [0, 0]
-
-    class Found(Exception):
-        pass
-
-    @hypothesis_seed(seed)
-    @settings(max_examples=max_runs, database=None, deadline=None, phases=(Phase.generate,),
-              suppress_health_check=list(HealthCheck))
-    @given(explorer_schedules())
-    def run(schedule: HypothesisSchedule) -> None:
-        count[0] += 1
-        sim = Simulation(config)
-        sim.advance(schedule)
-        if sim.violations:
-            count[1] = count[0]
-            raise Found
-
-    try:
-        run()
-    except Found:
-        return count[1]
-    return None
+    return explore_hypothesis(config, max_runs=max_runs, seed=seed, database=None,
+                              shrink=False).first_at
 
 
 def measure(worlds: dict[str, Config], strategies: Sequence[str], seeds: int, max_runs: int,
