@@ -8,8 +8,13 @@ For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans
   SEEDS seeds;
 - seconds until Hypothesis reports its shrunk, minimised counterexample, and its length next
   to the breadth-first minimum; BFS states and seconds;
+- the same speeds for the async port of aws-2025 (`examples/aws_2025.py`, an ordinary
+  `async def` enactor) on the default world, beside the state machine's;
 - states and seconds for the exhaustive (bounded) proof of each correct fix.
 Every part has a run or state budget, so the whole stays within about five minutes.
+
+`python -m reproducer.bench --strategies [...]` measures runs to the first violation over many
+seeds instead (`reproducer.search.measure`; `--strategies --help` lists its flags).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from reproducer.search.identity import REDUCTIONS
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
 
+ASYNC_PORT = "examples.aws_2025:enactor"
 SEEDS = 20
 MAX_RUNS = 2_000  # per seed: a strategy that finds nothing in this many runs says so
 MINIMISED = 5  # random and PCT: minimise the first five found counterexamples
@@ -105,6 +111,13 @@ def bench(out: Callable[[str], None]) -> None:
         out(f"in-process, cold:   {cold:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
         warm = _memory_speed(config, "moves")
         out(f"in-process, memos:  {warm:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
+        if label == "default":
+            port = Config(enactor=ASYNC_PORT)
+            out(f"async port ({ASYNC_PORT}), the same world:")
+            out(f"  real UDP:         {_real_speed(port):8,.0f} executions/s   "
+                f"VmHWM {_vmhwm_mb():6.0f} MB")
+            out(f"  in-process:       {_memory_speed(port, 'moves'):8,.0f} executions/s   "
+                f"VmHWM {_vmhwm_mb():6.0f} MB")
         bfs = explore_bfs(config, max_states=600_000)  # the larger world: cut, and said so
         out(f"bfs: shortest violation {bfs.steps} steps, found after expanding "
             f"{bfs.steps_expanded:,} steps over {bfs.states:,} states, {bfs.seconds:.1f}s"
@@ -167,6 +180,16 @@ def main() -> int:
         from reproducer.search.measure import main as measure_main
 
         return measure_main(sys.argv[2:])
+    if sys.argv[1:]:
+        usage = ("usage: python -m reproducer.bench [--strategies [--help | FLAGS]]\n"
+                 "  no flags: speeds, strategies and proofs (make bench, a few minutes)\n"
+                 "  --strategies: runs to the first violation over many seeds")
+        if sys.argv[1] in ("-h", "--help"):
+            print(usage)
+            return 0
+        print(f"bench: error: unknown flag {sys.argv[1]!r} (see python -m reproducer.bench "
+              "--help)", file=sys.stderr)
+        return 2
     bench(lambda line: print(line, flush=True))
     print(f"total {time.perf_counter() - start:.0f}s", file=sys.stderr)
     return 0
