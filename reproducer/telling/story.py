@@ -140,7 +140,7 @@ async def _search(stage: Stage) -> RunResult:
            "Hypothesis should find a schedule that leaves the regional endpoint empty")
     for key, value in stats.items():
         stage.report(f"  {key}: {value}")
-    stage.report("The shortest story, in the words of the outage summary:")
+    stage.report("The shortest story, in the workers' own words (the note each step leaves):")
     for step in found.steps:
         stage.report(narrate(step))
     return found
