@@ -28,8 +28,8 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"bfs: distinct states before giving up "
                              f"(default {DEFAULT_MAX_STATES})")
     parser.add_argument("--reductions", default=",".join(REDUCTIONS),
-                        help="bfs: reductions of a state's identity, comma-separated, '' for "
-                             f"none (default {','.join(REDUCTIONS)})")
+                        help="bfs: reductions of a state's identity, comma-separated, or "
+                             f"'none' (default {','.join(REDUCTIONS)})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--depth", type=int, default=3,
                         help="pct: bug depth d, d-1 priority change points (default 3; the empty "
@@ -63,6 +63,18 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
     if args.strategy == "bfs" and args.transport != "memory":
         raise UsageError("--strategy bfs copies states, so it runs over --transport memory only; "
                          "replay the counterexample it finds with --transport real")
+    unknown = [r for r in reductions_of(args) if r not in REDUCTIONS]
+    if unknown:
+        raise UsageError(f"--reductions {args.reductions!r}: unknown {', '.join(unknown)}; "
+                         f"choose among {', '.join(REDUCTIONS)}, comma-separated, or 'none'")
+
+
+def reductions_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The reductions `--reductions` names ('none' or '' for none)."""
+    text = str(args.reductions).strip()
+    if text.lower() == "none":
+        return ()
+    return tuple(r.strip() for r in text.split(",") if r.strip())
 
 
 def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None) -> str:
@@ -97,7 +109,7 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
                           depth=args.depth, transport=args.transport, progress=progress,
                           database=database, max_states=args.max_states,
                           shrink=not args.no_shrink,
-                          reductions=tuple(r for r in args.reductions.split(",") if r))
+                          reductions=reductions_of(args))
     except EnactorError as exc:
         raise UsageError(enactor_error(config, exc)) from None
     replay_path: Path | None = None
