@@ -69,18 +69,13 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
             max_states: int = DEFAULT_MAX_STATES, shrink: bool = True,
             reductions: tuple[str, ...] = REDUCTIONS) -> Exploration:
     """One entry point for every strategy (what the CLI calls)."""
-    if strategy == "random":
-        return explore_random(config, max_runs=max_runs, seed=seed, transport=transport,
-                              progress=progress, shrink=shrink)
+    sampler = {"random": explore_random, "pos": explore_pos, "surw": explore_surw}.get(strategy)
+    if sampler is not None:
+        return sampler(config, max_runs=max_runs, seed=seed, transport=transport,
+                       progress=progress, shrink=shrink)
     if strategy == "pct":
         return explore_pct(config, max_runs=max_runs, seed=seed, depth=depth,
                            transport=transport, progress=progress, shrink=shrink)
-    if strategy == "pos":
-        return explore_pos(config, max_runs=max_runs, seed=seed, transport=transport,
-                           progress=progress, shrink=shrink)
-    if strategy == "surw":
-        return explore_surw(config, max_runs=max_runs, seed=seed, transport=transport,
-                            progress=progress, shrink=shrink)
     if strategy == "hypothesis":
         return explore_hypothesis(config, max_runs=max_runs, seed=seed, transport=transport,
                                   progress=progress, database=database, shrink=shrink)
