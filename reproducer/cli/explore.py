@@ -39,9 +39,13 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
                         help="where to write the replay file (default "
                              "reports/counterexample.json)")
-    parser.add_argument("--database", type=Path, default=None,
-                        help="hypothesis: example database directory (default "
-                             ".hypothesis/examples, Hypothesis's own)")
+    from reproducer.search.database import database_argument  # a redis:// URL must answer
+
+    parser.add_argument("--database", type=database_argument, default=None,
+                        metavar="DIR|URL",
+                        help="hypothesis: example database, a directory or the URL "
+                             "redis://HOST:PORT[/DB] of a Redis server that every worker and CI "
+                             "job shares (default .hypothesis/examples, Hypothesis's own)")
     parser.add_argument("--no-database", action="store_true",
                         help="hypothesis: neither replay nor save counterexamples")
     parser.add_argument("--no-shrink", action="store_true",

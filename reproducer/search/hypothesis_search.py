@@ -28,16 +28,9 @@ def database_key(config: Config) -> bytes:
 
 
 def _database(path: Path | Literal["default"] | None) -> Any:
-    from hypothesis import settings
-    from hypothesis.database import DirectoryBasedExampleDatabase
+    from reproducer.search.database import example_database
 
-    if path == "default":
-        default = settings.default
-        assert default is not None
-        return default.database  # .hypothesis/examples under the working directory
-    if path is None:
-        return None
-    return DirectoryBasedExampleDatabase(str(path))
+    return example_database(path)  # a directory, or a redis:// URL shared by every worker
 
 
 _STORY = b".minimised-story"
