@@ -98,7 +98,8 @@ def shared_database(url: str, *, timeout_s: float = 2.0,
             f"redis-server --port {port} or use {instead}") from None
     except RedisError as exc:  # it answered, and said no: AUTH, a database out of range
         client.close()
-        raise DatabaseUnavailable(f"the Redis server at {url} refused us: {exc}") from None
+        raise DatabaseUnavailable(f"the Redis server at {url} answered but refused: {exc}; "
+                                  f"check the URL's database index and password") from None
     return RedisExampleDatabase(client)
 
 
