@@ -208,3 +208,10 @@ def test_the_library_refuses_a_redis_url_with_nothing_listening_before_exploring
     url = f"redis://127.0.0.1:{free_port()}"
     with pytest.raises(DatabaseUnavailable, match="no Redis server answering at"):
         explore_hypothesis(config, database=url)  # type: ignore[arg-type]
+
+
+def test_an_error_about_a_redis_url_does_not_echo_its_password() -> None:
+    for url in (f"redis://:s3cret@127.0.0.1:{free_port()}/0", "redis://bob:s3cret@127.0.0.1:x"):
+        with pytest.raises(DatabaseUnavailable) as caught:
+            shared_database(url)
+        assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)

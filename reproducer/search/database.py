@@ -46,19 +46,30 @@ def is_redis_url(location: object) -> bool:
     return isinstance(location, str) and location.partition("://")[0] in _SCHEMES
 
 
+def _shown(url: str) -> str:
+    """`url` as an error message may echo it: without its password (redis://:SECRET@HOST)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return parts._replace(netloc=f"{name}:***@{host}").geturl()
+
+
 def _check_form(url: str) -> None:
     """A `DatabaseUnavailable` for a URL that is not `redis://HOST[:PORT][/DB]`: redis-py itself
     ignores a database index that is not a number (`/abc`) and would use database 0."""
-    parts = urlsplit(url)
+    parts, shown = urlsplit(url), _shown(url)
     try:
         parts.port  # noqa: B018 -- raises ValueError for a port that is not 0-65535
     except ValueError as exc:
-        raise DatabaseUnavailable(f"{url}: not a Redis URL ({exc}); the form is {_FORM}") from None
+        raise DatabaseUnavailable(
+            f"{shown}: not a Redis URL ({exc}); the form is {_FORM}") from None
     if not parts.hostname:
-        raise DatabaseUnavailable(f"{url}: not a Redis URL (no host); the form is {_FORM}")
+        raise DatabaseUnavailable(f"{shown}: not a Redis URL (no host); the form is {_FORM}")
     db = parts.path.strip("/")
     if db and not db.isdigit():
-        raise DatabaseUnavailable(f"{url}: not a Redis URL (database {db!r} is not a number); "
+        raise DatabaseUnavailable(f"{shown}: not a Redis URL (database {db!r} is not a number); "
                                   f"the form is {_FORM}")
 
 
@@ -71,8 +82,9 @@ def shared_database(url: str, *, timeout_s: float = 2.0,
     Raises `DatabaseUnavailable` (naming `instead` as the way out) for a malformed URL, no
     server answering, or a server that refuses (a password, a database index out of range);
     `ImportError`'s message names the extra to install when the redis package is missing."""
+    shown = _shown(url)
     if not is_redis_url(url):
-        raise DatabaseUnavailable(f"{url}: not a Redis URL; the form is {_FORM}")
+        raise DatabaseUnavailable(f"{shown}: not a Redis URL; the form is {_FORM}")
     _check_form(url)
     try:
         from hypothesis.extra.redis import RedisExampleDatabase
@@ -81,24 +93,25 @@ def shared_database(url: str, *, timeout_s: float = 2.0,
         from redis.exceptions import RedisError
         from redis.exceptions import TimeoutError as RedisTimeoutError
     except ImportError as exc:
-        raise ImportError(f"{url}: a Redis example database needs the redis package "
+        raise ImportError(f"{shown}: a Redis example database needs the redis package "
                           "(pip install 'dns-race-reproducer[redis]')") from exc
 
     try:
         client = Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
     except (ValueError, TypeError) as exc:
-        raise DatabaseUnavailable(f"{url}: not a Redis URL ({exc}); the form is {_FORM}") from None
+        raise DatabaseUnavailable(
+            f"{shown}: not a Redis URL ({exc}); the form is {_FORM}") from None
     try:
         client.ping()
     except (RedisConnectionError, RedisTimeoutError) as exc:
         client.close()
         port = client.connection_pool.connection_kwargs.get("port", 6379)
         raise DatabaseUnavailable(
-            f"no Redis server answering at {url} ({exc}); start one with "
+            f"no Redis server answering at {shown} ({exc}); start one with "
             f"redis-server --port {port} or use {instead}") from None
     except RedisError as exc:  # it answered, and said no: AUTH, a database out of range
         client.close()
-        raise DatabaseUnavailable(f"the Redis server at {url} answered but refused: {exc}; "
+        raise DatabaseUnavailable(f"the Redis server at {shown} answered but refused: {exc}; "
                                   f"check the URL's database index and password") from None
     return RedisExampleDatabase(client)
 
@@ -131,7 +144,7 @@ def database_argument(text: str) -> Path | str:
         return Path(text)
     if not is_redis_url(text):
         raise argparse.ArgumentTypeError(
-            f"{text}: neither a directory nor a Redis URL ({_FORM})")
+            f"{_shown(text)}: neither a directory nor a Redis URL ({_FORM})")
     try:
         shared_database(text, instead="--database DIR").redis.close()
     except (DatabaseUnavailable, ImportError) as exc:
