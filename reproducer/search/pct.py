@@ -4,9 +4,14 @@ priority change points are drawn in [1, k], and the ready worker with the highes
 moves. At a change point the worker that moved last is demoted below every other worker,
 including the ones demoted before it (so a worker stalled earlier can overtake one stalled
 later, which the paper's fixed values 1..d-1 never allow). Steps are counted in scheduling
-decisions (a step with one ready worker offers no choice to change); k starts at the decisions
-of the run where every choice is 0 and grows to the most decisions any run of the exploration
-has made, as Shuttle does.
+decisions (a step with one ready worker offers no choice to change).
+
+k is fixed for an exploration (`pct_horizon`): the most decisions among the run where every
+choice is 0 and a few uniformly random runs that keep going to the end. Shuttle instead grows
+k to the most decisions any run so far has made; that makes run i depend on the runs before
+it, so N worker processes could not run the run i that one process runs. A fixed k keeps every
+run a function of (seed, i) alone, and measured on the worlds of `measure.py` it is within a
+third of where Shuttle's k ends after a few hundred runs.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from reproducer.running.choices import ReplayChoices
+from reproducer.running.choices import ChoiceSource, RandomChoices, ReplayChoices
 from reproducer.running.simulation import Simulation
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.sampling import TransportName, sample
 from reproducer.world.config import Config
 
 __all__ = ["PCTChoices", "explore_pct", "pct_horizon"]
+
+PROFILE_RUNS = 8  # uniformly random runs that measure k (as many as SURW's profile)
 
 
 class PCTChoices:
@@ -53,26 +60,34 @@ class PCTChoices:
         self._last = worker
 
 
-def pct_horizon(config: Config) -> int:
-    """The first k of PCT: the scheduling decisions of the run where every choice is 0."""
-    sim = Simulation(config, stop_at_violation=False)
-    sim.advance(ReplayChoices(()))
-    return max(1, len(sim.choices))
+def pct_horizon(config: Config, runs: int = PROFILE_RUNS) -> int:
+    """k of PCT for an exploration: the most scheduling decisions among the run where every
+    choice is 0 and `runs` uniformly random runs, all kept going to the end (a run cut short
+    at its violation would understate how long runs get)."""
+    decisions = 1
+    sources: list[ChoiceSource] = [ReplayChoices(())]
+    sources += (RandomChoices(-1 - seed) for seed in range(runs))
+    for source in sources:
+        sim = Simulation(config, stop_at_violation=False)
+        sim.advance(source)
+        decisions = max(decisions, len(sim.choices))
+    return decisions
+
+
+class PCTSources:
+    """Run i's `PCTChoices`: a function of (seed, i) alone, k fixed (module docstring)."""
+
+    def __init__(self, seed: int, workers: Sequence[str], depth: int, horizon: int) -> None:
+        self.seed, self.workers, self.depth, self.horizon = seed, tuple(workers), depth, horizon
+
+    def __call__(self, n: int) -> PCTChoices:
+        return PCTChoices(self.seed * 1_000_003 + n, self.workers, self.depth, self.horizon)
 
 
 def explore_pct(config: Config, *, max_runs: int = 10_000, seed: int = 0, depth: int = 3,
                 transport: TransportName = "memory", progress: Progress | None = None,
                 shrink: bool = True) -> Exploration:
-    """PCT with bug depth `depth` (d-1 priority change points per run)."""
-    names = config.worker_names
-    previous: list[PCTChoices] = []
-    horizon = pct_horizon(config)
-
-    def source(n: int) -> PCTChoices:
-        nonlocal horizon
-        if previous:  # k: the most decisions any run so far has made
-            horizon = max(horizon, previous[-1].decisions)
-        previous[:] = [PCTChoices(seed * 1_000_003 + n, names, depth, horizon)]
-        return previous[0]
-
-    return sample("pct", config, source, max_runs, transport, progress, shrink)
+    """PCT with bug depth `depth` (d-1 priority change points per run); run i draws its
+    priorities and change points from the generator seeded with (seed, i)."""
+    sources = PCTSources(seed, config.worker_names, depth, pct_horizon(config))
+    return sample("pct", config, sources, max_runs, transport, progress, shrink)
