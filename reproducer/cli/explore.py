@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from reproducer.running.core import EnactorError
 from reproducer.search.bfs import DEFAULT_MAX_STATES
 from reproducer.search.explore import STRATEGIES, explore
 from reproducer.search.identity import REDUCTIONS
+from reproducer.search.parallel import WorkersLost
 from reproducer.world.config import Config
 
 __all__ = ["add_explore_arguments", "check_explore_arguments", "enactor_error", "explore_main"]
@@ -36,6 +38,10 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
                              "record of the outage needs 4)")
     parser.add_argument("--transport", choices=("memory", "real"), default="memory",
                         help="memory: the in-process engine; real: UDP to a fake_dns server")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="worker processes for the samplers and hypothesis (default all "
+                             f"cores, here {os.cpu_count() or 1}; 1 runs in this process; "
+                             "bfs runs in one)")
     parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
                         help="where to write the replay file (default "
                              "reports/counterexample.json)")
@@ -64,6 +70,12 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
     if args.depth < 1:
         raise UsageError(f"--depth {args.depth}: PCT needs a depth of at least 1 (the empty "
                          "record of the outage needs 4)")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: need at least 1 worker process (1 runs in "
+                         "this process, without starting any)")
+    if args.strategy == "bfs" and (args.workers or 1) > 1:
+        raise UsageError(f"--workers {args.workers}: --strategy bfs runs in one process; drop "
+                         "--workers or give 1")
     if args.strategy == "bfs" and args.transport != "memory":
         raise UsageError("--strategy bfs copies states, so it runs over --transport memory only; "
                          "replay the counterexample it finds with --transport real")
@@ -71,6 +83,13 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
     if unknown:
         raise UsageError(f"--reductions {args.reductions!r}: unknown {', '.join(unknown)}; "
                          f"choose among {', '.join(REDUCTIONS)}, comma-separated, or 'none'")
+
+
+def workers_of(args: argparse.Namespace) -> int:
+    """`--workers`, or all cores (bfs: one process)."""
+    if args.workers is not None:
+        return int(args.workers)
+    return 1 if args.strategy == "bfs" else os.cpu_count() or 1
 
 
 def reductions_of(args: argparse.Namespace) -> tuple[str, ...]:
@@ -113,9 +132,11 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
                           depth=args.depth, transport=args.transport, progress=progress,
                           database=database, max_states=args.max_states,
                           shrink=not args.no_shrink,
-                          reductions=reductions_of(args))
+                          reductions=reductions_of(args), workers=workers_of(args))
     except EnactorError as exc:
         raise UsageError(enactor_error(config, exc)) from None
+    except WorkersLost as exc:
+        raise UsageError(str(exc)) from None
     replay_path: Path | None = None
     if outcome.found and outcome.result is not None:
         replay_path = save_replay(args.out, outcome.result)

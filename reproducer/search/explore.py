@@ -14,9 +14,9 @@ its list of choices, and a replay file is that list.
   priority moves. At a change point the worker that moved last is demoted below every other
   worker, including the ones demoted before it (so a worker stalled earlier can overtake one
   stalled later, which the paper's fixed values 1..d-1 never allow). Steps are counted in
-  scheduling decisions (a step with one ready worker offers no choice to change); k starts at
-  the decisions of the run where every choice is 0 and grows to the most decisions any run of
-  the exploration has made, as Shuttle does.
+  scheduling decisions (a step with one ready worker offers no choice to change); k is fixed
+  per exploration, the most decisions among the all-zeros run and a few uniformly random
+  runs (Shuttle grows it run by run, which would make run i depend on the runs before it).
 - pos: partial order sampling (Yuan, Yang, Gu, CAV 2018): random priorities, re-drawn only
   for the mover and the pending actions that race with its step (`pos.py`).
 - surw: selectively uniform random walk (Zhao et al., ASPLOS 2025): the mover drawn in
@@ -39,6 +39,13 @@ and swaps two adjacent steps of different workers when that lets a step be remov
 candidate is replayed — a named worker that is not ready at its turn is skipped — and kept only
 if it still breaks a watched invariant, in fewer steps. Every strategy's counterexample goes
 through it.
+
+All the cores (`workers`, `parallel.py`). The samplers shard their run indices over worker
+processes: run i is the same run in any process, and the first violating run is the least index
+that breaks an invariant, so the verdict, `first_at`, the first violating run and the minimised
+story are those of one process, for any number of workers. Hypothesis gives each worker its own
+Hypothesis, salted from (seed, worker): the same minimised story (the breadth-first minimum),
+not the same first run. Breadth-first search runs in one process.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
 from reproducer.search.hypothesis_search import explore_hypothesis
 from reproducer.search.identity import REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress
+from reproducer.search.parallel import SAMPLERS, sample_in_parallel
 from reproducer.search.pct import explore_pct
 from reproducer.search.pos import explore_pos
 from reproducer.search.random_walk import explore_random
@@ -67,8 +75,15 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
             depth: int = 3, transport: TransportName = "memory", progress: Progress | None = None,
             database: Path | Literal["default"] | None = "default",
             max_states: int = DEFAULT_MAX_STATES, shrink: bool = True,
-            reductions: tuple[str, ...] = REDUCTIONS) -> Exploration:
-    """One entry point for every strategy (what the CLI calls)."""
+            reductions: tuple[str, ...] = REDUCTIONS, workers: int = 1) -> Exploration:
+    """One entry point for every strategy (what the CLI calls). `workers` processes for the
+    samplers and hypothesis; 1 runs in this process and starts none."""
+    if workers < 1:
+        raise ValueError(f"{workers} workers: need at least 1 (1 runs in this process)")
+    if workers > 1 and strategy in SAMPLERS:
+        return sample_in_parallel(strategy, config, workers=workers, max_runs=max_runs,
+                                  seed=seed, depth=depth, transport=transport,
+                                  progress=progress, shrink=shrink)
     sampler = {"random": explore_random, "pos": explore_pos, "surw": explore_surw}.get(strategy)
     if sampler is not None:
         return sampler(config, max_runs=max_runs, seed=seed, transport=transport,
@@ -78,11 +93,14 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
                            transport=transport, progress=progress, shrink=shrink)
     if strategy == "hypothesis":
         return explore_hypothesis(config, max_runs=max_runs, seed=seed, transport=transport,
-                                  progress=progress, database=database, shrink=shrink)
+                                  progress=progress, database=database, shrink=shrink,
+                                  workers=workers)
     if strategy == "bfs":
         if transport != "memory":
             raise ValueError("--strategy bfs copies states: it runs over --transport memory "
                              "only (replay its counterexample with --transport real)")
+        if workers > 1:
+            raise ValueError("--strategy bfs runs in one process: drop --workers or give 1")
         return explore_bfs(config, max_states=max_states, progress=progress,
                            reductions=reductions)
     raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")

@@ -1,10 +1,17 @@
 """Running sampled schedules: the executor (in process, or over real UDP to one fake_dns) and
-the loop every sampling strategy shares (run until an invariant breaks, then minimise)."""
+the loop every sampling strategy shares (run until an invariant breaks, then minimise).
+
+Run i (1-based) uses the choice source `sources(i)`, and nothing else: a strategy's sources are
+a function of the run index, so that a worker process of a parallel exploration (`parallel.py`)
+runs exactly the run i that one process would. In such a worker, `sample` does not loop: it
+serves the run indices the parent hands out (`serving`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal
 
 from reproducer.running.choices import ChoiceSource
@@ -17,7 +24,7 @@ from reproducer.world.config import Config
 if TYPE_CHECKING:
     from reproducer.running.transport import RealSession
 
-__all__ = ["TRANSPORTS", "Executor", "TransportName", "sample"]
+__all__ = ["TRANSPORTS", "Executor", "Serve", "Sources", "TransportName", "sample", "serving"]
 
 TransportName = Literal["memory", "real"]
 TRANSPORTS: tuple[TransportName, ...] = ("memory", "real")
@@ -63,9 +70,32 @@ class Executor:
         return result.violation is not None, lambda: result
 
 
-def sample(strategy: str, config: Config, sources: Callable[[int], ChoiceSource],
-            max_runs: int, transport: TransportName, progress: Progress | None,
-            shrink: bool) -> Exploration:
+Sources = Callable[[int], ChoiceSource]
+# What a worker process does with a strategy's sources instead of the loop below.
+Serve = Callable[[str, Config, Sources, TransportName], None]
+_SERVE: ContextVar[Serve | None] = ContextVar("reproducer_sampling_serve", default=None)
+
+
+@contextmanager
+def serving(serve: Serve) -> Iterator[None]:
+    """Within the block, `sample` hands its sources to `serve` and returns an empty
+    `Exploration`. A worker process of `parallel.py` calls a strategy's own `explore_<name>`
+    under it, so the strategy builds its sources (its horizon, its profile) with its own code,
+    the one that a single process runs, and the worker only decides which indices to run."""
+    token = _SERVE.set(serve)
+    try:
+        yield
+    finally:
+        _SERVE.reset(token)
+
+
+def sample(strategy: str, config: Config, sources: Sources, max_runs: int,
+           transport: TransportName, progress: Progress | None, shrink: bool) -> Exploration:
+    """Runs 1..max_runs until one breaks an invariant, then minimises that one (`shrink`)."""
+    serve = _SERVE.get()
+    if serve is not None:
+        serve(strategy, config, sources, transport)
+        return Exploration(strategy, config, 0, 0.0, transport=transport)
     ticker = Ticker(progress, strategy)
     with Executor(config, transport) as executor:
         for n in range(1, max_runs + 1):
