@@ -44,8 +44,9 @@ All the cores (`workers`, `parallel.py`). The samplers shard their run indices o
 processes: run i is the same run in any process, and the first violating run is the least index
 that breaks an invariant, so the verdict, `first_at`, the first violating run and the minimised
 story are those of one process, for any number of workers. Hypothesis gives each worker its own
-Hypothesis, salted from (seed, worker): the same minimised story (the breadth-first minimum),
-not the same first run. Breadth-first search runs in one process.
+Hypothesis, salted from (seed, worker): a minimised story as short as one process's (the
+breadth-first minimum), not always the same steps, and not the same first run. Breadth-first
+search runs in one process.
 """
 
 from __future__ import annotations
