@@ -12,8 +12,8 @@ k to the most decisions any run so far has made; that makes run i depend on the 
 it, so N worker processes could not run the run i that one process runs. A fixed k keeps every
 run a function of (seed, i) alone. On the four worlds of `measure.py` it is 0.64 to 1.09
 times the k that Shuttle's rule reaches after 300 runs at depth 4 (68/71, 48/59, 85/133,
-128/117), and PCT-4's median runs to the first violation (100 seeds) went from 2 to 3, 303 to
-213.5, 12 to 9 and 45.5 to 76 on them.
+128/117), and PCT-4's median runs to the first violation went from 2 to 3, 303 to
+213.5, 12 to 9 and 45.5 to 76 on them (200 seeds before, 100 after).
 """
 
 from __future__ import annotations
