@@ -98,7 +98,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def test_a_counterexample_found_in_one_process_is_replayed_first_by_another(
         redis_server: RedisServer, tmp_path: Path) -> None:
     config = Config(variant="aws-2025", enactors=2, plans=2)
-    first = explore_hypothesis(config, seed=1, database=redis_server.url)  # type: ignore[arg-type]
+    first = explore_hypothesis(config, seed=1, database=redis_server.url)
     assert first.found and first.result is not None
     assert first.first_at is not None and first.first_at > 1  # it had to search
     story_key = PREFIX + database_key(config) + b".minimised-story"
@@ -207,7 +207,7 @@ def test_the_library_refuses_a_redis_url_with_nothing_listening_before_exploring
     config = Config(variant="aws-2025", enactors=2, plans=2)
     url = f"redis://127.0.0.1:{free_port()}"
     with pytest.raises(DatabaseUnavailable, match="no Redis server answering at"):
-        explore_hypothesis(config, database=url)  # type: ignore[arg-type]
+        explore_hypothesis(config, database=url)
 
 
 def test_an_error_about_a_redis_url_does_not_echo_its_password() -> None:

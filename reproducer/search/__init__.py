@@ -2,9 +2,14 @@
 choices and reports an `Exploration`.
 
 - `explore.py`: the one entry point (`explore(strategy, config, ...)`) and the strategies' names;
-- one module per strategy: `random_walk.py`, `pct.py`, `hypothesis_search.py`, `bfs.py`;
+- one module per strategy: `random_walk.py`, `pct.py`, `pos.py`, `surw.py`,
+  `hypothesis_search.py`, `bfs.py` (with `identity.py` and `por.py`, its reductions;
+  `footprint.py`, what each action reads and writes, for POS and SURW);
 - `sampling.py`: running sampled schedules in process or over real UDP, the shared search loop;
-- `minimise.py`: the shortest story; `outcome.py`: what an exploration reports.
+  `parallel.py`: the same loop sharded over worker processes (`--workers N`);
+- `database.py`: Hypothesis's example database, in a directory or shared in Redis;
+- `minimise.py`: the shortest story; `outcome.py`: what an exploration reports;
+  `measure.py`: runs to the first violation over many seeds, with confidence intervals.
 
 A new sampling strategy is a module here with a `ChoiceSource` and an `explore_<name>` built on
 `sampling.sample`, plus its name in `explore.STRATEGIES`.

@@ -74,7 +74,7 @@ STRATEGIES: tuple[Strategy, ...] = ("hypothesis", "random", "pct", "pos", "surw"
 
 def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed: int = 0,
             depth: int = 3, transport: TransportName = "memory", progress: Progress | None = None,
-            database: Path | Literal["default"] | None = "default",
+            database: Path | str | None = "default",
             max_states: int = DEFAULT_MAX_STATES, shrink: bool = True,
             reductions: tuple[str, ...] = REDUCTIONS, workers: int = 1) -> Exploration:
     """One entry point for every strategy (what the CLI calls). `workers` processes for the

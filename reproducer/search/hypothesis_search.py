@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from reproducer.running.trace import RunResult
 from reproducer.search.minimise import minimise
@@ -34,7 +34,7 @@ def database_key(config: Config) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-def _database(path: Path | Literal["default"] | None) -> Any:
+def _database(path: Path | str | None) -> Any:
     from reproducer.search.database import example_database
 
     return example_database(path)  # a directory, or a redis:// URL shared by every worker
@@ -130,7 +130,7 @@ def worker_salt(seed: int, worker: int) -> int:
 
 def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
                        transport: TransportName = "memory", progress: Progress | None = None,
-                       database: Path | Literal["default"] | None = "default",
+                       database: Path | str | None = "default",
                        shrink: bool = True, workers: int = 1) -> Exploration:
     """Hypothesis draws the schedules (`strategies.explorer_schedules()`), through
     `hypothesis.find`, seeded with `seed` (which also salts the walks: `explorer_schedules`).
