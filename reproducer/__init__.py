@@ -21,7 +21,8 @@ implementation and may change.
   `save_replay`, `Replay`, `ReplayFileError`)
 - what a run leaves: `RunResult`, `Step`, `Violation`
 - health: `BackendHealth`, `HealthSource`, `ScriptedHealth`, `HttpHealthSource`
-- searching: `explore`, `STRATEGIES`, `Exploration`
+- searching: `explore`, `STRATEGIES`, `Exploration`, and `shared_database(url)` (Hypothesis's
+  example database in Redis, for a settings profile)
 - reporting: `write_report`
 """
 
@@ -33,6 +34,7 @@ from reproducer.running.runtime import AsyncRun, MemoryTransport, Transport, run
 from reproducer.running.simulation import Simulation, run_memory
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_real
+from reproducer.search.database import shared_database
 from reproducer.search.explore import STRATEGIES, explore
 from reproducer.search.outcome import Exploration
 from reproducer.telling.report import write_report
@@ -119,5 +121,6 @@ __all__ = [
     "run_memory",
     "run_real",
     "save_replay",
+    "shared_database",
     "write_report",
 ]
