@@ -128,11 +128,3 @@ def test_workers_below_one_are_one_line_and_exit_2(
     assert (code, out) == (2, "")
     assert err == (f"reproducer: error: --workers {value}: need at least 1 worker process "
                    "(1 runs in this process, without starting any)\n")
-
-
-def test_bfs_with_more_than_one_worker_is_one_line_and_exit_2(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explore", "--strategy", "bfs", "--workers", "2"]) == 2
-    err = capsys.readouterr().err
-    assert err == ("reproducer: error: --workers 2: --strategy bfs runs in one process; drop "
-                   "--workers or give 1\n")

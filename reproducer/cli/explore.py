@@ -39,9 +39,9 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", choices=("memory", "real"), default="memory",
                         help="memory: the in-process engine; real: UDP to a fake_dns server")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="worker processes for the samplers and hypothesis (default all "
-                             f"cores, here {os.cpu_count() or 1}; 1 runs in this process; "
-                             "bfs runs in one)")
+                        help="worker processes: the samplers and hypothesis shard their runs, "
+                             "bfs splits its visited set (default all cores, here "
+                             f"{os.cpu_count() or 1}; 1 runs in this process)")
     parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
                         help="where to write the replay file (default "
                              "reports/counterexample.json)")
@@ -73,9 +73,6 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: need at least 1 worker process (1 runs in "
                          "this process, without starting any)")
-    if args.strategy == "bfs" and (args.workers or 1) > 1:
-        raise UsageError(f"--workers {args.workers}: --strategy bfs runs in one process; drop "
-                         "--workers or give 1")
     if args.strategy == "bfs" and args.transport != "memory":
         raise UsageError("--strategy bfs copies states, so it runs over --transport memory only; "
                          "replay the counterexample it finds with --transport real")
@@ -86,10 +83,10 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
 
 
 def workers_of(args: argparse.Namespace) -> int:
-    """`--workers`, or all cores (bfs: one process)."""
+    """`--workers`, or all cores."""
     if args.workers is not None:
         return int(args.workers)
-    return 1 if args.strategy == "bfs" else os.cpu_count() or 1
+    return os.cpu_count() or 1
 
 
 def reductions_of(args: argparse.Namespace) -> tuple[str, ...]:

@@ -18,11 +18,11 @@ from array import array
 from collections.abc import Iterable, Sequence
 
 from reproducer.running.core import State
-from reproducer.running.simulation import Simulation, Universe
+from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.identity import REDUCTIONS, Identity
+from reproducer.search.identity import REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress, Ticker
-from reproducer.search.por import persistent_movers
+from reproducer.search.partition import expansion_of
 from reproducer.world.config import Config
 
 __all__ = ["DEFAULT_MAX_STATES", "explore_bfs"]
@@ -34,28 +34,32 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 progress: Progress | None = None, movers: frozenset[int] | None = None,
                 max_depth: int | None = None,
                 reductions: Iterable[str] = REDUCTIONS,
-                start: Sequence[int | str] = ()) -> Exploration:
+                start: Sequence[int | str] = (), workers: int = 1) -> Exploration:
     """Breadth-first search over states (module docstring), in memory. `movers` (worker
     indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the
     reductions of a state's identity to use (default: all). `start` (who moved, by index or
     name) begins the search where that schedule leads instead of at the beginning: the result,
     if any, is that schedule followed by the shortest way on from there (a guide's "from here,
-    in N more moves"); `max_depth` counts from there."""
+    in N more moves"); `max_depth` counts from there. `workers` > 1 splits the visited set
+    over that many processes (`partitioned`), with the same result."""
     ticker = Ticker(progress, "bfs")
-    universe = Universe(config, "moves")
-    universe.bounded = False  # state identities must stay valid for the whole search
     names = Simulation(config, stop_at_violation=False).follow(start, strict=True).names
     before = [names.index(w) if isinstance(w, str) else w for w in start]
-    root = universe.root
-    for w in before:
-        root = universe.step(root, w).child
     asked = set(reductions)
-    if movers is not None and not set(range(1, len(root.workers))) <= movers:
+    if movers is not None and not set(range(1, config.enactors + 1)) <= movers:
         asked.discard("symmetry")  # the enactors that may move are no longer interchangeable
     if movers is not None:
         asked.discard("por")  # its rule counts every unfinished enactor as a possible mover
-    identity = Identity(universe, asked)
-    used = tuple(r for r in REDUCTIONS if r in identity.used)
+    universe, identity, used, ready_of = expansion_of(config, asked)
+    if workers > 1 and identity.stable and not before and movers is None and max_depth is None:
+        return _partitioned(config, workers, max_states, tuple(sorted(asked)), progress)
+    if workers > 1:
+        ticker.say("one process: the states of async enactors are not the same values in "
+                   "other processes" if not identity.stable else
+                   "one process: a narrowed search (start, movers, depth) is not split")
+    root = universe.root
+    for w in before:
+        root = universe.step(root, w).child
     fingerprint = identity.fingerprint
     seen: set[int] = {fingerprint(root)}
     # the path table: entry i was reached from entry parent[i] by worker mover[i]; 0 is the root
@@ -68,16 +72,15 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
     truncated = False
 
     def path_of(entry: int) -> list[int]:
-        workers: list[int] = []
+        who: list[int] = []
         while entry > 0:
-            workers.append(mover[entry])
+            who.append(mover[entry])
             entry = parent[entry]
-        return workers[::-1]
+        return who[::-1]
 
     room = config.max_steps - len(before)
     limit = room if max_depth is None else min(max_depth, room)
     step = universe.step
-    ready_of = persistent_movers if "por" in used else State.ready
     while states and depth < limit:
         next_states: list[State] = []
         next_entries: list[int] = []
@@ -112,6 +115,15 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
     exhausted = not truncated  # every state within max_steps (and max_depth) was checked
     return Exploration("bfs", config, 0, ticker.elapsed(), None, states=len(seen),
                        exhausted=exhausted, steps_expanded=expanded, reductions=used)
+
+
+def _partitioned(config: Config, workers: int, max_states: int, reductions: tuple[str, ...],
+                 progress: Progress | None) -> Exploration:
+    from reproducer.search.partitioned import LocalShares, search_partitioned
+
+    return search_partitioned(
+        config, lambda n: LocalShares(config, n, reductions, progress), workers,
+        max_states=max_states, reductions=reductions, progress=progress)
 
 
 def _result_of_workers(config: Config, workers: list[int]) -> RunResult:

@@ -58,8 +58,10 @@ import itertools
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from fake_dns import ZoneStore
 from reproducer.running.core import State
 from reproducer.running.simulation import Universe, state_key
+from reproducer.search.digest import Undigestible, digest
 from reproducer.world.enactor import Phase, StateMachineEnactor
 from reproducer.world.planner import Planner
 from reproducer.world.values import LockValue
@@ -103,18 +105,74 @@ class Identity:
         self._lock_name = config.layout.lock_name
         self._index = {w.name: i for i, w in enumerate(universe.root.workers)}
         self._interned: dict[Hashable, int] = {}
+        self._objects: dict[int, tuple[Any, int]] = {}
         self._zones: dict[int, tuple[int, int | None, str | None, int]] = {}
         self._enactors: dict[int, tuple[int, int | None, str | None, int | None]] = {}
+        # stable: every process gives a state the same identity (`reproducer.search.digest`),
+        # which a visited set split across processes needs; async enactors' values hold live
+        # coroutines, so their identities are of this process only
+        root = universe.root
+        try:
+            self.fingerprint_of_parts(root)
+            self.stable = True
+        except Undigestible:
+            self.stable = False
         self.fingerprint: Callable[[State], int]
         if "values" in self.used:
             self.fingerprint = self._canonical
+        elif not self.stable:
+            self.fingerprint = (_without_bookkeeping if "bookkeeping" in self.used
+                                else _plain)
         elif "bookkeeping" in self.used:
-            self.fingerprint = _without_bookkeeping
+            self.fingerprint = self._stable_without_bookkeeping
         else:
-            self.fingerprint = _plain
+            self.fingerprint = self.fingerprint_of_parts
 
     def _intern(self, value: Hashable) -> int:
-        return self._interned.setdefault(value, len(self._interned))
+        """The digest of a small value, remembered by the value."""
+        known = self._interned.get(value)
+        if known is None:
+            known = self._interned[value] = digest(value)
+        return known
+
+    def _object(self, obj: Any) -> int:
+        """The digest of an interned part of a state, remembered by its identity (the object
+        is kept, so its id is never reused)."""
+        known = self._objects.get(id(obj))
+        if known is None:
+            known = (obj, self._zone_digest(obj) if isinstance(obj, ZoneStore) else digest(obj))
+            self._objects[id(obj)] = known
+        return known[1]
+
+    @staticmethod
+    def _zone_digest(dns: ZoneStore) -> int:
+        return digest(frozenset((origin, name, rtype, rrset)
+                                for origin, zone in dns.zones.items()
+                                for name, node in zone.nodes.items()
+                                for rtype, rrset in node.items() if rtype != "SOA"))
+
+    def place(self, state: State) -> int:
+        """Where a state lives when the visited set is split (`partition`): a function of
+        its identity that a step leaves alone unless it commits an UPDATE or changes the plan
+        store (the zone's content but the lock, and the store), so that most children stay
+        with their parent's share."""
+        zone = (self._zone(state.dns)[0] if "values" in self.used
+                else self._object(state.dns))
+        return hash((zone, self._object(state.store))) & 0x7FFFFFFFFFFFFFFF
+
+    def fingerprint_of_parts(self, state: State) -> int:
+        """The identity with no reduction, the same in every process."""
+        obj = self._object
+        return hash((obj(state.dns), obj(state.store), state.clock_ms,
+                     tuple(map(obj, state.workers)), tuple(map(obj, state.pending)),
+                     state.order, -1 if state.current is None else state.current,
+                     self._intern(state.highest), self._intern(state.broken)))
+
+    def _stable_without_bookkeeping(self, state: State) -> int:
+        obj = self._object
+        return hash((obj(state.dns), obj(state.store), state.clock_ms,
+                     tuple(map(obj, state.workers)), tuple(map(obj, state.pending)),
+                     self._intern(state.highest), self._intern(state.broken)))
 
     def _zone(self, dns: Any) -> tuple[int, int | None, str | None, int]:
         """(content but the lock, lock holder index, lock stamp, lock expiry), per zone."""
@@ -197,7 +255,8 @@ class Identity:
             key = tuple(parts)
             if best is None or key < best:
                 best = key
-        return hash((rest, id(state.store), id(workers[0]), state.highest, state.broken, best))
+        return hash((rest, self._object(state.store), self._object(workers[0]),
+                     self._intern(state.highest), self._intern(state.broken), best))
 
 
 def _tie_orders(order: list[int], sig: dict[int, Any]) -> list[list[int]]:

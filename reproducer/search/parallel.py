@@ -77,6 +77,7 @@ class Job:
     transport: TransportName
     worker: int  # 0-based
     workers: int
+    reductions: tuple[str, ...] = ()  # bfs only
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,11 @@ def worker_main(conn: multiprocessing.connection.Connection, job: Job, flag: Any
     has gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
-        if job.strategy == "hypothesis":
+        if job.strategy == "bfs":
+            from reproducer.search.partitioned import serve_partition
+
+            serve_partition(conn, job)
+        elif job.strategy == "hypothesis":
             from reproducer.search.hypothesis_search import serve_hypothesis
 
             serve_hypothesis(conn, job, flag)

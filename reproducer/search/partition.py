@@ -1,0 +1,225 @@
+"""One share of a breadth-first search split across processes: plain code over values, no I/O.
+
+Theory of operation
+-------------------
+Rule 1: a state belongs to the share `Identity.place(state) % count`, and only its owner keeps
+it: the owner's part of the visited set, and its part of each level's frontier. The place is a
+function of the state's identity (so a state reached twice goes to one owner) that a step
+changes only when it commits an UPDATE or changes the plan store: most children stay with
+their parent, and only the others cross processes. The identity is the one `explore_bfs` uses,
+made the same in every process (`Identity.stable`).
+
+Rule 2: the order of one process is kept by a key. `explore_bfs` expands a level in the order
+its states were first reached, and each state's children in the order of its ready workers;
+so a state's key is its parent's key plus the rank of the worker that moved (one byte), and
+comparing keys as bytes is comparing first-reached order. A state reached several times in a
+level is kept under its least key, the one the single process reaches first. The least
+violating key is the violation the single process returns; the states it had counted by
+then are those first reached under a smaller key (`settle`), and the steps it had taken are
+the children whose key is at most that one. So verdict, state count, steps and the shortest
+story are those of one process, for any count of shares.
+
+Rule 3: states cross processes as references to their parts. Parts are hash-consed values
+(`reproducer.running.simulation`, Rule 2) shared by very many states; the first time a share
+sends a part to another share it sends the value, and after that the number the two agreed
+on. The receiver interns what it gets into its own universe, so its steps are remembered too.
+
+A share is driven by `reproducer.search.partitioned` (its processes and the level loop), and
+the same share runs on a Dask worker as an actor (`reproducer.search.cluster`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import pickle
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+from fake_dns import ZoneStore
+from reproducer.running.core import State
+from reproducer.running.simulation import Universe
+from reproducer.search.identity import Identity
+from reproducer.search.por import persistent_movers
+from reproducer.world.config import Config
+
+__all__ = ["Expansion", "Partition", "Violating", "expansion_of"]
+
+Violating = tuple[bytes, bytes]  # (key, path: who moved at each step, one byte each)
+Expansion = tuple[list[bytes], Violating | None, int]  # (a message per share, least, steps)
+
+
+def expansion_of(config: Config, reductions: frozenset[str] | set[str]
+                 ) -> tuple[Universe, Identity, tuple[str, ...],
+                            Callable[[State], list[int]]]:
+    """The universe, the identity, the reductions used and the successor rule of a
+    breadth-first search: one definition for `explore_bfs` and for every share."""
+    from reproducer.search.identity import REDUCTIONS
+
+    universe = Universe(config, "moves")
+    universe.bounded = False  # state identities must stay valid for the whole search
+    identity = Identity(universe, reductions)
+    used = tuple(r for r in REDUCTIONS if r in identity.used)
+    ready_of = persistent_movers if "por" in used else State.ready
+    return universe, identity, used, ready_of
+
+
+class Partition:
+    """Share `index` of `count` (module docstring). Each level: `expand`, then `receive` the
+    messages of every share, then `settle` (on a violation) or `commit`."""
+
+    def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
+        self.index = index
+        self.count = count
+        self.universe, self.identity, self.used, self.ready_of = expansion_of(
+            config, set(reductions))
+        if not self.identity.stable:
+            raise ValueError("these workers' states differ in every process (async enactors "
+                             "hold live coroutines): search them with one worker")
+        self.seen: set[int] = set()
+        # the frontier, sorted by key: keys, paths, states, and how many children each had
+        self.keys: list[bytes] = []
+        self.paths: list[bytes] = []
+        self.states: list[State] = []
+        self.children = array("q")
+        self.arrivals: dict[int, tuple[bytes, bytes, State]] = {}
+        self._sent: list[dict[int, int]] = [{} for _ in range(count)]
+        self._kept: list[list[Any]] = [[] for _ in range(count)]
+        self._got: list[list[Any]] = [[] for _ in range(count)]
+        self._flushed = [0] * count  # parts in `_kept[j]` already sent to share j
+        root = self.universe.root
+        h = self.identity.fingerprint(root)
+        if self.identity.place(root) % count == index:
+            self.seen.add(h)
+            self.keys, self.paths, self.states = [b""], [b""], [root]
+
+    # -- one level -----------------------------------------------------------------------------
+
+    def expand(self) -> Expansion:
+        """Expand the frontier in key order: a message for each share (for this one, empty:
+        its own children are offered directly), the least violating child and the steps
+        taken. Expansion stops at the first violation: every later child has a larger key."""
+        fingerprint = self.identity.fingerprint
+        place = self.identity.place
+        step = self.universe.step
+        ready_of = self.ready_of
+        count, me = self.count, self.index
+        outbox: list[list[tuple[int, bytes, bytes, tuple[Any, ...]]]] = [[] for _ in
+                                                                         range(count)]
+        sent: set[int] = set()
+        children = array("q")
+        steps = 0
+        violating: Violating | None = None
+        for key, path, state in zip(self.keys, self.paths, self.states, strict=True):
+            if violating is not None:
+                break
+            made = 0
+            if not state.finished:
+                for rank, w in enumerate(ready_of(state)):
+                    child = step(state, w).child
+                    made += 1
+                    if child.verdict or (child.finished and child.end_violations):
+                        violating = (key + bytes((rank,)), path + bytes((w,)))
+                        break
+                    h = fingerprint(child)
+                    if h in sent:
+                        continue  # this share sent it already, under a smaller key
+                    sent.add(h)
+                    owner = place(child) % count
+                    if owner == me:
+                        self._offer(h, key + bytes((rank,)), path + bytes((w,)), child)
+                    else:
+                        outbox[owner].append((h, key + bytes((rank,)), path + bytes((w,)),
+                                              self._parts(owner, child)))
+            children.append(made)
+            steps += made
+        self.children = children
+        messages = [b"" if j == me else pickle.dumps((self._new(j), outbox[j]), protocol=5)
+                    for j in range(count)]
+        return messages, violating, steps
+
+    def receive(self, messages: list[bytes]) -> int:
+        """Take every share's message for this one (in share order); the states new to this
+        share so far this level."""
+        for source, message in enumerate(messages):
+            if not message:
+                continue
+            new, entries = pickle.loads(message)
+            got = self._got[source]
+            canon, canon_zone = self.universe.canon, self.universe.canon_zone
+            got.extend(canon_zone(v) if isinstance(v, ZoneStore) else canon(v) for v in new)
+            for h, key, path, parts in entries:
+                self._offer(h, key, path, self._state(got, parts))
+        return len(self.arrivals)
+
+    def arrival_keys(self) -> list[bytes]:
+        """The keys of this level's new states, sorted (to cut at the bound on states)."""
+        return sorted(key for key, _, _ in self.arrivals.values())
+
+    def commit(self, cut: bytes | None, cut_all: bool = False) -> tuple[int, int]:
+        """End the level: keep the new states (those with keys at most `cut`, if given; none
+        if `cut_all`) as the next frontier. Returns (states kept, states dropped)."""
+        arrivals = sorted(self.arrivals.items(), key=lambda item: item[1][0])
+        self.arrivals = {}
+        if cut_all:
+            kept = []
+        elif cut is not None:
+            kept = [a for a in arrivals if a[1][0] <= cut]
+        else:
+            kept = arrivals
+        self.seen.update(h for h, _ in kept)
+        self.keys = [k for _, (k, _, _) in kept]
+        self.paths = [p for _, (_, p, _) in kept]
+        self.states = [s for _, (_, _, s) in kept]
+        return len(kept), len(arrivals) - len(kept)
+
+    def settle(self, violating: bytes) -> tuple[int, int]:
+        """On the level that violates at key `violating`: (the new states first reached
+        under a smaller key, the children expanded up to and including it)."""
+        below = sum(1 for key, _, _ in self.arrivals.values() if key < violating)
+        parent, rank = violating[:-1], violating[-1]
+        at = bisect.bisect_left(self.keys, parent)
+        steps = sum(self.children[:at])
+        if at < len(self.keys) and self.keys[at] == parent and at < len(self.children):
+            steps += min(rank + 1, self.children[at])
+        return below, steps
+
+    def frontier(self) -> int:
+        return len(self.states)
+
+    # -- states as references to their parts (Rule 3) -----------------------------------------
+
+    def _offer(self, h: int, key: bytes, path: bytes, state: State) -> None:
+        if h in self.seen:
+            return
+        known = self.arrivals.get(h)
+        if known is None or key < known[0]:
+            self.arrivals[h] = (key, path, state)
+
+    def _ref(self, to: int, part: Any) -> int:
+        table = self._sent[to]
+        ref = table.get(id(part))
+        if ref is None:
+            ref = table[id(part)] = len(table)
+            self._kept[to].append(part)
+        return ref
+
+    def _new(self, to: int) -> list[Any]:
+        """The parts first referred to since the last message to `to`."""
+        kept = self._kept[to]
+        new = kept[self._flushed[to]:]
+        self._flushed[to] = len(kept)
+        return new
+
+    def _parts(self, to: int, s: State) -> tuple[Any, ...]:
+        ref = self._ref
+        return (ref(to, s.dns), ref(to, s.store), s.clock_ms,
+                tuple(ref(to, w) for w in s.workers), tuple(ref(to, a) for a in s.pending),
+                s.order, s.current, s.highest, s.broken, ref(to, s.states), s.finished)
+
+    @staticmethod
+    def _state(got: list[Any], parts: tuple[Any, ...]) -> State:
+        dns, store, clock, workers, pending, order, current, highest, broken, states, done = parts
+        return State(got[dns], got[store], clock, tuple(got[w] for w in workers),
+                     tuple(got[a] for a in pending), order, current, highest, broken,
+                     got[states], (), (), done)

@@ -1,0 +1,205 @@
+"""Breadth-first search with its visited set split across processes (issue 14): the level loop,
+and the worker processes of one machine.
+
+Theory of operation
+-------------------
+Rule 1: the shares (`reproducer.search.partition`) hold the states; the driver holds none. Each
+level it asks every share to `expand`, hands each share the messages the others wrote for it
+(`receive`), and ends the level with `commit`, or with `settle` when a child broke an
+invariant. Messages pass through the driver as bytes it never opens.
+
+Rule 2: the result is the one process's (`partition`, Rule 2): same verdict, same state count,
+same steps, same shortest story. The bound on states cuts the same states: when a level brings
+more new states than there is room for, the driver merges the shares' sorted keys and keeps the
+least ones, as the one process would have added them.
+
+Rule 3: a share that is lost (its process died, its machine left the cluster) takes its part of
+the visited set and of the frontier with it. What was found without it proves nothing, so the
+search starts again from the beginning on the shares that are left (`on_lost`), at most
+`RESTARTS` times; after that `WorkersLost` is raised, and no exhaustion is ever claimed.
+
+`Shares` is all the driver needs of a transport: `call(method, args per share)` returns every
+share's answer, or raises `ShareLost`. `LocalShares` runs them in processes of this machine
+(`parallel.WorkerPool`: spawned, Ctrl-C is the parent's, every process stopped on exit);
+`reproducer.search.cluster` runs them as actors on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from reproducer.running.simulation import Simulation
+from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress, Ticker
+from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost
+from reproducer.world.config import Config
+
+__all__ = ["RESTARTS", "LocalShares", "ShareLost", "Shares", "search_levels",
+           "search_partitioned"]
+
+RESTARTS = 3
+
+
+class ShareLost(RuntimeError):
+    """A share's process or machine is gone, and its states with it; `alive`: the shares
+    (processes, cluster workers) still there to start again on."""
+
+    def __init__(self, message: str, alive: int) -> None:
+        super().__init__(message)
+        self.alive = alive
+
+
+class Shares(Protocol):
+    """The transport the level loop drives (module docstring)."""
+
+    count: int
+
+    def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]: ...
+
+    def alive(self) -> int: ...
+
+
+def search_partitioned(config: Config, open_shares: Callable[[int], AbstractContextManager[
+        Shares]], workers: int, *, max_states: int, reductions: tuple[str, ...],
+        progress: Progress | None = None) -> Exploration:
+    """The search over `workers` shares opened by `open_shares(count)`, started again on the
+    shares left whenever one is lost (Rule 3)."""
+    ticker = Ticker(progress, "bfs")
+    count = workers
+    for attempt in range(RESTARTS + 1):
+        try:
+            with open_shares(count) as shares:
+                return search_levels(shares, config, max_states=max_states,
+                                     reductions=reductions, ticker=ticker)
+        except ShareLost as lost:
+            count = max(1, lost.alive)
+            if attempt == RESTARTS:
+                raise WorkersLost(f"bfs: {lost}; lost shares {RESTARTS + 1} times, so "
+                                  f"nothing was proved") from None
+            ticker.say(f"{lost}: what was found without it proves nothing; starting "
+                       f"again from the beginning on {count} workers")
+    raise AssertionError("unreachable")
+
+
+def search_levels(shares: Shares, config: Config, *, max_states: int,
+                  reductions: tuple[str, ...], ticker: Ticker) -> Exploration:
+    """The level loop (Rules 1 and 2) over open shares."""
+    n = shares.count
+    every: list[tuple[Any, ...]] = [()] * n
+    frontier = sum(shares.call("frontier", every))
+    total = frontier  # the root, counted once by its owner
+    steps = 0
+    depth = 0
+    truncated = False
+    used = tuple(shares.call("used", [()])[0]) if n else ()
+    while frontier and depth < config.max_steps:
+        expanded = shares.call("expand", every)
+        arrived = shares.call("receive", [([e[0][j] for e in expanded],) for j in range(n)])
+        found = [e[1] for e in expanded if e[1] is not None]
+        if found:
+            key, path = min(found)
+            settled = shares.call("settle", [(key,)] * n)
+            below = sum(b for b, _ in settled)
+            states = total + min(below, max(0, max_states - total))
+            steps += sum(s for _, s in settled)
+            result = Simulation(config).follow(list(path), strict=True).result()
+            return Exploration("bfs", config, 0, ticker.elapsed(), result, None,
+                               ticker.elapsed(), result.length, states=states,
+                               steps_expanded=steps, reductions=used)
+        steps += sum(e[2] for e in expanded)
+        new = sum(arrived)
+        room = max_states - total
+        if new > room:
+            truncated = True
+            cut = _least_keys(shares.call("arrival_keys", every), room)
+            committed = shares.call("commit", [(cut, room <= 0)] * n)
+        else:
+            committed = shares.call("commit", [(None,)] * n)
+        frontier = sum(kept for kept, _ in committed)
+        total += frontier
+        depth += 1
+        if ticker.due():
+            ticker.say(f"depth {depth}, {total:,} states, {total / ticker.elapsed():,.0f} "
+                       f"states/s, frontier {frontier:,}, {shares.alive()} of {n} workers "
+                       f"alive")
+    return Exploration("bfs", config, 0, ticker.elapsed(), None, states=total,
+                       exhausted=not truncated, steps_expanded=steps, reductions=used)
+
+
+def _least_keys(sorted_keys: list[list[bytes]], room: int) -> bytes | None:
+    """The `room`-th least key over every share's sorted keys (None: no room at all)."""
+    if room <= 0:
+        return None
+    merged: Iterator[bytes] = heapq.merge(*sorted_keys)
+    return list(itertools.islice(merged, room))[-1]
+
+
+class LocalShares:
+    """Shares in worker processes of this machine (`parallel.WorkerPool`)."""
+
+    def __init__(self, config: Config, count: int, reductions: tuple[str, ...],
+                 progress: Progress | None) -> None:
+        self.count = count
+        jobs = [Job("bfs", config, 0, 0, 0, "memory", w, count, reductions)
+                for w in range(count)]
+        self._pool = WorkerPool(jobs, "bfs", progress)
+
+    def __enter__(self) -> LocalShares:
+        self._pool.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.__exit__()
+
+    def alive(self) -> int:
+        return len(self._pool.alive)
+
+    def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
+        pool = self._pool
+        targets = range(self.count) if len(args) == self.count else range(len(args))
+        for w, a in zip(targets, args, strict=True):
+            pool.send(w, (method, a))
+        answers: dict[int, Any] = {}
+        while len(answers) < len(args):
+            for w, message in pool.wait(PROGRESS_INTERVAL_S):
+                if message is None:
+                    pool.died(w, "its share of the states is lost")
+                    raise ShareLost(f"worker {w + 1} of {self.count} died", len(pool.alive))
+                if isinstance(message, Failed):
+                    raise message.error
+                answers[w] = message
+        return [answers[w] for w in sorted(answers)]
+
+
+def serve_partition(conn: Any, job: Job) -> None:
+    """A worker process's loop: build share `job.worker`, then answer the driver's calls until
+    told to stop (None)."""
+    from reproducer.search.parallel import portable
+    from reproducer.search.partition import Partition
+
+    try:
+        share = Partition(job.config, job.worker, job.workers, list(job.reductions))
+    except Exception as exc:
+        conn.send(Failed(portable(exc)))
+        while conn.recv() is not None:
+            pass
+        return
+    while (request := conn.recv()) is not None:
+        method, args = request
+        try:
+            conn.send(_answer(share, method, args))
+        except (EOFError, OSError):
+            raise
+        except Exception as exc:
+            conn.send(Failed(portable(exc)))
+
+
+def _answer(share: Any, method: str, args: tuple[Any, ...]) -> Any:
+    if method == "used":
+        return share.used
+    if method not in ("frontier", "expand", "receive", "settle", "arrival_keys", "commit"):
+        raise ValueError(f"no share method {method!r}")
+    return getattr(share, method)(*args)
