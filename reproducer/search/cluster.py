@@ -1,0 +1,254 @@
+"""Breadth-first search with its visited set split over the workers of a Dask cluster (issue 14,
+"many machines"): `reproducer explore --strategy bfs --cluster tcp://HOST:PORT`.
+
+Theory of operation
+-------------------
+Rule 1: one share per cluster worker, each a Dask actor. A share is a `partition.Partition`
+living in a worker process (an actor keeps its part of the visited set in place between
+calls); the level loop is `partitioned.search_levels`, the same as on one machine, so the
+verdict, state count, steps and shortest story are one process's. Shares are placed
+round-robin over the workers the scheduler lists. One share per worker, not per thread: a
+share is pure Python (one thread holds the GIL), and a Dask worker runs every actor method of
+that worker on one actor thread anyway, so two shares in one worker take turns; more shares
+would only mean more messages.
+
+Rule 2: the driver (this process) calls every share's method at once and gathers the answers,
+waiting at most `POLL_S` at a time; between waits it asks the scheduler whether each share's
+worker is still there. A worker that left (its process died, its machine went away), a call
+that cannot reach its worker, or an answer from a share that is not the one created (a
+worker restarted by its nanny on the same address re-creates the actor, empty) is a lost
+share: `ShareLost`, with the workers still in the cluster, and `search_partitioned` starts
+again from the beginning on them (`partitioned`, Rule 3). Any other exception is the share's
+own and is raised as is.
+
+Rule 3: nothing of Dask is imported until a search on a cluster is asked for, and nothing is
+started: the driver joins a running cluster as a client (`ClusterError` when it cannot, or
+when Dask is not installed), and leaving releases its actors and closes the client, on a
+result, an error or Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from reproducer.search.bfs import DEFAULT_MAX_STATES
+from reproducer.search.identity import REDUCTIONS
+from reproducer.search.outcome import Exploration, Progress
+from reproducer.search.partition import Partition, expansion_of
+from reproducer.search.partitioned import ShareLost, search_partitioned
+from reproducer.world.config import Config
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["INSTALL_HINT", "ClusterError", "ClusterShare", "DaskShares",
+           "explore_bfs_on_cluster"]
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = ("pip install 'dns-race-reproducer[cluster]' (in a clone: "
+                "pip install -e '.[cluster]')")
+CONNECT_TIMEOUT_S = 10.0
+POLL_S = 0.5  # longest wait for an answer before asking whether its worker is still there
+METHODS = ("used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be used: Dask is not installed, nothing answers at the address, or
+    it has no workers. Nothing was searched."""
+
+
+class ClusterShare:
+    """The actor of one share: a `Partition`, and a token that names this very object, so the
+    driver can tell it from a share re-created in its place (Rule 2)."""
+
+    def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
+        self.token = f"{os.getpid()}-{uuid.uuid4().hex}"
+        self.share = Partition(config, index, count, reductions)
+
+    def call(self, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
+        """(this share's token, the answer of `Partition.<method>(*args)`)."""
+        if method not in METHODS:
+            raise ValueError(f"no share method {method!r}")
+        if method == "used":
+            return self.token, self.share.used
+        return self.token, getattr(self.share, method)(*args)
+
+
+class DaskShares:
+    """`count` shares as actors on the workers of `client`'s cluster (`partitioned.Shares`)."""
+
+    def __init__(self, client: Client, config: Config, count: int,
+                 reductions: tuple[str, ...]) -> None:
+        self.client = client
+        self.config = config
+        self.count = count
+        self.reductions = reductions
+        self.places: list[str] = []  # the worker address of each share
+        self._futures: list[Any] = []
+        self._actors: list[Any] = []
+        self._tokens: list[str] = []
+        self._gone: set[str] = set()  # workers known to have left
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> DaskShares:
+        try:
+            workers = sorted(self._workers())
+            if not workers:
+                raise ClusterError("the cluster has no workers: start some with "
+                                   "dask worker SCHEDULER_ADDRESS")
+            self.places = [workers[i % len(workers)] for i in range(self.count)]
+            run = uuid.uuid4().hex[:8]
+            self._futures = [
+                self.client.submit(ClusterShare, self.config, i, self.count,
+                                   list(self.reductions), actor=True, workers=[place],
+                                   allow_other_workers=False,
+                                   key=f"reproducer-share-{i + 1}-of-{self.count}-{run}")
+                for i, place in enumerate(self.places)]
+            self._actors = self._gather(list(enumerate(self._futures)), "start")
+            self._tokens = [token for token, _ in
+                            self._gather([(i, a.call("used", ())) for i, a in
+                                          enumerate(self._actors)], "start")]
+        except BaseException:
+            self.__exit__()
+            raise
+        log.info("bfs: %d shares on %s", self.count, ", ".join(self.places))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        futures, self._futures, self._actors = self._futures, [], []
+        if futures:
+            try:
+                self.client.cancel(futures)  # type: ignore[no-untyped-call]  # frees them
+            except Exception as error:  # the scheduler went away: its actors went with it
+                log.debug("bfs: releasing the shares failed: %s", error)
+
+    # -- Shares ------------------------------------------------------------------------------
+
+    def alive(self) -> int:
+        """The shares whose worker is still in the cluster."""
+        workers = self._workers()
+        return sum(1 for place in self.places if place in workers)
+
+    def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
+        """Every share's (or the first len(args) shares') answer, called at once."""
+        calls = [(i, self._actors[i].call(method, a)) for i, a in enumerate(args)]
+        answers = self._gather(calls, method)
+        out = []
+        for i, (token, answer) in enumerate(answers):
+            if token != self._tokens[i]:
+                self._gone.add(self.places[i])
+                raise self._lost(i, "was restarted, and its share of the states with it")
+            out.append(answer)
+        return out
+
+    # -- waiting, and telling a lost share from a share's own error ---------------------------
+
+    def _gather(self, calls: list[tuple[int, Any]], doing: str) -> list[Any]:
+        answers: dict[int, Any] = {}
+        pending = dict(calls)
+        while pending:
+            i, future = next(iter(pending.items()))
+            try:
+                answers[i] = future.result(timeout=POLL_S)
+            except TimeoutError:
+                workers = self._workers()
+                for j in pending:
+                    if self.places[j] not in workers:
+                        self._gone.add(self.places[j])
+                        raise self._lost(j, "left the cluster") from None
+                continue
+            except Exception as exc:
+                if self._is_loss(i, exc):
+                    raise self._lost(i, f"could not be reached ({type(exc).__name__}: "
+                                        f"{exc})") from None
+                raise
+            del pending[i]
+        log.debug("bfs: %s answered by %d shares", doing, len(answers))
+        return [answers[i] for i in sorted(answers)]
+
+    def _is_loss(self, i: int, exc: BaseException) -> bool:
+        from distributed import KilledWorker
+
+        place = self.places[i]
+        lost = (isinstance(exc, OSError | KilledWorker) or "was lost" in str(exc)
+                or place not in self._workers())
+        if lost:
+            self._gone.add(place)
+        return lost
+
+    def _lost(self, i: int, what: str) -> ShareLost:
+        left = len(self._workers() - self._gone)
+        return ShareLost(f"share {i + 1} of {self.count}: its worker {self.places[i]} {what}",
+                         left)
+
+    def _workers(self) -> set[str]:
+        return set(self.client.scheduler_info()["workers"])
+
+
+def explore_bfs_on_cluster(config: Config, address: str, *,
+                           max_states: int = DEFAULT_MAX_STATES,
+                           reductions: Iterable[str] = REDUCTIONS,
+                           progress: Progress | None = None,
+                           connect_timeout: float = CONNECT_TIMEOUT_S) -> Exploration:
+    """`explore_bfs` with its visited set split over the workers of the Dask cluster whose
+    scheduler is at `address` (`tcp://HOST:PORT`), one share per worker; the same result as
+    one process. Raises `ClusterError` when the cluster cannot be used."""
+    asked = tuple(sorted(set(reductions)))
+    if not expansion_of(config, set(asked))[1].stable:
+        raise ClusterError("these enactors' states differ in every process (async enactors "
+                           "hold live coroutines): search them without --cluster")
+    distributed = _import_distributed()
+    _check_listening(address, connect_timeout)
+    try:
+        client = distributed.Client(address, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"no Dask scheduler answers at {address} ({exc}); start one "
+                           f"with dask scheduler, and workers with dask worker "
+                           f"{address}") from None
+    with client, client.as_current():  # actors find their client as the current one
+        workers = sorted(client.scheduler_info()["workers"])
+        if not workers:
+            raise ClusterError(f"the cluster at {address} has no workers: start some with "
+                               f"dask worker {address}")
+        if progress is not None:
+            progress(f"bfs: {len(workers)} shares, one on each worker of the cluster at "
+                     f"{address}")
+        return search_partitioned(
+            config, lambda n: DaskShares(client, config, n, asked), len(workers),
+            max_states=max_states, reductions=asked, progress=progress)
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError(f"a search on a cluster needs Dask distributed, which is not "
+                           f"installed: {INSTALL_HINT}") from None
+    return distributed
+
+
+def _check_listening(address: str, timeout: float) -> None:
+    """Fail at once, in one line, when nothing listens at a tcp:// address (Dask itself
+    would retry for the whole timeout)."""
+    scheme, sep, rest = address.rpartition("://")
+    if sep and scheme != "tcp":
+        return  # tls://, ucx://, ...: Dask's own connection says what is wrong
+    host, colon, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"{address!r}: expected a scheduler address tcp://HOST:PORT, "
+                           f"e.g. tcp://127.0.0.1:8786")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"nothing answers at {address} ({exc.strerror or exc}): start a "
+                           f"scheduler with dask scheduler --host {host} --port {port}, "
+                           f"and workers with dask worker {address}") from None
