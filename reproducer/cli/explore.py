@@ -15,6 +15,7 @@ from reproducer.running.core import EnactorError
 from reproducer.search.bfs import DEFAULT_MAX_STATES
 from reproducer.search.explore import STRATEGIES, explore
 from reproducer.search.identity import REDUCTIONS
+from reproducer.search.outcome import Exploration
 from reproducer.search.parallel import WorkersLost
 from reproducer.world.config import Config
 
@@ -42,6 +43,10 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes: the samplers and hypothesis shard their runs, "
                              "bfs splits its visited set (default all cores, here "
                              f"{os.cpu_count() or 1}; 1 runs in this process)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="bfs: split the visited set over the workers of a running Dask "
+                             "cluster, one share per worker, e.g. tcp://127.0.0.1:8786 (needs "
+                             "the cluster extra: pip install -e '.[cluster]')")
     parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
                         help="where to write the replay file (default "
                              "reports/counterexample.json)")
@@ -76,6 +81,14 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
     if args.strategy == "bfs" and args.transport != "memory":
         raise UsageError("--strategy bfs copies states, so it runs over --transport memory only; "
                          "replay the counterexample it finds with --transport real")
+    if getattr(args, "cluster", None) is not None:
+        if args.strategy != "bfs":
+            raise UsageError(f"--cluster runs --strategy bfs only, not {args.strategy}; the "
+                             "samplers and hypothesis use the cores of one machine "
+                             "(--workers N)")
+        if args.workers is not None:
+            raise UsageError("--cluster puts one share on each worker of the cluster: drop "
+                             "--workers (start more dask workers for more shares)")
     unknown = [r for r in reductions_of(args) if r not in REDUCTIONS]
     if unknown:
         raise UsageError(f"--reductions {args.reductions!r}: unknown {', '.join(unknown)}; "
@@ -110,12 +123,27 @@ def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None)
     return f"{who} failed{where}: {message}"
 
 
+def _explore_on_cluster(args: argparse.Namespace, config: Config,
+                        progress: Callable[[str], None] | None) -> Exploration:
+    """`--cluster ADDRESS`: bfs on a running Dask cluster; a cluster that cannot be used (or
+    Dask not installed) is a `UsageError`. Nothing of Dask is imported without --cluster."""
+    from reproducer.search.cluster import ClusterError, explore_bfs_on_cluster
+
+    try:
+        return explore_bfs_on_cluster(config, args.cluster, max_states=args.max_states,
+                                      reductions=reductions_of(args), progress=progress)
+    except ClusterError as exc:
+        raise UsageError(f"--cluster: {exc}") from None
+
+
 def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str], None]) -> int:
     """`reproducer explore`: exit 0 when nothing was found, 1 when a counterexample was."""
     from reproducer.running.replay import save_replay
     from reproducer.telling.narrate import format_trace
 
     if getattr(args, "from_file", None) is not None:
+        if getattr(args, "cluster", None) is not None:
+            raise UsageError("--from shrinks a replay file in this process: drop --cluster")
         from reproducer.cli.wild import shrink_from
 
         return shrink_from(args, report)
@@ -125,11 +153,14 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
     quiet = bool(getattr(args, "json", False))
     progress = None if quiet else report
     try:
-        outcome = explore(args.strategy, config, max_runs=args.max_runs, seed=args.seed,
-                          depth=args.depth, transport=args.transport, progress=progress,
-                          database=database, max_states=args.max_states,
-                          shrink=not args.no_shrink,
-                          reductions=reductions_of(args), workers=workers_of(args))
+        if getattr(args, "cluster", None) is not None:
+            outcome = _explore_on_cluster(args, config, progress)
+        else:
+            outcome = explore(args.strategy, config, max_runs=args.max_runs, seed=args.seed,
+                              depth=args.depth, transport=args.transport,
+                              progress=progress, database=database,
+                              max_states=args.max_states, shrink=not args.no_shrink,
+                              reductions=reductions_of(args), workers=workers_of(args))
     except EnactorError as exc:
         raise UsageError(enactor_error(config, exc)) from None
     except WorkersLost as exc:
