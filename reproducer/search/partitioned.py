@@ -37,7 +37,7 @@ from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress
 from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost
 from reproducer.world.config import Config
 
-__all__ = ["RESTARTS", "LocalShares", "ShareLost", "Shares", "search_levels",
+__all__ = ["RESTARTS", "InProcessShares", "LocalShares", "ShareLost", "Shares", "search_levels",
            "search_partitioned"]
 
 RESTARTS = 3
@@ -135,6 +135,29 @@ def _least_keys(sorted_keys: list[list[bytes]], room: int) -> bytes | None:
         return None
     merged: Iterator[bytes] = heapq.merge(*sorted_keys)
     return list(itertools.islice(merged, room))[-1]
+
+
+class InProcessShares:
+    """Shares in this process, one after another: no speed-up, the same answers; for reading
+    and testing the level loop without processes."""
+
+    def __init__(self, config: Config, count: int, reductions: tuple[str, ...]) -> None:
+        from reproducer.search.partition import Partition
+
+        self.count = count
+        self.shares = [Partition(config, i, count, list(reductions)) for i in range(count)]
+
+    def __enter__(self) -> InProcessShares:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def alive(self) -> int:
+        return self.count
+
+    def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
+        return [_answer(share, method, a) for share, a in zip(self.shares, args, strict=False)]
 
 
 class LocalShares:
