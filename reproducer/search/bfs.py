@@ -50,6 +50,8 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
         asked.discard("symmetry")  # the enactors that may move are no longer interchangeable
     if movers is not None:
         asked.discard("por")  # its rule counts every unfinished enactor as a possible mover
+    if before:
+        asked.discard("glue")  # the schedule may have moved others after a glued step
     universe, identity, used, ready_of = expansion_of(config, asked)
     if workers > 1 and identity.stable and not before and movers is None and max_depth is None:
         return _partitioned(config, workers, max_states, tuple(sorted(asked)), progress)

@@ -68,9 +68,9 @@ from reproducer.world.values import LockValue
 
 __all__ = ["REDUCTIONS", "Identity", "check_reductions"]
 
-REDUCTIONS = ("bookkeeping", "values", "unread", "dead", "symmetry", "por")
+REDUCTIONS = ("bookkeeping", "values", "unread", "dead", "symmetry", "por", "glue")
 _NEEDS = {"values": "bookkeeping", "unread": "values", "dead": "values", "symmetry": "values",
-          "por": "bookkeeping"}
+          "por": "bookkeeping", "glue": "values"}
 _MAX_ORDERS = 720  # orders of tied enactors tried; beyond, one order (sound, merges less)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 from fake_dns import ZoneStore
 from reproducer.running.core import State
 from reproducer.running.simulation import Universe
-from reproducer.search.ample import ample_rule
+from reproducer.search.glue import glue_rule
 from reproducer.search.identity import Identity
 from reproducer.search.por import persistent_movers
 from reproducer.world.config import Config
@@ -63,9 +63,9 @@ def expansion_of(config: Config, reductions: frozenset[str] | set[str]
     universe.bounded = False  # state identities must stay valid for the whole search
     identity = Identity(universe, reductions)
     used = tuple(r for r in REDUCTIONS if r in identity.used)
-    ready_of = persistent_movers if "por" in used else State.ready
-    if "ample" in used:
-        ready_of = ample_rule(config.layout.lock_name, ready_of)
+    ready_of: Callable[[State], list[int]] = persistent_movers if "por" in used else State.ready
+    if "glue" in used:
+        ready_of = glue_rule(ready_of)
     return universe, identity, used, ready_of
 
 
