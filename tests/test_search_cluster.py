@@ -135,6 +135,27 @@ def test_a_cluster_address_where_nothing_listens_is_one_line_and_exit_2(
                           f"tcp://127.0.0.1:{port}")
 
 
+def test_an_address_where_something_else_listens_is_one_line_that_it_is_no_scheduler(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as silent:  # listens, and never says a word (as an HTTP server)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        code = main(["explore", "--strategy", "bfs", "--cluster", f"tcp://127.0.0.1:{port}"],
+                    report=lambda line: None)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"what listens at tcp://127.0.0.1:{port} is not a Dask scheduler" in err
+
+
+def test_workers_that_identify_states_otherwise_are_named_before_anything_is_searched() -> None:
+    from reproducer.search.cluster import ClusterError, _check_same_code
+
+    reductions = tuple(sorted(REDUCTIONS))
+    with pytest.raises(ClusterError, match=r"the workers at tcp://10\.0\.0\.2:1 identify"):
+        _check_same_code(BROKEN, reductions, ["tcp://10.0.0.2:1"], [(0, 0)])
+
+
 @pytest.mark.parametrize(("argv", "says"), [
     (["--strategy", "random", "--cluster", "tcp://127.0.0.1:8786"],
      "--cluster runs --strategy bfs only, not random"),
@@ -160,3 +181,16 @@ def test_without_cluster_nothing_of_dask_is_imported(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "found.json")],
                          capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_cluster_without_dask_installed_says_how_to_install_it_in_one_line() -> None:
+    script = ("import sys\n"
+              "sys.modules['distributed'] = None  # what `import distributed` finds uninstalled\n"
+              "from reproducer.cli import main\n"
+              "sys.exit(main(['explore', '--strategy', 'bfs', '--cluster',"
+              " 'tcp://127.0.0.1:8786']))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "pip install 'dns-race-reproducer[cluster]'" in out.stderr

@@ -10,7 +10,9 @@ verdict, state count, steps and shortest story are one process's. Shares are pla
 round-robin over the workers the scheduler lists. One share per worker, not per thread: a
 share is pure Python (one thread holds the GIL), and a Dask worker runs every actor method of
 that worker on one actor thread anyway, so two shares in one worker take turns; more shares
-would only mean more messages.
+would only mean more messages. Every share must identify states as the driver does (the same
+reproducer code on every machine): each share's root identity is checked against the driver's
+when the shares start (`ClusterError` names the workers that differ).
 
 Rule 2: the driver (this process) calls every share's method at once and gathers the answers,
 waiting at most `POLL_S` at a time; between waits it asks the scheduler whether each share's
@@ -36,8 +38,9 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from reproducer.running.simulation import Universe
 from reproducer.search.bfs import DEFAULT_MAX_STATES
-from reproducer.search.identity import REDUCTIONS
+from reproducer.search.identity import REDUCTIONS, Identity
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.partition import Partition, expansion_of
 from reproducer.search.partitioned import ShareLost, search_partitioned
@@ -47,15 +50,16 @@ if TYPE_CHECKING:
     from distributed import Client
 
 __all__ = ["INSTALL_HINT", "ClusterError", "ClusterShare", "DaskShares",
-           "explore_bfs_on_cluster"]
+           "explore_bfs_on_cluster", "root_identity"]
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = ("pip install 'dns-race-reproducer[cluster]' (in a clone: "
                 "pip install -e '.[cluster]')")
 CONNECT_TIMEOUT_S = 10.0
+GREETING_S = 3.0  # a Dask scheduler speaks first, at once, to a new connection
 POLL_S = 0.5  # longest wait for an answer before asking whether its worker is still there
-METHODS = ("used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")
+METHODS = ("root", "used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")
 
 
 class ClusterError(RuntimeError):
@@ -70,6 +74,7 @@ class ClusterShare:
     def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
         self.token = f"{os.getpid()}-{uuid.uuid4().hex}"
         self.share = Partition(config, index, count, reductions)
+        self.root = root_identity(self.share.universe, self.share.identity)
 
     def call(self, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
         """(this share's token, the answer of `Partition.<method>(*args)`)."""
@@ -77,6 +82,8 @@ class ClusterShare:
             raise ValueError(f"no share method {method!r}")
         if method == "used":
             return self.token, self.share.used
+        if method == "root":
+            return self.token, self.root
         return self.token, getattr(self.share, method)(*args)
 
 
@@ -112,9 +119,11 @@ class DaskShares:
                                    key=f"reproducer-share-{i + 1}-of-{self.count}-{run}")
                 for i, place in enumerate(self.places)]
             self._actors = self._gather(list(enumerate(self._futures)), "start")
-            self._tokens = [token for token, _ in
-                            self._gather([(i, a.call("used", ())) for i, a in
-                                          enumerate(self._actors)], "start")]
+            roots = self._gather([(i, a.call("root", ())) for i, a in
+                                  enumerate(self._actors)], "start")
+            self._tokens = [token for token, _ in roots]
+            _check_same_code(self.config, self.reductions, self.places,
+                             [root for _, root in roots])
         except BaseException:
             self.__exit__()
             raise
@@ -225,6 +234,24 @@ def explore_bfs_on_cluster(config: Config, address: str, *,
             max_states=max_states, reductions=asked, progress=progress)
 
 
+def root_identity(universe: Universe, identity: Identity) -> tuple[int, int]:
+    """The root state's fingerprint and place: what every share and the driver must agree on,
+    or their states' identities do not match (other reproducer code)."""
+    root = universe.root
+    return identity.fingerprint(root), identity.place(root)
+
+
+def _check_same_code(config: Config, reductions: tuple[str, ...], places: list[str],
+                     roots: list[tuple[int, int]]) -> None:
+    universe, identity, _, _ = expansion_of(config, set(reductions))
+    mine = root_identity(universe, identity)
+    other = sorted({place for place, root in zip(places, roots, strict=True) if root != mine})
+    if other:
+        raise ClusterError(f"the workers at {', '.join(other)} identify states otherwise than "
+                           f"this process (other reproducer code): install the same "
+                           f"dns-race-reproducer on every machine of the cluster")
+
+
 def _import_distributed() -> Any:
     try:
         import distributed
@@ -236,7 +263,9 @@ def _import_distributed() -> Any:
 
 def _check_listening(address: str, timeout: float) -> None:
     """Fail at once, in one line, when nothing listens at a tcp:// address (Dask itself
-    would retry for the whole timeout)."""
+    would retry for the whole timeout), or when what listens does not greet as a Dask
+    scheduler does, at once (an HTTP server, say the dashboard's port, never answers Dask's
+    client, which then waits past its own timeout)."""
     scheme, sep, rest = address.rpartition("://")
     if sep and scheme != "tcp":
         return  # tls://, ucx://, ...: Dask's own connection says what is wrong
@@ -246,9 +275,17 @@ def _check_listening(address: str, timeout: float) -> None:
         raise ClusterError(f"{address!r}: expected a scheduler address tcp://HOST:PORT, "
                            f"e.g. tcp://127.0.0.1:8786")
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
+        with socket.create_connection((host, int(port)), timeout=timeout) as probe:
+            probe.settimeout(min(timeout, GREETING_S))
+            greeted = bool(probe.recv(1))
+    except TimeoutError:
+        greeted = False
     except OSError as exc:
         raise ClusterError(f"nothing answers at {address} ({exc.strerror or exc}): start a "
                            f"scheduler with dask scheduler --host {host} --port {port}, "
                            f"and workers with dask worker {address}") from None
+    if not greeted:
+        raise ClusterError(f"what listens at {address} is not a Dask scheduler (it did not "
+                           f"greet within {min(timeout, GREETING_S):g}s): give the "
+                           f"scheduler's address, the one dask scheduler prints after "
+                           f"'Scheduler at:' (its dashboard's port is another)")
