@@ -19,10 +19,8 @@ then are those first reached under a smaller key (`settle`), and the steps it ha
 the children whose key is at most that one. So verdict, state count, steps and the shortest
 story are those of one process, for any count of shares.
 
-Rule 3: states cross processes as references to their parts. Parts are hash-consed values
-(`reproducer.running.simulation`, Rule 2) shared by very many states; the first time a share
-sends a part to another share it sends the value, and after that the number the two agreed
-on. The receiver interns what it gets into its own universe, so its steps are remembered too.
+Rule 3: states cross processes as references to their parts (`reproducer.search.shipping`):
+a value is sent once per pair of shares, then by number.
 
 A share is driven by `reproducer.search.partitioned` (its processes and the level loop), and
 the same share runs on a Dask worker as an actor (`reproducer.search.cluster`).
@@ -31,19 +29,15 @@ the same share runs on a Dask worker as an actor (`reproducer.search.cluster`).
 from __future__ import annotations
 
 import bisect
-import dataclasses
-import io
-import pickle
 from array import array
 from collections.abc import Callable
-from typing import Any
 
-from fake_dns import ZoneStore
 from reproducer.running.core import State
 from reproducer.running.simulation import Universe
 from reproducer.search.glue import glue_rule
 from reproducer.search.identity import Identity
 from reproducer.search.por import persistent_movers
+from reproducer.search.shipping import Incoming, Outgoing, Shipped
 from reproducer.world.config import Config
 
 __all__ = ["Expansion", "Partition", "Violating", "expansion_of"]
@@ -82,16 +76,19 @@ class Partition:
             raise ValueError("these workers' states differ in every process (async enactors "
                              "hold live coroutines): search them with one worker")
         self.seen: set[int] = set()
+        # every state this share has offered to an owner (itself too): an owner that has had a
+        # state offered at an earlier level keeps it, or the bound on states was reached and
+        # nothing is kept any more, so offering it again would change nothing
+        self.sent: set[int] = set()
         # the frontier, sorted by key: keys, paths, states, and how many children each had
         self.keys: list[bytes] = []
         self.paths: list[bytes] = []
         self.states: list[State] = []
         self.children = array("q")
         self.arrivals: dict[int, tuple[bytes, bytes, State]] = {}
-        self._sent: list[dict[int, int]] = [{} for _ in range(count)]
-        self._kept: list[list[Any]] = [[] for _ in range(count)]
-        self._got: list[list[Any]] = [[] for _ in range(count)]
-        self._flushed = [0] * count  # parts in `_kept[j]` already sent to share j
+        self._out = [Outgoing() for _ in range(count)]
+        self._in = [Incoming(self.universe.canon, self.universe.canon_zone)
+                    for _ in range(count)]
         root = self.universe.root
         h = self.identity.fingerprint(root)
         if self.identity.place(root) % count == index:
@@ -109,9 +106,8 @@ class Partition:
         step = self.universe.step
         ready_of = self.ready_of
         count, me = self.count, self.index
-        outbox: list[list[tuple[int, bytes, bytes, tuple[Any, ...]]]] = [[] for _ in
-                                                                         range(count)]
-        sent: set[int] = set()
+        outbox: list[list[Shipped]] = [[] for _ in range(count)]
+        sent = self.sent
         children = array("q")
         steps = 0
         violating: Violating | None = None
@@ -128,18 +124,18 @@ class Partition:
                         break
                     h = fingerprint(child)
                     if h in sent:
-                        continue  # this share sent it already, under a smaller key
+                        continue  # sent already: at an earlier level, or under a smaller key
                     sent.add(h)
                     owner = place(child) % count
                     if owner == me:
                         self._offer(h, key + bytes((rank,)), path + bytes((w,)), child)
                     else:
                         outbox[owner].append((h, key + bytes((rank,)), path + bytes((w,)),
-                                              self._parts(owner, child)))
+                                              child))
             children.append(made)
             steps += made
         self.children = children
-        messages = [b"" if j == me else _dumps((self._new(j), outbox[j])) for j in range(count)]
+        messages = [b"" if j == me else self._out[j].message(outbox[j]) for j in range(count)]
         return messages, violating, steps
 
     def receive(self, messages: list[bytes]) -> int:
@@ -148,12 +144,8 @@ class Partition:
         for source, message in enumerate(messages):
             if not message:
                 continue
-            new, entries = pickle.loads(message)
-            got = self._got[source]
-            canon, canon_zone = self.universe.canon, self.universe.canon_zone
-            got.extend(canon_zone(v) if isinstance(v, ZoneStore) else canon(v) for v in new)
-            for h, key, path, parts in entries:
-                self._offer(h, key, path, self._state(got, parts))
+            for h, key, path, state in self._in[source].read(message):
+                self._offer(h, key, path, state)
         return len(self.arrivals)
 
     def arrival_keys(self) -> list[bytes]:
@@ -191,85 +183,9 @@ class Partition:
     def frontier(self) -> int:
         return len(self.states)
 
-    # -- states as references to their parts (Rule 3) -----------------------------------------
-
     def _offer(self, h: int, key: bytes, path: bytes, state: State) -> None:
         if h in self.seen:
             return
         known = self.arrivals.get(h)
         if known is None or key < known[0]:
             self.arrivals[h] = (key, path, state)
-
-    def _ref(self, to: int, part: Any) -> int:
-        table = self._sent[to]
-        ref = table.get(id(part))
-        if ref is None:
-            ref = table[id(part)] = len(table)
-            self._kept[to].append(part)
-        return ref
-
-    def _new(self, to: int) -> list[Any]:
-        """The parts first referred to since the last message to `to`."""
-        kept = self._kept[to]
-        new = kept[self._flushed[to]:]
-        self._flushed[to] = len(kept)
-        return new
-
-    def _parts(self, to: int, s: State) -> tuple[Any, ...]:
-        ref = self._ref
-        return (ref(to, s.dns), ref(to, s.store), s.clock_ms,
-                tuple(ref(to, w) for w in s.workers), tuple(ref(to, a) for a in s.pending),
-                s.order, s.current, s.highest, s.broken, ref(to, s.states), s.finished)
-
-    @staticmethod
-    def _state(got: list[Any], parts: tuple[Any, ...]) -> State:
-        dns, store, clock, workers, pending, order, current, highest, broken, states, done = parts
-        return State(got[dns], got[store], clock, tuple(got[w] for w in workers),
-                     tuple(got[a] for a in pending), order, current, highest, broken,
-                     got[states], (), (), done)
-
-
-# -- pickling the parts: frozen slotted dataclasses by their fields ------------------------------
-# (`dataclasses`' own __getstate__/__setstate__ look the fields up on every object: a third of
-# the time a share spends receiving)
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _fields_of(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
-
-
-def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
-    obj = object.__new__(cls)
-    for name, value in zip(_fields_of(cls), values, strict=True):
-        object.__setattr__(obj, name, value)
-    return obj
-
-
-def _reduce_dataclass(obj: Any) -> tuple[Any, ...]:
-    return _rebuild, (type(obj), tuple(getattr(obj, n) for n in _fields_of(type(obj))))
-
-
-class _Reducers(dict[type, Any]):
-    """A pickler's dispatch table that knows every slotted dataclass as it meets it."""
-
-    def __missing__(self, cls: type) -> Any:
-        if dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__:
-            self[cls] = _reduce_dataclass
-            return _reduce_dataclass
-        raise KeyError(cls)
-
-
-_REDUCERS = _Reducers()
-
-
-def _dumps(value: Any) -> bytes:
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, protocol=5)
-    pickler.dispatch_table = _REDUCERS
-    pickler.dump(value)
-    return out.getvalue()
