@@ -10,7 +10,9 @@ For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans
   to the breadth-first minimum; BFS states and seconds;
 - the same speeds for the async port of aws-2025 (`examples/aws_2025.py`, an ordinary
   `async def` enactor) on the default world, beside the state machine's;
-- states and seconds for the exhaustive (bounded) proof of each correct fix.
+- states and seconds for the exhaustive (bounded) proof of each correct fix;
+- all the cores: runs/s of random and states/s of breadth-first search with 1 and 2 worker
+  processes, results compared (`--parallel` runs only this part, three rounds).
 Every part has a run or state budget, so the whole stays within about five minutes.
 
 `python -m reproducer.bench --strategies [...]` measures runs to the first violation over many
@@ -161,9 +163,53 @@ def bench(out: Callable[[str], None]) -> None:
         for config in (Config(variant=variant, enactors=2, plans=3),
                        Config(variant=variant, enactors=2, endpoints=2, plans=3)):
             _proof(out, config, "all", REDUCTIONS, PROOF_CAP)
+    parallel(out, rounds=1)
 
 
 PROOF_CAP = 1_000_000  # states: a search cut here says so
+PARALLEL_RUNS = 20_000  # random runs on a fix (it finds nothing, so every run is made)
+
+
+def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
+    """All the cores (issue 14): one worker process against two, the median of `rounds`
+    alternating rounds, for sampling (runs/s) and breadth-first search (states/s), with the
+    results compared and the peak memory of the parent and of the largest worker."""
+    out(f"== all cores: 1 vs 2 worker processes, median of {rounds} alternating rounds")
+    cfg = Config(variant="cas-flip")
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    seen: dict[int, tuple[object, ...]] = {}
+    for _ in range(rounds):
+        for n in (1, 2):
+            res = explore("random", cfg, max_runs=PARALLEL_RUNS, workers=n, shrink=False)
+            rates[n].append(res.executions / res.seconds)
+            seen[n] = (res.found, res.first_at)
+    out(f"random, cas-flip, {PARALLEL_RUNS:,} runs: 1 worker "
+        f"{statistics.median(rates[1]):,.0f} runs/s, 2 workers "
+        f"{statistics.median(rates[2]):,.0f} runs/s: "
+        f"{statistics.median(rates[2]) / statistics.median(rates[1]):.2f}x; "
+        f"same result: {seen[1] == seen[2]}")
+    for config in (Config(variant="cas-flip", enactors=2, endpoints=2, plans=3),
+                   Config(variant="cas-guarded", enactors=2, endpoints=2, plans=3)):
+        speeds: dict[int, list[float]] = {1: [], 2: []}
+        results: dict[int, tuple[object, ...]] = {}
+        for _ in range(rounds):
+            for n in (1, 2):
+                res = explore_bfs(config, workers=n)
+                assert res.states is not None
+                speeds[n].append(res.states / res.seconds)
+                results[n] = (res.found, res.states, res.steps_expanded, res.exhausted)
+        one, two = statistics.median(speeds[1]), statistics.median(speeds[2])
+        out(f"bfs, {config.variant} {config.enactors}/{config.endpoints}/{config.plans}, "
+            f"{results[1][1]:,} states: 1 worker {one:,.0f} states/s, 2 workers "
+            f"{two:,.0f} states/s: {two / one:.2f}x; same verdict, states and steps: "
+            f"{results[1] == results[2]}; VmHWM parent {_vmhwm_mb():.0f} MB, largest worker "
+            f"{_children_peak_mb():.0f} MB")
+
+
+def _children_peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def _proof(out: Callable[[str], None], config: Config, label: str,
@@ -176,13 +222,18 @@ def _proof(out: Callable[[str], None], config: Config, label: str,
 
 def main() -> int:
     start = time.perf_counter()
+    if sys.argv[1:] == ["--parallel"]:
+        parallel(lambda line: print(line, flush=True))
+        return 0
     if sys.argv[1:2] == ["--strategies"]:
         from reproducer.search.measure import main as measure_main
 
         return measure_main(sys.argv[2:])
     if sys.argv[1:]:
-        usage = ("usage: python -m reproducer.bench [--strategies [--help | FLAGS]]\n"
+        usage = ("usage: python -m reproducer.bench [--parallel | --strategies [--help | "
+                 "FLAGS]]\n"
                  "  no flags: speeds, strategies and proofs (make bench, a few minutes)\n"
+                 "  --parallel: 1 vs 2 worker processes, sampling and bfs (a minute or two)\n"
                  "  --strategies: runs to the first violation over many seeds")
         if sys.argv[1] in ("-h", "--help"):
             print(usage)

@@ -92,7 +92,9 @@ def test_identities_are_the_same_in_processes_with_different_string_hashes() -> 
 def test_worker_processes_give_what_one_process_gives() -> None:
     for config in (Config(variant="aws-2025", enactors=2, plans=3),
                    Config(variant="cas-flip", enactors=2, plans=2)):
-        _same(explore_bfs(config, workers=2), explore_bfs(config))
+        split = explore_bfs(config, workers=2)
+        _same(split, explore_bfs(config))
+        assert (split.workers, split.to_json()["workers"]) == (2, 2)
 
 
 class _KillingShares(LocalShares):

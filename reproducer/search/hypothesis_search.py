@@ -167,7 +167,7 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
     shrunk = seen.shortest
     if shrunk is None:
         return Exploration("hypothesis", config, seen.executions, ticker.elapsed(),
-                           transport=transport)
+                           transport=transport, workers=workers)
     m = minimise(shrunk) if shrink else None
     final = m.result if m else shrunk
     if db is not None:
@@ -176,7 +176,8 @@ def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
         db.save(key + _STORY, json.dumps(list(final.choices)).encode())
     return Exploration("hypothesis", config, seen.executions, ticker.elapsed(), final,
                        seen.first_at, seen.first_seconds, seen.found_steps, shrunk.length,
-                       m.local_steps if m else None, m.runs if m else 0, transport=transport)
+                       m.local_steps if m else None, m.runs if m else 0, transport=transport,
+                       workers=workers)
 
 
 # Parallel Hypothesis: messages from a worker to the parent.

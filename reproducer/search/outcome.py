@@ -36,6 +36,7 @@ class Exploration:
     transport: str = "memory"
     steps_expanded: int | None = None  # bfs: steps taken from a state to a successor
     reductions: tuple[str, ...] = ()  # bfs: the reductions of a state's identity used
+    workers: int = 1  # processes (or cluster shares) that did the searching
 
     @property
     def found(self) -> bool:
@@ -63,6 +64,7 @@ class Exploration:
             "violation": None if v is None else v.describe(),
             "choices": list(self.result.choices) if self.found and self.result else None,
             "config": self.config.to_json(),
+            "workers": self.workers,
         }
         if self.strategy == "bfs":
             out["states"] = self.states

@@ -373,7 +373,7 @@ def shard_samples(strategy: str, config: Config, *, workers: int, max_runs: int,
     hit = plan.hit
     if hit is None:
         return Exploration(strategy, config, max_runs, ticker.elapsed(),
-                           transport=transport), ledger
+                           transport=transport, workers=n), ledger
     if hit.error is not None:
         raise hit.error
     found = hit.result
@@ -386,4 +386,4 @@ def shard_samples(strategy: str, config: Config, *, workers: int, max_runs: int,
     return Exploration(strategy, config, first, ticker.elapsed(), m.result if m else found,
                        first, first_seconds, found.length, None,
                        m.local_steps if m else None, m.runs if m else 0,
-                       transport=transport), ledger
+                       transport=transport, workers=n), ledger

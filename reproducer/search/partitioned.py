@@ -108,7 +108,7 @@ def search_levels(shares: Shares, config: Config, *, max_states: int,
             result = Simulation(config).follow(list(path), strict=True).result()
             return Exploration("bfs", config, 0, ticker.elapsed(), result, None,
                                ticker.elapsed(), result.length, states=states,
-                               steps_expanded=steps, reductions=used)
+                               steps_expanded=steps, reductions=used, workers=n)
         steps += sum(e[2] for e in expanded)
         new = sum(arrived)
         room = max_states - total
@@ -126,7 +126,8 @@ def search_levels(shares: Shares, config: Config, *, max_states: int,
                        f"states/s, frontier {frontier:,}, {shares.alive()} of {n} workers "
                        f"alive")
     return Exploration("bfs", config, 0, ticker.elapsed(), None, states=total,
-                       exhausted=not truncated, steps_expanded=steps, reductions=used)
+                       exhausted=not truncated, steps_expanded=steps, reductions=used,
+                       workers=n)
 
 
 def _least_keys(sorted_keys: list[list[bytes]], room: int) -> bytes | None:
