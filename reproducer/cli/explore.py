@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +131,11 @@ def _explore_on_cluster(args: argparse.Namespace, config: Config,
     Dask not installed) is a `UsageError`. Nothing of Dask is imported without --cluster."""
     from reproducer.search.cluster import ClusterError, explore_bfs_on_cluster
 
+    with contextlib.suppress(ImportError):  # (its absence is explore_bfs_on_cluster's to say)
+        import distributed  # noqa: F401  (sets up its own handler, printing to stderr)
+
+        for handler in logging.getLogger("distributed").handlers:
+            handler.setLevel(logging.CRITICAL)  # what went wrong is our one line
     try:
         return explore_bfs_on_cluster(config, args.cluster, max_states=args.max_states,
                                       reductions=reductions_of(args), progress=progress)

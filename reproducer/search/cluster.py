@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -63,8 +64,9 @@ METHODS = ("root", "used", "frontier", "expand", "receive", "settle", "arrival_k
 
 
 class ClusterError(RuntimeError):
-    """The cluster cannot be used: Dask is not installed, nothing answers at the address, or
-    it has no workers. Nothing was searched."""
+    """The cluster cannot be used: Dask is not installed, nothing answers at the address, it
+    has no workers, a worker runs other code, or the scheduler stopped answering. Nothing was
+    proved."""
 
 
 class ClusterShare:
@@ -198,7 +200,20 @@ class DaskShares:
                          left)
 
     def _workers(self) -> set[str]:
-        return set(self.client.scheduler_info()["workers"])
+        """The workers in the cluster now; `ClusterError` when the scheduler is gone (the
+        client tries to reconnect for its timeout first): without it there is no cluster."""
+        client = self.client
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S + 1.0
+        while client.status == "connecting" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            info = client.scheduler_info() if client.status == "running" else {}
+        except (OSError, TimeoutError):
+            info = {}
+        if "workers" not in info:
+            raise ClusterError("the cluster's scheduler stopped answering; nothing was "
+                               "proved")
+        return set(info["workers"])
 
 
 def explore_bfs_on_cluster(config: Config, address: str, *,
