@@ -58,6 +58,7 @@ def test_a_search_on_the_cluster_gives_the_verdict_states_steps_and_story_of_one
     lines: list[str] = []
     got = explore_bfs_on_cluster(config, cluster.scheduler_address, progress=lines.append)
     same_search(got, explore_bfs(config, workers=1))
+    assert got.workers == 2
     assert lines[0].startswith("bfs: 2 shares, one on each worker of the cluster at tcp://")
 
 
