@@ -85,7 +85,7 @@ def test_a_bad_flag_is_one_line_naming_the_help_to_read_not_the_usage_block(
      "counterexample it finds with --transport real"),
     (["--strategy", "bfs", "--reductions", "values,nope"],
      "--reductions 'values,nope': unknown nope; choose among bookkeeping, values, unread, dead, "
-     "symmetry, por, comma-separated, or 'none'"),
+     "symmetry, por, glue, comma-separated, or 'none'"),
 ])
 def test_explore_flags_that_cannot_work_are_one_line_and_exit_2_before_anything_starts(
         flags: list[str], line: str, tmp_path: Path,

@@ -20,7 +20,7 @@ import pytest
 from reproducer import Config
 from reproducer.cli import main
 from reproducer.search.bfs import explore_bfs
-from reproducer.search.identity import REDUCTIONS
+from reproducer.search.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration
 from reproducer.search.partitioned import search_partitioned
 
@@ -96,7 +96,7 @@ class KillsAWorker:
 
 def test_a_killed_worker_loses_its_share_and_the_search_starts_again_with_the_same_result(
         cluster: Any) -> None:
-    reductions = tuple(sorted(REDUCTIONS))
+    reductions = tuple(sorted(DEFAULT_REDUCTIONS))
     lines: list[str] = []
     opened: list[Any] = []
     with distributed.Client(cluster.scheduler_address, set_as_default=False) as client, \
@@ -152,7 +152,7 @@ def test_an_address_where_something_else_listens_is_one_line_that_it_is_no_sched
 def test_workers_that_identify_states_otherwise_are_named_before_anything_is_searched() -> None:
     from reproducer.search.cluster import ClusterError, _check_same_code
 
-    reductions = tuple(sorted(REDUCTIONS))
+    reductions = tuple(sorted(DEFAULT_REDUCTIONS))
     with pytest.raises(ClusterError, match=r"the workers at tcp://10\.0\.0\.2:1 identify"):
         _check_same_code(BROKEN, reductions, ["tcp://10.0.0.2:1"], [(0, 0)])
 

@@ -15,7 +15,7 @@ import pytest
 
 from reproducer import VARIANTS, Config
 from reproducer.search.bfs import explore_bfs
-from reproducer.search.identity import REDUCTIONS
+from reproducer.search.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Ticker
 from reproducer.search.parallel import WorkersLost
 from reproducer.search.partitioned import (
@@ -43,7 +43,7 @@ def _same(split: Exploration, one: Exploration) -> None:
 
 
 def _in_process(config: Config, count: int, *, max_states: int = 3_000_000,
-                reductions: tuple[str, ...] = REDUCTIONS) -> Exploration:
+                reductions: tuple[str, ...] = DEFAULT_REDUCTIONS) -> Exploration:
     return search_levels(InProcessShares(config, count, reductions), config,
                          max_states=max_states, reductions=reductions,
                          ticker=Ticker(None, "bfs"))
@@ -74,9 +74,9 @@ def test_without_reductions_the_split_search_still_agrees() -> None:
 def test_identities_are_the_same_in_processes_with_different_string_hashes() -> None:
     script = ("from reproducer import Config\n"
               "from reproducer.search.partition import expansion_of\n"
-              "from reproducer.search.identity import REDUCTIONS\n"
+              "from reproducer.search.identity import DEFAULT_REDUCTIONS\n"
               "u, ident, _, ready = expansion_of(Config(variant='aws-2025', enactors=3, "
-              "plans=2), set(REDUCTIONS))\n"
+              "plans=2), set(DEFAULT_REDUCTIONS))\n"
               "s, out = u.root, []\n"
               "for i in range(25):\n"
               "    out.append((ident.fingerprint(s), ident.place(s)))\n"
@@ -104,7 +104,7 @@ class _KillingShares(LocalShares):
     opened = 0
 
     def __init__(self, config: Config, count: int, level: int) -> None:
-        super().__init__(config, count, REDUCTIONS, None)
+        super().__init__(config, count, DEFAULT_REDUCTIONS, None)
         self.level = level
         self.first = _KillingShares.opened == 0
         _KillingShares.opened += 1
@@ -125,7 +125,7 @@ def test_a_killed_worker_process_starts_the_search_again_with_the_same_result() 
     said: list[str] = []
     _KillingShares.opened = 0
     split = search_partitioned(config, lambda n: _KillingShares(config, n, 5), 2,
-                               max_states=3_000_000, reductions=REDUCTIONS,
+                               max_states=3_000_000, reductions=DEFAULT_REDUCTIONS,
                                progress=said.append)
     assert _KillingShares.opened == 2
     assert any("worker 2 of 2 died" in line for line in said), said
@@ -143,8 +143,8 @@ class _AlwaysLost(InProcessShares):
 def test_a_search_that_keeps_losing_shares_claims_nothing() -> None:
     config = Config(variant="cas-flip", enactors=2, plans=1)
     with pytest.raises(WorkersLost, match="nothing was proved"):
-        search_partitioned(config, lambda n: _AlwaysLost(config, n, REDUCTIONS), 2,
-                           max_states=3_000_000, reductions=REDUCTIONS)
+        search_partitioned(config, lambda n: _AlwaysLost(config, n, DEFAULT_REDUCTIONS), 2,
+                           max_states=3_000_000, reductions=DEFAULT_REDUCTIONS)
 
 
 def test_async_enactors_are_searched_in_one_process_with_the_same_result() -> None:

@@ -16,7 +16,7 @@ from reproducer.cli.shell import shell_command
 from reproducer.running.core import EnactorError
 from reproducer.search.bfs import DEFAULT_MAX_STATES
 from reproducer.search.explore import STRATEGIES, explore
-from reproducer.search.identity import REDUCTIONS
+from reproducer.search.identity import DEFAULT_REDUCTIONS, REDUCTIONS
 from reproducer.search.outcome import Exploration
 from reproducer.search.parallel import WorkersLost
 from reproducer.world.config import Config
@@ -32,9 +32,9 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES,
                         help=f"bfs: distinct states before giving up "
                              f"(default {DEFAULT_MAX_STATES})")
-    parser.add_argument("--reductions", default=",".join(REDUCTIONS),
+    parser.add_argument("--reductions", default=",".join(DEFAULT_REDUCTIONS),
                         help="bfs: reductions of a state's identity, comma-separated, or "
-                             f"'none' (default {','.join(REDUCTIONS)})")
+                             f"'none' (default {','.join(DEFAULT_REDUCTIONS)})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--depth", type=int, default=3,
                         help="pct: bug depth d, d-1 priority change points (default 3; the empty "

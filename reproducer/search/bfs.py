@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from reproducer.running.core import State
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.identity import REDUCTIONS
+from reproducer.search.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress, Ticker
 from reproducer.search.partition import expansion_of
 from reproducer.world.config import Config
@@ -33,7 +33,7 @@ DEFAULT_MAX_STATES = 3_000_000
 def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 progress: Progress | None = None, movers: frozenset[int] | None = None,
                 max_depth: int | None = None,
-                reductions: Iterable[str] = REDUCTIONS,
+                reductions: Iterable[str] = DEFAULT_REDUCTIONS,
                 start: Sequence[int | str] = (), workers: int = 1) -> Exploration:
     """Breadth-first search over states (module docstring), in memory. `movers` (worker
     indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the

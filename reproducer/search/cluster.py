@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from reproducer.running.simulation import Universe
 from reproducer.search.bfs import DEFAULT_MAX_STATES
-from reproducer.search.identity import REDUCTIONS, Identity
+from reproducer.search.identity import DEFAULT_REDUCTIONS, Identity
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.partition import Partition, expansion_of
 from reproducer.search.partitioned import ShareLost, search_partitioned
@@ -218,7 +218,7 @@ class DaskShares:
 
 def explore_bfs_on_cluster(config: Config, address: str, *,
                            max_states: int = DEFAULT_MAX_STATES,
-                           reductions: Iterable[str] = REDUCTIONS,
+                           reductions: Iterable[str] = DEFAULT_REDUCTIONS,
                            progress: Progress | None = None,
                            connect_timeout: float = CONNECT_TIMEOUT_S) -> Exploration:
     """`explore_bfs` with its visited set split over the workers of the Dask cluster whose

@@ -57,7 +57,7 @@ from typing import Literal
 
 from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
 from reproducer.search.hypothesis_search import explore_hypothesis
-from reproducer.search.identity import REDUCTIONS
+from reproducer.search.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.parallel import SAMPLERS, sample_in_parallel
 from reproducer.search.pct import explore_pct
@@ -77,7 +77,7 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
             depth: int = 3, transport: TransportName = "memory", progress: Progress | None = None,
             database: Path | str | None = "default",
             max_states: int = DEFAULT_MAX_STATES, shrink: bool = True,
-            reductions: tuple[str, ...] = REDUCTIONS, workers: int = 1) -> Exploration:
+            reductions: tuple[str, ...] = DEFAULT_REDUCTIONS, workers: int = 1) -> Exploration:
     """One entry point for every strategy (what the CLI calls). `workers` processes for the
     samplers and hypothesis; 1 runs in this process and starts none."""
     if workers < 1:
