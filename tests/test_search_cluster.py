@@ -71,7 +71,7 @@ class KillsAWorker:
         self.count = shares.count
         self.level = level
         self.pids = pids
-        self.commits = 0
+        self.levels = 0
         self.killed: int | None = None
 
     def __enter__(self) -> KillsAWorker:
@@ -86,9 +86,9 @@ class KillsAWorker:
 
     def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
         answers = self.shares.call(method, args)
-        if method == "commit":
-            self.commits += 1
-            if self.commits == self.level:
+        if method == "expand":
+            self.levels += 1
+            if self.levels == self.level:
                 self.killed = self.pids[self.shares.places[-1]]
                 os.kill(self.killed, signal.SIGKILL)
         return answers

@@ -111,7 +111,7 @@ class _KillingShares(LocalShares):
         self.levels = 0
 
     def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
-        if method == "commit":
+        if method == "expand":
             self.levels += 1
             if self.first and self.levels == self.level:
                 process = self._pool.processes[1]

@@ -125,8 +125,9 @@ class WorkerPool:
     tells every worker to stop, then terminates (and last kills) any that does not. A worker
     exits only when told, so a pipe that closes before is a worker that died."""
 
-    def __init__(self, jobs: Sequence[Job], label: str, progress: Progress | None) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
+    def __init__(self, jobs: Sequence[Job], label: str, progress: Progress | None,
+                 start_method: str = "spawn") -> None:
+        self._ctx: Any = multiprocessing.get_context(start_method)
         self.jobs = list(jobs)
         self.label = label
         self.progress = progress

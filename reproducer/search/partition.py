@@ -65,7 +65,7 @@ def expansion_of(config: Config, reductions: frozenset[str] | set[str]
 
 class Partition:
     """Share `index` of `count` (module docstring). Each level: `expand`, then `receive` the
-    messages of every share, then `settle` (on a violation) or `commit`."""
+    messages of every share, then `settle` (on a violation); the next `expand` commits it."""
 
     def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
         self.index = index
@@ -86,6 +86,7 @@ class Partition:
         self.states: list[State] = []
         self.children = array("q")
         self.arrivals: dict[int, tuple[bytes, bytes, State]] = {}
+        self._open = False  # a level expanded and not yet committed
         self._out = [Outgoing() for _ in range(count)]
         self._in = [Incoming(self.universe.canon, self.universe.canon_zone)
                     for _ in range(count)]
@@ -97,10 +98,15 @@ class Partition:
 
     # -- one level -----------------------------------------------------------------------------
 
-    def expand(self) -> Expansion:
-        """Expand the frontier in key order: a message for each share (for this one, empty:
-        its own children are offered directly), the least violating child and the steps
-        taken. Expansion stops at the first violation: every later child has a larger key."""
+    def expand(self, cut: bytes | None = None, cut_all: bool = False) -> Expansion:
+        """End the level before, if one is open (`commit(cut, cut_all)`: one round trip per
+        level fewer), then expand the frontier in key order: a message for each share (for
+        this one, empty: its own children are offered directly), the least violating child
+        and the steps taken. Expansion stops at the first violation: every later child has a
+        larger key."""
+        if self._open:
+            self.commit(cut, cut_all)
+        self._open = True
         fingerprint = self.identity.fingerprint
         place = self.identity.place
         step = self.universe.step
@@ -157,6 +163,7 @@ class Partition:
         if `cut_all`) as the next frontier. Returns (states kept, states dropped)."""
         arrivals = sorted(self.arrivals.items(), key=lambda item: item[1][0])
         self.arrivals = {}
+        self._open = False
         if cut_all:
             kept = []
         elif cut is not None:
