@@ -181,6 +181,7 @@ def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
     seen: dict[int, tuple[object, ...]] = {}
     for _ in range(rounds):
         for n in (1, 2):
+            clear_cache()  # each round starts cold, as a worker process does
             res = explore("random", cfg, max_runs=PARALLEL_RUNS, workers=n, shrink=False)
             rates[n].append(res.executions / res.seconds)
             seen[n] = (res.found, res.first_at)
@@ -195,6 +196,7 @@ def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
         results: dict[int, tuple[object, ...]] = {}
         for _ in range(rounds):
             for n in (1, 2):
+                clear_cache()
                 res = explore_bfs(config, workers=n)
                 assert res.states is not None
                 speeds[n].append(res.states / res.seconds)
@@ -203,7 +205,8 @@ def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
         out(f"bfs, {config.variant} {config.enactors}/{config.endpoints}/{config.plans}, "
             f"{results[1][1]:,} states: 1 worker {one:,.0f} states/s, 2 workers "
             f"{two:,.0f} states/s: {two / one:.2f}x; same verdict, states and steps: "
-            f"{results[1] == results[2]}; VmHWM parent {_vmhwm_mb():.0f} MB, largest worker "
+            f"{results[1] == results[2]}; peak memory: this process (the 1-worker runs) "
+            f"{_vmhwm_mb():.0f} MB, largest worker process "
             f"{_children_peak_mb():.0f} MB")
 
 

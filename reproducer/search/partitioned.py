@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from reproducer.running.simulation import Simulation
 from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress, Ticker
-from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost
+from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost, start_method
 from reproducer.world.config import Config
 
 __all__ = ["RESTARTS", "InProcessShares", "LocalShares", "ShareLost", "Shares", "search_levels",
@@ -173,7 +171,7 @@ class LocalShares:
         self.count = count
         jobs = [Job("bfs", config, 0, 0, 0, "memory", w, count, reductions)
                 for w in range(count)]
-        self._pool = WorkerPool(jobs, "bfs", progress, _start_method())
+        self._pool = WorkerPool(jobs, "bfs", progress, start_method())
 
     def __enter__(self) -> LocalShares:
         self._pool.__enter__()
@@ -200,16 +198,6 @@ class LocalShares:
                     raise message.error
                 answers[w] = message
         return [answers[w] for w in sorted(answers)]
-
-
-def _start_method() -> str:
-    """"fork" where it is safe: on Linux, from a process with no other thread (a thread could
-    hold a lock the child would inherit locked). A forked share starts at once, with every
-    module imported; a spawned one imports them first (about 0.4 s here, a tenth of a
-    two-share search of 130,000 states). The samplers spawn (`parallel.py`)."""
-    if sys.platform == "linux" and threading.active_count() == 1:
-        return "fork"
-    return "spawn"
 
 
 def serve_partition(conn: Any, job: Job) -> None:
