@@ -182,7 +182,7 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
         return EXIT_FOUND if outcome.found else EXIT_OK
     if not outcome.found or outcome.result is None:
         what = (f"{outcome.states:,} states ({outcome.steps_expanded:,} steps expanded; "
-                f"reductions: {', '.join(outcome.reductions) or 'none'}); "
+                f"reductions: {', '.join(outcome.reductions) or 'none'}{_split(outcome)}); "
                 + ("every reachable state within the bounds was checked" if outcome.exhausted
                    else "the state bound cut the search short")
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
@@ -196,7 +196,8 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
     assert v is not None
     story = (f"{outcome.strategy}: invariant {v.invariant} broken — {v.title} — after "
              + (f"{outcome.steps_expanded:,} steps expanded (reductions: "
-                f"{', '.join(outcome.reductions) or 'none'})" if outcome.strategy == "bfs"
+                f"{', '.join(outcome.reductions) or 'none'}{_split(outcome)})"
+                if outcome.strategy == "bfs"
                 else f"{outcome.executions:,} executions")
              + f", {outcome.seconds:.1f}s; shortest story "
              f"found: {result.length} steps")
@@ -208,3 +209,8 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
     report(f"replay file: {replay_path}")
     report(f"replay it:   {shell_command('replay', args.out)}")
     return EXIT_FOUND
+
+
+def _split(outcome: Exploration) -> str:
+    """How a breadth-first search was split, if it was."""
+    return f"; split over {outcome.workers} workers" if outcome.workers > 1 else ""
