@@ -14,8 +14,10 @@ entry, worker), and only the frontier holds states.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from reproducer.running.core import State
 from reproducer.running.simulation import Simulation
@@ -37,11 +39,37 @@ def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 start: Sequence[int | str] = (), workers: int = 1) -> Exploration:
     """Breadth-first search over states (module docstring), in memory. `movers` (worker
     indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the
-    reductions of a state's identity to use (default: all). `start` (who moved, by index or
-    name) begins the search where that schedule leads instead of at the beginning: the result,
-    if any, is that schedule followed by the shortest way on from there (a guide's "from here,
-    in N more moves"); `max_depth` counts from there. `workers` > 1 splits the visited set
-    over that many processes (`partitioned`), with the same result."""
+    reductions of a state's identity to use (default: those that pay). `start` (who moved, by
+    index or name) begins the search where that schedule leads instead of at the beginning:
+    the result, if any, is that schedule followed by the shortest way on from there (a guide's
+    "from here, in N more moves"); `max_depth` counts from there. `workers` > 1 splits the
+    visited set over that many processes (`partitioned`), with the same result."""
+    with collector_paused():
+        return _explore_bfs(config, max_states=max_states, progress=progress, movers=movers,
+                            max_depth=max_depth, reductions=reductions, start=start,
+                            workers=workers)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a search: a search makes no cyclic garbage
+    (the same peak memory either way), and the collector's full passes over its millions of
+    live objects cost a fifth of its time (cas-flip 2/2/3: 5.4-6.3 s with it, 4.4-4.9 s
+    without)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
+                progress: Progress | None = None, movers: frozenset[int] | None = None,
+                max_depth: int | None = None,
+                reductions: Iterable[str] = DEFAULT_REDUCTIONS,
+                start: Sequence[int | str] = (), workers: int = 1) -> Exploration:
     ticker = Ticker(progress, "bfs")
     names = Simulation(config, stop_at_violation=False).follow(start, strict=True).names
     before = [names.index(w) if isinstance(w, str) else w for w in start]

@@ -203,9 +203,12 @@ class LocalShares:
 def serve_partition(conn: Any, job: Job) -> None:
     """A worker process's loop: build share `job.worker`, then answer the driver's calls until
     told to stop (None)."""
+    import gc
+
     from reproducer.search.parallel import portable
     from reproducer.search.partition import Partition
 
+    gc.disable()  # this process serves one share of a search (`bfs.collector_paused`)
     try:
         share = Partition(job.config, job.worker, job.workers, list(job.reductions))
     except Exception as exc:
