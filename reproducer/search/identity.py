@@ -157,12 +157,21 @@ class Identity:
 
     def place(self, state: State) -> int:
         """Where a state lives when the visited set is split (`partition`): a function of
-        its identity that a step leaves alone unless it commits an UPDATE or changes the plan
-        store (the zone's content but the lock, and the store), so that most children stay
-        with their parent's share."""
-        zone = (self._zone(state.dns)[0] if "values" in self.used
-                else self._object(state.dns))
-        return hash((zone, self._object(state.store))) & 0x7FFFFFFFFFFFFFFF
+        its identity that few steps change, so that most children stay with their parent's
+        share: the zone's content but the lock, the plan store and, for the built-in
+        enactors, the generations they have finished with (sorted: the same for any renaming
+        of enactors). The last splits the states that share a zone and a store (enactors
+        spinning on the lock over the same records), and changes only when an enactor is
+        done with a plan: cas-flip 3/1/2, largest share against the mean at 2/4/16 shares,
+        1.07/1.65/5.26 without it and 1.00/1.23/2.14 with it, for 14% of the new states
+        crossing instead of 12%."""
+        if "values" in self.used:
+            # (a finished enactor's generation is not part of its identity: dead)
+            done = tuple(sorted(-1 if w.phase is Phase.DONE else w.last_done  # type: ignore
+                                for w in state.workers[1:]))
+            return hash((self._zone(state.dns)[0], self._object(state.store),
+                         done)) & 0x7FFFFFFFFFFFFFFF
+        return hash((self._object(state.dns), self._object(state.store))) & 0x7FFFFFFFFFFFFFFF
 
     def fingerprint_of_parts(self, state: State) -> int:
         """The identity with no reduction, the same in every process."""

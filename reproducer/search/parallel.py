@@ -124,9 +124,10 @@ def portable(exc: BaseException) -> BaseException:
 
 
 class WorkerPool:
-    """N spawned worker processes, one pipe each. Lifecycle: `with` starts them; leaving it
-    tells every worker to stop, then terminates (and last kills) any that does not. A worker
-    exits only when told, so a pipe that closes before is a worker that died."""
+    """N worker processes (forked or spawned, `start_method`), one pipe each. Lifecycle:
+    `with` starts them; leaving it tells every worker to stop, then terminates (and last kills)
+    any that does not. A worker exits only when told, so a pipe that closes before is a worker
+    that died."""
 
     def __init__(self, jobs: Sequence[Job], label: str, progress: Progress | None,
                  start_method: str = "spawn") -> None:
