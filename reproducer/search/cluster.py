@@ -44,7 +44,7 @@ from reproducer.search.bfs import DEFAULT_MAX_STATES
 from reproducer.search.identity import DEFAULT_REDUCTIONS, Identity
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.partition import Partition, expansion_of
-from reproducer.search.partitioned import ShareLost, search_partitioned
+from reproducer.search.partitioned import SHARE_METHODS, ShareLost, answer, search_partitioned
 from reproducer.world.config import Config
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ INSTALL_HINT = ("pip install 'dns-race-reproducer[cluster]' (in a clone: "
 CONNECT_TIMEOUT_S = 10.0
 GREETING_S = 3.0  # a Dask scheduler speaks first, at once, to a new connection
 POLL_S = 0.5  # longest wait for an answer before asking whether its worker is still there
-METHODS = ("root", "used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")
+METHODS = ("root", *SHARE_METHODS)
 
 
 class ClusterError(RuntimeError):
@@ -80,13 +80,9 @@ class ClusterShare:
 
     def call(self, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
         """(this share's token, the answer of `Partition.<method>(*args)`)."""
-        if method not in METHODS:
-            raise ValueError(f"no share method {method!r}")
-        if method == "used":
-            return self.token, self.share.used
         if method == "root":
             return self.token, self.root
-        return self.token, getattr(self.share, method)(*args)
+        return self.token, answer(self.share, method, args)
 
 
 class DaskShares:
@@ -152,11 +148,11 @@ class DaskShares:
         calls = [(i, self._actors[i].call(method, a)) for i, a in enumerate(args)]
         answers = self._gather(calls, method)
         out = []
-        for i, (token, answer) in enumerate(answers):
+        for i, (token, reply) in enumerate(answers):
             if token != self._tokens[i]:
                 self._gone.add(self.places[i])
                 raise self._lost(i, "was restarted, and its share of the states with it")
-            out.append(answer)
+            out.append(reply)
         return out
 
     # -- waiting, and telling a lost share from a share's own error ---------------------------

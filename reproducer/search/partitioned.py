@@ -38,8 +38,8 @@ from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress
 from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost, start_method
 from reproducer.world.config import Config
 
-__all__ = ["RESTARTS", "InProcessShares", "LocalShares", "ShareLost", "Shares", "search_levels",
-           "search_partitioned"]
+__all__ = ["RESTARTS", "SHARE_METHODS", "InProcessShares", "LocalShares", "ShareLost", "Shares",
+           "answer", "search_levels", "search_partitioned"]
 
 RESTARTS = 3
 
@@ -160,7 +160,7 @@ class InProcessShares:
         return self.count
 
     def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
-        return [_answer(share, method, a) for share, a in zip(self.shares, args, strict=False)]
+        return [answer(share, method, a) for share, a in zip(self.shares, args, strict=False)]
 
 
 class LocalShares:
@@ -219,16 +219,21 @@ def serve_partition(conn: Any, job: Job) -> None:
     while (request := conn.recv()) is not None:
         method, args = request
         try:
-            conn.send(_answer(share, method, args))
+            conn.send(answer(share, method, args))
         except (EOFError, OSError):
             raise
         except Exception as exc:
             conn.send(Failed(portable(exc)))
 
 
-def _answer(share: Any, method: str, args: tuple[Any, ...]) -> Any:
+SHARE_METHODS = ("used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")
+
+
+def answer(share: Any, method: str, args: tuple[Any, ...]) -> Any:
+    """A share's answer to the driver's call `method(*args)`: the one dispatch every transport
+    uses (`used` is an attribute; any other name is refused)."""
     if method == "used":
         return share.used
-    if method not in ("frontier", "expand", "receive", "settle", "arrival_keys", "commit"):
+    if method not in SHARE_METHODS:
         raise ValueError(f"no share method {method!r}")
     return getattr(share, method)(*args)
