@@ -89,7 +89,7 @@ def test_the_readmes_code_imports_only_public_names(index: int) -> None:
 
 
 def test_the_example_enactor_imports_only_public_names() -> None:
-    source = (ROOT / "tests" / "example_enactor.py").read_text()
+    source = (ROOT / "tests" / "helpers" / "example_enactor.py").read_text()
     assert _private_imports(source) == []
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
-from test_lb_dns import KEY_NAME, SECRET, new_store, publish
 
 import fake_dns
 from fake_lb import FleetInfo, FleetProcess
 from fake_lb.__main__ import main
 from reproducer import HttpHealthSource
 from reproducer.world.health import BackendHealth
+from tests.helpers.lb import KEY_NAME, SECRET, new_store, publish
 
 
 @pytest_asyncio.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from reproducer.cli.shell import reproducer_command, shell_command
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def script_in(folder: Path) -> Path:

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from reproducer import ReplayChoices, run_memory
+from tests.helpers import FIXTURES as ROOT_FIXTURES
 from reproducer.running.replay import load_replay
 from reproducer.running.transport import run_real
 from reproducer.telling.narrate import trace_json
 
-FIXTURES = Path(__file__).parent / "fixtures" / "replays"
+FIXTURES = ROOT_FIXTURES / "replays"
 CASES = sorted(p.name.removesuffix(".replay.json") for p in FIXTURES.glob("*.replay.json"))
 
 

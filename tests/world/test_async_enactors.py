@@ -71,17 +71,17 @@ def test_every_sampling_strategy_finds_and_shrinks_the_race_in_the_async_port(ex
 
 def test_an_exception_in_an_async_enactor_names_the_worker_the_step_and_the_traceback(
         ) -> None:
-    sim = Simulation(Config(enactor="async_enactors_for_tests:raises_after_reading",
+    sim = Simulation(Config(enactor="tests.helpers.async_enactors:raises_after_reading",
                             enactors=1))
     with pytest.raises(EnactorError) as caught:
         sim.follow(["enactor-1", "enactor-1"])
     message = str(caught.value)
     assert message.startswith("step 2: enactor enactor-1 raised ValueError: cannot handle 1 ")
-    assert "async_enactors_for_tests.py" in message and "raise ValueError" in message
+    assert "helpers/async_enactors.py" in message and "raise ValueError" in message
 
 
 def test_an_async_enactor_that_awaits_asyncio_itself_is_named_as_blocked_outside() -> None:
-    sim = Simulation(Config(enactor="async_enactors_for_tests:sleeps_on_its_own", enactors=1))
+    sim = Simulation(Config(enactor="tests.helpers.async_enactors:sleeps_on_its_own", enactors=1))
     with pytest.raises(EnactorError, match="step 1: worker enactor-1 is blocked outside the "
                                            "scheduler, awaiting"):
         sim.follow(["enactor-1"])
@@ -89,7 +89,7 @@ def test_an_async_enactor_that_awaits_asyncio_itself_is_named_as_blocked_outside
 
 @pytest.mark.asyncio
 async def test_over_real_udp_an_await_outside_the_handle_is_named_too() -> None:
-    config = Config(enactor="async_enactors_for_tests:sleeps_on_its_own", enactors=1)
+    config = Config(enactor="tests.helpers.async_enactors:sleeps_on_its_own", enactors=1)
     keys = {w: TsigKey.for_worker(w) for w in config.worker_names}
     async with DNSServer(config.initial_dns(), "127.0.0.1", 0,
                          {k.name: k.secret for k in keys.values()}) as server, \
@@ -101,7 +101,7 @@ async def test_over_real_udp_an_await_outside_the_handle_is_named_too() -> None:
 
 
 def test_production_style_dnspython_messages_go_through_the_handle() -> None:
-    config = Config(enactor="async_enactors_for_tests:flips_with_dnspython", enactors=1,
+    config = Config(enactor="tests.helpers.async_enactors:flips_with_dnspython", enactors=1,
                     plans=1)
     result = run_memory(config, ReplayChoices([]))
     assert result.completed and result.violation is None
@@ -113,7 +113,7 @@ def test_production_style_dnspython_messages_go_through_the_handle() -> None:
 
 
 def test_a_class_with_an_async_run_method_is_an_enactor_with_a_fresh_instance_per_run() -> None:
-    config = Config(enactor="async_enactors_for_tests:CountingEnactor", enactors=2, plans=2)
+    config = Config(enactor="tests.helpers.async_enactors:CountingEnactor", enactors=2, plans=2)
     first = run_memory(config, RandomChoices(1))
     second = run_memory(config, RandomChoices(1))
     assert first.completed and first.steps == second.steps
@@ -124,12 +124,12 @@ def test_the_cli_reports_an_async_enactor_that_raised_with_its_step_and_its_own_
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from reproducer.cli import main
 
-    code = main(["run", "--enactor", "async_enactors_for_tests:raises_after_reading",
+    code = main(["run", "--enactor", "tests.helpers.async_enactors:raises_after_reading",
                  "--enactors", "1", "--transport", "memory", "--trace",
                  str(tmp_path / "t.json"), "--report", str(tmp_path / "r.html")])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
-    assert err[0].startswith("reproducer: error: enactor async_enactors_for_tests:"
+    assert err[0].startswith("reproducer: error: enactor tests.helpers.async_enactors:"
                              "raises_after_reading (--enactor) failed at step ")
     assert "enactor enactor-1 raised ValueError: cannot handle 1 records" in err[0]
     assert err[1] == "Traceback (most recent call last):"

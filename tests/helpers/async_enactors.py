@@ -1,5 +1,5 @@
 """Async enactors that break the rules, for the tests of how the tool reports them (importable as
-`async_enactors_for_tests:NAME` with tests/ on the path, as pytest puts it)."""
+`tests.helpers.async_enactors:NAME` with tests/ on the path, as pytest puts it)."""
 
 from __future__ import annotations
 

@@ -146,10 +146,10 @@ def test_repair_restores_an_emptied_endpoint_on_a_running_fake_dns(tmp_path: Pat
 def test_a_users_own_enactor_runs_from_the_command_line(tmp_path: Path) -> None:
     import os
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     out = subprocess.run(
         [sys.executable, "-m", "reproducer", "run", "--enactor",
-         "example_enactor:OneShotEnactor", "--enactors", "3", "--plans", "4", "--seed", "5",
+         "tests.helpers.example_enactor:OneShotEnactor", "--enactors", "3", "--plans", "4", "--seed", "5",
          "--transport", "memory", "--keep-going", "--json", "--trace", str(tmp_path / "t.json"),
          "--report", str(tmp_path / "r.html")],
         capture_output=True, text=True, timeout=60, env=env)
@@ -164,7 +164,7 @@ def test_a_users_own_enactor_runs_from_the_command_line(tmp_path: Path) -> None:
 def test_a_users_own_enactor_passes_random_schedules_in_process() -> None:
     from reproducer import RandomChoices, run_memory
 
-    config = Config(enactor="example_enactor:OneShotEnactor", enactors=3, endpoints=2,
+    config = Config(enactor="tests.helpers.example_enactor:OneShotEnactor", enactors=3, endpoints=2,
                     plans=4)
     for seed in range(30):
         result = run_memory(config, RandomChoices(seed))

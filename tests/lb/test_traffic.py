@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
-from test_lb_dns import KEY_NAME, SECRET, TTL_S, FakeClock, empty_tree, new_store, publish
 
 import fake_dns
 from fake_lb import Fleet, IntervalStats, LoadBalancer, TrafficPlan, run_traffic
+from tests.helpers.lb import KEY_NAME, SECRET, TTL_S, FakeClock, empty_tree, new_store, publish
 
 KEYS = {KEY_NAME: SECRET}
 

@@ -279,11 +279,11 @@ async def test_idle_worlds_expire_and_their_dns_servers_stop_answering() -> None
 
 @pytest.mark.asyncio
 async def test_a_user_enactor_can_be_played() -> None:
-    free = Config(enactor="example_enactor:OneShotEnactor", enactors=2)
+    free = Config(enactor="tests.helpers.example_enactor:OneShotEnactor", enactors=2)
     async with play_client(worlds_for(free), free) as client:
         world = await new_world(client, FREE, moves="p1")
-        assert world["label"] == "example_enactor:OneShotEnactor"
-        assert world["summary"] == "your enactor example_enactor:OneShotEnactor"
+        assert world["label"] == "tests.helpers.example_enactor:OneShotEnactor"
+        assert world["summary"] == "your enactor tests.helpers.example_enactor:OneShotEnactor"
 
 
 @pytest.mark.asyncio

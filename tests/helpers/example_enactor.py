@@ -1,6 +1,6 @@
 """An enactor written outside the package, as a user would (README: "Explore your own enactor").
 
-    python -m reproducer run --enactor example_enactor:OneShotEnactor   (with tests/ on
+    python -m reproducer run --enactor tests.helpers.example_enactor:OneShotEnactor   (with tests/ on
     PYTHONPATH)
 
 It applies a plan in a single UPDATE per endpoint: the tree, the alias flip, and a

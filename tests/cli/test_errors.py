@@ -3,7 +3,7 @@ line on stderr and exit status 2, found before anything starts; a run that break
 exits 1; every --help ends with the rule.
 
 `SaysInsteadOfActs` below is the bad enactor the tests pass as `--enactor
-test_cli_errors:SaysInsteadOfActs` (pytest puts tests/ on sys.path)."""
+tests.cli.test_errors:SaysInsteadOfActs` (pytest puts the project root on sys.path)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class SaysInsteadOfActs:
         return replace(self, asked=True)
 
 
-BAD_ENACTOR = "test_cli_errors:SaysInsteadOfActs"
+BAD_ENACTOR = "tests.cli.test_errors:SaysInsteadOfActs"
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str]:

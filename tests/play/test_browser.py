@@ -28,7 +28,7 @@ from reproducer.world.config import Config
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "reports" / "play.png"
 STORY = "p111pp222222211122"  # the outage's shortest story, as in test_play_api
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

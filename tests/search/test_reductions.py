@@ -57,6 +57,6 @@ def test_a_reduction_brings_what_it_builds_on_and_unknown_names_are_refused() ->
 
 
 def test_a_user_enactor_gets_only_the_reductions_that_do_not_read_its_code() -> None:
-    config = Config(enactor="tests.example_enactor:OneShotEnactor", enactors=2, plans=1,
+    config = Config(enactor="tests.helpers.example_enactor:OneShotEnactor", enactors=2, plans=1,
                     max_steps=12)
     assert explore_bfs(config).reductions == ("bookkeeping",)
