@@ -34,9 +34,7 @@ from reproducer.running.runtime import AsyncRun, MemoryTransport, Transport, run
 from reproducer.running.simulation import Simulation, run_memory
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_real
-from reproducer.search.database import shared_database
-from reproducer.search.explore import STRATEGIES, explore
-from reproducer.search.outcome import Exploration
+from reproducer.search import STRATEGIES, Exploration, explore, shared_database
 from reproducer.telling.report import write_report
 from reproducer.world.async_enactor import Handle
 from reproducer.world.config import Config, ConfigError, Worker

@@ -30,9 +30,7 @@ from pathlib import Path
 
 from reproducer.running.choices import RandomChoices
 from reproducer.running.simulation import Cache, Simulation, clear_cache
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.explore import Strategy, explore
-from reproducer.search.identity import DEFAULT_REDUCTIONS, REDUCTIONS
+from reproducer.search import DEFAULT_REDUCTIONS, REDUCTIONS, Strategy, explore, explore_bfs
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
+from reproducer.commands import config_flags, shell_command
 from reproducer.running.trace import RunResult
 
 __all__ = ["HypothesisSchedule", "schedules"]
@@ -48,16 +49,7 @@ class HypothesisSchedule:
     def replay_command(self, result: RunResult) -> str:
         """A line to put in an assertion message: how to replay this schedule from the shell
         (this installation's `reproducer` script, so it works without activating a venv)."""
-        from reproducer.cli.shell import shell_command
-
-        cfg = result.config
-        flags = ["--variant", cfg.variant, "--enactors", str(cfg.enactors),
-                 "--endpoints", str(cfg.endpoints), "--keep-generations",
-                 str(cfg.keep_generations), "--plans", str(cfg.plans),
-                 "--max-steps", str(cfg.max_steps),
-                 "--invariants", ",".join(map(str, cfg.invariants))]
-        if cfg.enactor:
-            flags += ["--enactor", cfg.enactor]
+        flags = config_flags(result.config)
         return shell_command("run", *flags, "--choices",
                              ",".join(map(str, result.choices)) or "0")
 

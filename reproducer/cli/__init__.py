@@ -41,6 +41,7 @@ from reproducer.cli.parsing import (
     UsageError,
     error_line,
 )
+from reproducer.commands import CONFIG_FLAGS
 from reproducer.running.choices import (
     ChoiceSource,
     FollowWorkers,
@@ -108,14 +109,10 @@ def _config_parent() -> OneLineParser:
     return p
 
 
-_CONFIG_FLAGS = ("variant", "enactors", "endpoints", "keep_generations", "plans", "max_steps",
-                 "invariants", "enactor")
-
-
 def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
     """Flags given on the command line override `base` (a replay file's configuration)."""
     values: dict[str, Any] = (base or Config()).to_json()
-    for name in _CONFIG_FLAGS:
+    for name in CONFIG_FLAGS:
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value

@@ -12,17 +12,42 @@ from pathlib import Path
 from typing import Literal
 
 from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, UsageError
-from reproducer.cli.shell import shell_command
+from reproducer.commands import shell_command
 from reproducer.running.core import EnactorError
-from reproducer.search.bfs import DEFAULT_MAX_STATES
-from reproducer.search.explore import STRATEGIES, explore
-from reproducer.search.identity import DEFAULT_REDUCTIONS, REDUCTIONS
-from reproducer.search.outcome import Exploration
-from reproducer.search.parallel import WorkersLost
+from reproducer.search import (
+    DEFAULT_MAX_STATES,
+    DEFAULT_REDUCTIONS,
+    REDIS_URL_FORM,
+    REDUCTIONS,
+    STRATEGIES,
+    DatabaseUnavailable,
+    Exploration,
+    WorkersLost,
+    explore,
+    is_redis_url,
+    shared_database,
+    shown_url,
+)
 from reproducer.world.config import Config
 
 __all__ = ["add_explore_arguments", "check_explore_arguments", "enactor_error", "explore_main"]
 
+
+
+def database_argument(text: str) -> Path | str:
+    """`--database`'s type: a `redis://` URL, checked now (a PING) so that a server that does
+    not answer is one line and exit 2 before anything is explored; anything else, a directory.
+    The URL stays a string: a `Path` would fold its `//`."""
+    if "://" not in text:
+        return Path(text)
+    if not is_redis_url(text):
+        raise argparse.ArgumentTypeError(
+            f"{shown_url(text)}: neither a directory nor a Redis URL ({REDIS_URL_FORM})")
+    try:
+        shared_database(text, instead="--database DIR").redis.close()
+    except (DatabaseUnavailable, ImportError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", choices=STRATEGIES, default="hypothesis",
@@ -52,8 +77,6 @@ def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
                         help="where to write the replay file (default "
                              "reports/counterexample.json)")
-    from reproducer.search.database import database_argument  # a redis:// URL must answer
-
     parser.add_argument("--database", type=database_argument, default=None,
                         metavar="DIR|URL",
                         help="hypothesis: example database, a directory or the URL "
@@ -129,7 +152,7 @@ def _explore_on_cluster(args: argparse.Namespace, config: Config,
                         progress: Callable[[str], None] | None) -> Exploration:
     """`--cluster ADDRESS`: bfs on a running Dask cluster; a cluster that cannot be used (or
     Dask not installed) is a `UsageError`. Nothing of Dask is imported without --cluster."""
-    from reproducer.search.cluster import ClusterError, explore_bfs_on_cluster
+    from reproducer.search import ClusterError, explore_bfs_on_cluster
 
     with contextlib.suppress(ImportError):  # (its absence is explore_bfs_on_cluster's to say)
         import distributed  # noqa: F401  (sets up its own handler, printing to stderr)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, UsageError
-from reproducer.cli.shell import shell_command
+from reproducer.commands import shell_command
 from reproducer.running.wild import Progress, WildError, WildResult, WildSettings, run_wild
 from reproducer.running.wild_faults import Faults, parse_stall
 from reproducer.world.config import Config
@@ -135,7 +135,7 @@ def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
     """`reproducer explore --from FILE`: the run a replay file holds (a wild capture, or any
     other), shrunk to the shortest story (`reproducer.search.minimise`)."""
     from reproducer.running.replay import load_replay, save_replay
-    from reproducer.search.minimise import memory_result, minimise
+    from reproducer.search import memory_result, minimise
     from reproducer.telling.narrate import format_trace
 
     path: Path = args.from_file

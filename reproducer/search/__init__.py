@@ -1,6 +1,9 @@
 """Exploring the interleavings: every strategy drives the scheduling core through one source of
 choices and reports an `Exploration`.
 
+This module is the package's face: the rest of `reproducer` (the commands, the applications,
+the benchmarks) imports search from here only, never from its modules.
+
 - `explore.py`: the one entry point (`explore(strategy, config, ...)`) and the strategies' names;
 - one module per strategy: `random_walk.py`, `pct.py`, `pos.py`, `surw.py`,
   `hypothesis_search.py`, `bfs.py` (with `identity.py`, `por.py` and `glue.py`, its
@@ -18,3 +21,57 @@ choices and reports an `Exploration`.
 A new sampling strategy is a module here with a `ChoiceSource` and an `explore_<name>` built on
 `sampling.sample`, plus its name in `explore.STRATEGIES`.
 """
+
+from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
+from reproducer.search.cluster import ClusterError, explore_bfs_on_cluster
+from reproducer.search.database import (
+    REDIS_URL_FORM,
+    DatabaseUnavailable,
+    example_database,
+    is_redis_url,
+    shared_database,
+    shown_url,
+)
+from reproducer.search.explore import STRATEGIES, Strategy, explore
+from reproducer.search.hypothesis_search import explore_hypothesis
+from reproducer.search.identity import DEFAULT_REDUCTIONS, REDUCTIONS
+from reproducer.search.minimise import Minimised, memory_result, minimise
+from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.parallel import WorkersLost
+from reproducer.search.pct import explore_pct
+from reproducer.search.pos import explore_pos
+from reproducer.search.random_walk import explore_random
+from reproducer.search.sampling import TRANSPORTS, TransportName
+from reproducer.search.surw import explore_surw
+
+__all__ = [
+    "DEFAULT_MAX_STATES",
+    "DEFAULT_REDUCTIONS",
+    "REDIS_URL_FORM",
+    "REDUCTIONS",
+    "STRATEGIES",
+    "TRANSPORTS",
+    "ClusterError",
+    "DatabaseUnavailable",
+    "Exploration",
+    "Minimised",
+    "Progress",
+    "Strategy",
+    "Ticker",
+    "TransportName",
+    "WorkersLost",
+    "example_database",
+    "explore",
+    "explore_bfs",
+    "explore_bfs_on_cluster",
+    "explore_hypothesis",
+    "explore_pct",
+    "explore_pos",
+    "explore_random",
+    "explore_surw",
+    "is_redis_url",
+    "memory_result",
+    "minimise",
+    "shared_database",
+    "shown_url",
+]

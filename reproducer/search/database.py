@@ -20,7 +20,6 @@ A conftest that shares the examples of every property test, with Hypothesis's pr
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -29,11 +28,11 @@ if TYPE_CHECKING:
     from hypothesis.database import ExampleDatabase
     from hypothesis.extra.redis import RedisExampleDatabase
 
-__all__ = ["DatabaseUnavailable", "database_argument", "example_database", "is_redis_url",
-           "shared_database"]
+__all__ = ["REDIS_URL_FORM", "DatabaseUnavailable", "example_database", "is_redis_url",
+           "shared_database", "shown_url"]
 
 _SCHEMES = ("redis", "rediss")
-_FORM = "redis://HOST:PORT[/DB]"
+REDIS_URL_FORM = "redis://HOST:PORT[/DB]"
 
 
 class DatabaseUnavailable(Exception):
@@ -46,7 +45,7 @@ def is_redis_url(location: object) -> bool:
     return isinstance(location, str) and location.partition("://")[0] in _SCHEMES
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """`url` as an error message may echo it: without its password (redis://:SECRET@HOST)."""
     parts = urlsplit(url)
     if parts.password is None:
@@ -59,18 +58,19 @@ def _shown(url: str) -> str:
 def _check_form(url: str) -> None:
     """A `DatabaseUnavailable` for a URL that is not `redis://HOST[:PORT][/DB]`: redis-py itself
     ignores a database index that is not a number (`/abc`) and would use database 0."""
-    parts, shown = urlsplit(url), _shown(url)
+    parts, shown = urlsplit(url), shown_url(url)
     try:
         parts.port  # noqa: B018 -- raises ValueError for a port that is not 0-65535
     except ValueError as exc:
         raise DatabaseUnavailable(
-            f"{shown}: not a Redis URL ({exc}); the form is {_FORM}") from None
+            f"{shown}: not a Redis URL ({exc}); the form is {REDIS_URL_FORM}") from None
     if not parts.hostname:
-        raise DatabaseUnavailable(f"{shown}: not a Redis URL (no host); the form is {_FORM}")
+        raise DatabaseUnavailable(
+            f"{shown}: not a Redis URL (no host); the form is {REDIS_URL_FORM}")
     db = parts.path.strip("/")
     if db and not db.isdigit():
         raise DatabaseUnavailable(f"{shown}: not a Redis URL (database {db!r} is not a number); "
-                                  f"the form is {_FORM}")
+                                  f"the form is {REDIS_URL_FORM}")
 
 
 def shared_database(url: str, *, timeout_s: float = 2.0,
@@ -82,9 +82,9 @@ def shared_database(url: str, *, timeout_s: float = 2.0,
     Raises `DatabaseUnavailable` (naming `instead` as the way out) for a malformed URL, no
     server answering, or a server that refuses (a password, a database index out of range);
     `ImportError`'s message names the extra to install when the redis package is missing."""
-    shown = _shown(url)
+    shown = shown_url(url)
     if not is_redis_url(url):
-        raise DatabaseUnavailable(f"{shown}: not a Redis URL; the form is {_FORM}")
+        raise DatabaseUnavailable(f"{shown}: not a Redis URL; the form is {REDIS_URL_FORM}")
     _check_form(url)
     try:
         from hypothesis.extra.redis import RedisExampleDatabase
@@ -100,7 +100,7 @@ def shared_database(url: str, *, timeout_s: float = 2.0,
         client = Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
     except (ValueError, TypeError) as exc:
         raise DatabaseUnavailable(
-            f"{shown}: not a Redis URL ({exc}); the form is {_FORM}") from None
+            f"{shown}: not a Redis URL ({exc}); the form is {REDIS_URL_FORM}") from None
     try:
         client.ping()
     except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -134,19 +134,3 @@ def example_database(location: Path | str | Literal["default"] | None) -> Exampl
         assert isinstance(location, str)
         return shared_database(location)
     return DirectoryBasedExampleDatabase(str(location))
-
-
-def database_argument(text: str) -> Path | str:
-    """`--database`'s type: a `redis://` URL, checked now (a PING) so that a server that does
-    not answer is one line and exit 2 before anything is explored; anything else, a directory.
-    The URL stays a string: a `Path` would fold its `//`."""
-    if "://" not in text:
-        return Path(text)
-    if not is_redis_url(text):
-        raise argparse.ArgumentTypeError(
-            f"{_shown(text)}: neither a directory nor a Redis URL ({_FORM})")
-    try:
-        shared_database(text, instead="--database DIR").redis.close()
-    except (DatabaseUnavailable, ImportError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text

@@ -16,7 +16,7 @@ from typing import Any
 from fake_dns import LookupResult
 from reproducer.running.core import Run
 from reproducer.running.trace import Step
-from reproducer.search.outcome import Exploration
+from reproducer.search import Exploration
 from reproducer.world.config import Config
 from reproducer.world.invariants import INVARIANTS, Violation
 from reproducer.world.values import (

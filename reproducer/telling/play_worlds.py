@@ -28,8 +28,7 @@ from reproducer.running.runtime import AsyncRun
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import Step
 from reproducer.running.transport import DnsTransport, TsigKey, reset_update
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.outcome import Exploration
+from reproducer.search import Exploration, explore_bfs
 from reproducer.telling.play_view import refusal
 from reproducer.world.config import Config
 

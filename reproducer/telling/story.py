@@ -32,7 +32,7 @@ from pathlib import Path
 from fake_dns import CommittedUpdate, JournalError, read_journal
 from fake_dns.testing import ServerProcess
 from fake_lb import FleetProcess
-from reproducer.cli.shell import shell_command
+from reproducer.commands import shell_command
 from reproducer.running.choices import FollowWorkers, ReplayChoices
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_against
@@ -80,7 +80,7 @@ def narrate(step: Step) -> str:
 def find_story(config: Config, report: Report) -> tuple[RunResult, dict[str, object]]:
     """Hypothesis looks for a schedule that empties the record (seeded, so the same story
     every time), shrinks it, and the schedule-aware pass minimises it further."""
-    from reproducer.search.hypothesis_search import explore_hypothesis
+    from reproducer.search import explore_hypothesis
 
     found = explore_hypothesis(config, max_runs=2_000, seed=0, database=None,
                                progress=lambda line: report(f"  {line}"))

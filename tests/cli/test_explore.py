@@ -11,11 +11,10 @@ import pytest
 
 from reproducer import Config, ReplayChoices, Simulation, run_memory
 from reproducer.__main__ import main
-from reproducer.cli.shell import shell_command
+from reproducer.commands import shell_command
 from reproducer.pytest_plugin import RunningDns
 from reproducer.running.replay import load_replay
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.hypothesis_search import explore_hypothesis
+from reproducer.search import explore_bfs, explore_hypothesis
 
 SMALL = ["--enactors", "2", "--plans", "2"]
 

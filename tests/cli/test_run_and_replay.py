@@ -149,7 +149,8 @@ def test_a_users_own_enactor_runs_from_the_command_line(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     out = subprocess.run(
         [sys.executable, "-m", "reproducer", "run", "--enactor",
-         "tests.helpers.example_enactor:OneShotEnactor", "--enactors", "3", "--plans", "4", "--seed", "5",
+         "tests.helpers.example_enactor:OneShotEnactor", "--enactors", "3", "--plans", "4",
+         "--seed", "5",
          "--transport", "memory", "--keep-going", "--json", "--trace", str(tmp_path / "t.json"),
          "--report", str(tmp_path / "r.html")],
         capture_output=True, text=True, timeout=60, env=env)

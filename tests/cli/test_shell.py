@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reproducer.cli.shell import reproducer_command, shell_command
+from reproducer.commands import reproducer_command, shell_command
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Helpers shared by the tests: enactors to put under the scheduler, and a published zone for the
-load balancers. Tests import them as `tests.helpers.<module>`; enactor specs name them the same way
-(`tests.helpers.tests.helpers.example_enactor:OneShotEnactor`), since pytest puts the project root on the path."""
+load balancers. Tests import them as `tests.helpers.<module>`, and enactor specs name them the
+same way (`tests.helpers.example_enactor:OneShotEnactor`): the project root is on the path."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """An enactor written outside the package, as a user would (README: "Explore your own enactor").
 
-    python -m reproducer run --enactor tests.helpers.example_enactor:OneShotEnactor   (with tests/ on
-    PYTHONPATH)
+    python -m reproducer run --enactor tests.helpers.example_enactor:OneShotEnactor
+
+(from the project's root folder, which the command puts on the path)
 
 It applies a plan in a single UPDATE per endpoint: the tree, the alias flip, and a
 compare-and-set prerequisite that the alias is still the older tree it read. It never cleans up,

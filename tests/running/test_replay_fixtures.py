@@ -4,16 +4,15 @@ in process and over real UDP (fixtures written by the code at 9808165)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reproducer import ReplayChoices, run_memory
-from tests.helpers import FIXTURES as ROOT_FIXTURES
 from reproducer.running.replay import load_replay
 from reproducer.running.transport import run_real
 from reproducer.telling.narrate import trace_json
+from tests.helpers import FIXTURES as ROOT_FIXTURES
 
 FIXTURES = ROOT_FIXTURES / "replays"
 CASES = sorted(p.name.removesuffix(".replay.json") for p in FIXTURES.glob("*.replay.json"))

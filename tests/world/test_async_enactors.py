@@ -17,10 +17,7 @@ from reproducer import (
     run_real,
 )
 from reproducer.running.transport import DnsTransport, TsigKey
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.hypothesis_search import explore_hypothesis
-from reproducer.search.pct import explore_pct
-from reproducer.search.random_walk import explore_random
+from reproducer.search import explore_bfs, explore_hypothesis, explore_pct, explore_random
 from reproducer.world.values import EnactorError
 
 PORT = "examples.aws_2025:enactor"

@@ -1,4 +1,4 @@
-"""Commands printed for a person to run (style: "a failure prints something a person can run").
+"""Commands printed for a person to run: a failure prints something a person can run.
 
 `python -m reproducer ...` only works where that interpreter is the one on PATH, that is with
 the virtualenv activated, which `make reproduce` never asks for. So a printed command names
@@ -14,7 +14,9 @@ import shutil
 import sysconfig
 from pathlib import Path
 
-__all__ = ["reproducer_command", "shell_command"]
+from reproducer.world.config import Config
+
+__all__ = ["CONFIG_FLAGS", "config_flags", "reproducer_command", "shell_command"]
 
 SCRIPT = "reproducer"
 
@@ -51,3 +53,22 @@ def shell_command(*args: str | os.PathLike[str], cwd: Path | None = None) -> str
     `shell_command("replay", path)` -> ".venv/bin/reproducer replay reports/x.json"."""
     return " ".join([shlex.quote(reproducer_command(cwd)),
                      *(shlex.quote(os.fspath(a)) for a in args)])
+
+
+CONFIG_FLAGS = ("variant", "enactors", "endpoints", "keep_generations", "plans", "max_steps",
+                "invariants", "enactor")
+"""The fields of `Config` that the command line sets, each as `--field-name` (the CLI reads
+them back with the same names)."""
+
+
+def config_flags(config: Config) -> list[str]:
+    """The command-line flags that give `config`: `["--variant", "aws-2025", ...]`, the inverse
+    of the CLI's reading of them (`--enactor` only when the config names one)."""
+    flags: list[str] = []
+    for name in CONFIG_FLAGS:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        flags += ["--" + name.replace("_", "-"), text]
+    return flags
