@@ -107,14 +107,15 @@ class Zone:
 
     @classmethod
     def empty(cls, origin: str, *, ns: str | None = None, ttl: int = 3600,
-              serial: int = 1) -> Zone:
-        """A zone with only an SOA and one NS (defaults: ns1.<origin>, hostmaster.<origin>)."""
+              serial: int = 1, records: Iterable[RR] = ()) -> Zone:
+        """A zone with an SOA and one NS (defaults: ns1.<origin>, hostmaster.<origin>), plus
+        `records`."""
         origin = canonical_name(origin)
         prefix = "" if origin == "." else origin
         ns = canonical_name(ns) if ns else f"ns1.{prefix}" if prefix else "ns1."
         soa = RR.make(origin, "SOA", ttl,
                       f"{ns} hostmaster.{prefix} {serial} 3600 600 86400 60")
-        return cls(origin, soa, [RR.make(origin, "NS", ttl, ns)])
+        return cls(origin, soa, [RR.make(origin, "NS", ttl, ns), *records])
 
     def _put(self, rr: RR) -> None:
         node = self.nodes.setdefault(rr.name, {})

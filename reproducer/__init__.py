@@ -1,9 +1,10 @@
 """reproducer: the October 2025 DynamoDB DNS race, as racing enactors over real DNS.
 
 The public API is this module's `__all__`, plus `reproducer.strategies` (Hypothesis) and the
-pytest fixtures of `reproducer.pytest_plugin`. Everything else (`reproducer.world`,
-`reproducer.running`, `reproducer.search`, `reproducer.telling`, `reproducer.cli`) is the
-implementation and may change.
+pytest fixtures of `reproducer.pytest_plugin`. Everything else is the implementation and may
+change: the layers `world` (the model, no I/O) < `running` (the scheduling core and its
+runners) < `search` (strategies, proofs) < `telling` (narration, the HTML report) < the
+applications `story` (`make reproduce`), `play` and `wild` < `cli` (one module per command).
 
 - writing an enactor as ordinary asyncio code: an `async def enactor(h: Handle)` that awaits
   the `Handle` for DNS queries and UPDATEs, the plan store and sleeps (see `examples/`)

@@ -11,9 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, UsageError
+from reproducer.cli.parsing import (
+    EXIT_FOUND,
+    EXIT_OK,
+    Command,
+    Report,
+    UsageError,
+    config_from_args,
+)
 from reproducer.commands import shell_command
 from reproducer.running.core import EnactorError
+from reproducer.running.replay import load_replay, save_replay
 from reproducer.search import (
     DEFAULT_MAX_STATES,
     DEFAULT_REDUCTIONS,
@@ -25,12 +33,15 @@ from reproducer.search import (
     WorkersLost,
     explore,
     is_redis_url,
+    memory_result,
+    minimise,
     shared_database,
     shown_url,
 )
+from reproducer.telling.narrate import format_trace
 from reproducer.world.config import Config
 
-__all__ = ["add_explore_arguments", "check_explore_arguments", "enactor_error", "explore_main"]
+__all__ = ["COMMAND", "check_explore_arguments", "enactor_error"]
 
 
 
@@ -49,7 +60,7 @@ def database_argument(text: str) -> Path | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
-def add_explore_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", choices=STRATEGIES, default="hypothesis",
                         help="how to pick schedules (default hypothesis)")
     parser.add_argument("--max-runs", type=int, default=10_000,
@@ -166,16 +177,12 @@ def _explore_on_cluster(args: argparse.Namespace, config: Config,
         raise UsageError(f"--cluster: {exc}") from None
 
 
-def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str], None]) -> int:
+def main(args: argparse.Namespace, report: Report) -> int:
     """`reproducer explore`: exit 0 when nothing was found, 1 when a counterexample was."""
-    from reproducer.running.replay import save_replay
-    from reproducer.telling.narrate import format_trace
-
+    config = config_from_args(args)
     if getattr(args, "from_file", None) is not None:
         if getattr(args, "cluster", None) is not None:
             raise UsageError("--from shrinks a replay file in this process: drop --cluster")
-        from reproducer.cli.wild import shrink_from
-
         return shrink_from(args, report)
     check_explore_arguments(args)
     database: Path | Literal["default"] | None = (
@@ -237,3 +244,43 @@ def explore_main(args: argparse.Namespace, config: Config, report: Callable[[str
 def _split(outcome: Exploration) -> str:
     """How a breadth-first search was split, if it was."""
     return f"; split over {outcome.workers} workers" if outcome.workers > 1 else ""
+
+
+def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
+    """`reproducer explore --from FILE`: the run a replay file holds (a wild capture, or any
+    other), shrunk to the shortest story (`reproducer.search.minimise`)."""
+    path: Path = args.from_file
+    replay = load_replay(path)
+    found = memory_result(replay.config, replay.choices)
+    v = found.violation
+    if v is None:
+        raise UsageError(f"{path}: its run breaks no invariant when replayed, so there is "
+                         "nothing to shrink; give a file whose run has a violation")
+    quiet = bool(getattr(args, "json", False))
+    if not quiet:
+        report(f"{path}: {found.length} steps, invariant {v.invariant} broken at step "
+               f"{v.step}; shrinking to the shortest story ...")
+    shrunk = minimise(found)
+    result = shrunk.result
+    out = save_replay(args.out, result)
+    got = result.violation
+    assert got is not None
+    if quiet:
+        report(json.dumps({"found": True, "invariant": got.invariant, "from_steps": found.length,
+                           "steps": result.length, "local_steps": shrunk.local_steps,
+                           "replays": shrunk.runs, "states": shrunk.states,
+                           "replay": str(out)}))
+        return EXIT_FOUND
+    for line in format_trace(result):
+        report(line)
+    report(f"shortest story: {result.length} steps (from {found.length}; the local passes "
+           f"reached {shrunk.local_steps} in {shrunk.runs:,} replays, breadth-first search "
+           f"checked {shrunk.states:,} states for a shorter one); invariant {got.invariant} — "
+           f"{got.title}")
+    report(f"replay file: {out}")
+    report(f"replay it:   {shell_command('replay', out)}")
+    return EXIT_FOUND
+
+
+COMMAND = Command("explore", "search for a schedule that breaks an invariant", add_arguments,
+                  main)

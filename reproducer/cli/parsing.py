@@ -1,15 +1,25 @@
-"""What every `reproducer` command shares: the exit statuses, the one-line usage error, and the
-parser that prints it instead of argparse's usage block."""
+"""What every `reproducer` command shares: the exit statuses, the one-line usage error, the
+parser that prints it instead of argparse's usage block, the configuration flags, and the
+`Command` record each command module declares."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
-__all__ = ["EXIT_FOUND", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STATUSES", "EXIT_USAGE",
-           "OneLineParser", "UsageError", "error_line"]
+from reproducer.commands import CONFIG_FLAGS
+from reproducer.world.config import Config
+from reproducer.world.variants import VARIANTS
+
+__all__ = ["EXIT_FOUND", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STATUSES", "EXIT_USAGE", "Command",
+           "OneLineParser", "Report", "UsageError", "bounded", "config_from_args",
+           "config_parent", "error_line", "host_port", "int_list"]
+
+Report = Callable[[str], None]
+"""Where a command prints its lines (`print`, or a list's `append` in tests)."""
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -62,3 +72,84 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{error_line(message)} (see {self._help_hint()})\n")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `reproducer` subcommand, as its module declares it (`COMMAND = Command(...)`).
+    `configured` commands take the shared configuration flags (`config_parent`)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    main: Callable[[argparse.Namespace, Report], int]
+    configured: bool = True
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """`HOST:PORT`'s type."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HOST:PORT, e.g. 127.0.0.1:5353")
+    return host, int(port)
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """A comma-separated list of integers >= 0 (`--choices`, `--invariants`)."""
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected integers separated by commas"
+                                         ) from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: choices and invariants are >= 0")
+    return values
+
+
+def bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
+    """A number's type, refused outside `low..high`."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text}: need {low:g}..{high:g}")
+        return value
+    return parse
+
+
+def config_parent() -> OneLineParser:
+    default = Config()  # the defaults the help states are the ones a run uses
+    p = OneLineParser(add_help=False)
+    g = p.add_argument_group("configuration (shared by every subcommand)")
+    g.add_argument("--variant", default=None,
+                   help=f"enactor variant: {', '.join(VARIANTS)} (default {default.variant})")
+    g.add_argument("--enactors", type=int, default=None,
+                   help=f"number of enactors (default {default.enactors})")
+    g.add_argument("--endpoints", type=int, default=None,
+                   help=f"number of endpoints (default {default.endpoints})")
+    g.add_argument("--keep-generations", type=int, default=None,
+                   help=f"clean-up deletes plans older than applied - K "
+                        f"(default {default.keep_generations})")
+    g.add_argument("--plans", type=int, default=None,
+                   help=f"generations the planner writes after g1 (default {default.plans})")
+    g.add_argument("--max-steps", type=int, default=None,
+                   help=f"step bound (default {default.max_steps})")
+    g.add_argument("--invariants", type=int_list, default=None,
+                   help=f"invariants that count, e.g. 1,3 "
+                        f"(default {','.join(map(str, default.invariants))})")
+    g.add_argument("--enactor", default=None, metavar="package.module:Name",
+                   help="your own enactor class, e.g. tests.helpers.example_enactor:OneShotEnactor")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """Flags given on the command line override `base` (a replay file's configuration)."""
+    values: dict[str, Any] = (base or Config()).to_json()
+    for name in CONFIG_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    return Config.from_json(values)

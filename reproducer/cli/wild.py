@@ -5,22 +5,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, UsageError
+from reproducer.cli.parsing import (
+    EXIT_FOUND,
+    EXIT_OK,
+    Command,
+    Report,
+    UsageError,
+    config_from_args,
+)
 from reproducer.commands import shell_command
-from reproducer.running.wild import Progress, WildError, WildResult, WildSettings, run_wild
-from reproducer.running.wild_faults import Faults, parse_stall
+from reproducer.wild import (
+    Faults,
+    WildError,
+    WildProgress,
+    WildResult,
+    WildSettings,
+    parse_stall,
+    run_wild,
+)
 from reproducer.world.config import Config
 
-__all__ = ["add_wild_arguments", "wild_main"]
+__all__ = ["COMMAND"]
 
 ROUND_PLANS = 50  # the most generations a configuration allows: the longest round
 
 
-def add_wild_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=30.0, metavar="SECONDS",
                         help="how long to run (default 30)")
     parser.add_argument("--until-violation", action="store_true",
@@ -101,10 +114,10 @@ def _replay_lines(result: WildResult) -> list[str]:
     return lines
 
 
-def wild_main(args: argparse.Namespace, config: Config, report: Callable[[str], None]) -> int:
+def main(args: argparse.Namespace, report: Report) -> int:
     """`reproducer wild`: exit 0 when no invariant broke, 1 when one did."""
     settings = _settings(args)
-    config = wild_config(args, config)
+    config = wild_config(args, config_from_args(args))
     quiet = bool(getattr(args, "json", False))
     if not quiet:
         report(f"wild: {config.label}, {config.enactors} enactors, a plan every "
@@ -115,7 +128,7 @@ def wild_main(args: argparse.Namespace, config: Config, report: Callable[[str], 
                + f"; {'until the first violation, at most ' if settings.until_violation else ''}"
                f"{settings.duration_s:g} s")
 
-    def progress(p: Progress) -> None:
+    def progress(p: WildProgress) -> None:
         if not quiet:
             report(p.line())
 
@@ -131,41 +144,5 @@ def wild_main(args: argparse.Namespace, config: Config, report: Callable[[str], 
     return EXIT_FOUND if result.found else EXIT_OK
 
 
-def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
-    """`reproducer explore --from FILE`: the run a replay file holds (a wild capture, or any
-    other), shrunk to the shortest story (`reproducer.search.minimise`)."""
-    from reproducer.running.replay import load_replay, save_replay
-    from reproducer.search import memory_result, minimise
-    from reproducer.telling.narrate import format_trace
-
-    path: Path = args.from_file
-    replay = load_replay(path)
-    found = memory_result(replay.config, replay.choices)
-    v = found.violation
-    if v is None:
-        raise UsageError(f"{path}: its run breaks no invariant when replayed, so there is "
-                         "nothing to shrink; give a file whose run has a violation")
-    quiet = bool(getattr(args, "json", False))
-    if not quiet:
-        report(f"{path}: {found.length} steps, invariant {v.invariant} broken at step "
-               f"{v.step}; shrinking to the shortest story ...")
-    shrunk = minimise(found)
-    result = shrunk.result
-    out = save_replay(args.out, result)
-    got = result.violation
-    assert got is not None
-    if quiet:
-        report(json.dumps({"found": True, "invariant": got.invariant, "from_steps": found.length,
-                           "steps": result.length, "local_steps": shrunk.local_steps,
-                           "replays": shrunk.runs, "states": shrunk.states,
-                           "replay": str(out)}))
-        return EXIT_FOUND
-    for line in format_trace(result):
-        report(line)
-    report(f"shortest story: {result.length} steps (from {found.length}; the local passes "
-           f"reached {shrunk.local_steps} in {shrunk.runs:,} replays, breadth-first search "
-           f"checked {shrunk.states:,} states for a shorter one); invariant {got.invariant} — "
-           f"{got.title}")
-    report(f"replay file: {out}")
-    report(f"replay it:   {shell_command('replay', out)}")
-    return EXIT_FOUND
+COMMAND = Command("wild", "the race let loose: free-running enactors at real speed, faults "
+                  "injected, a violation caught and replayed", add_arguments, main)

@@ -6,6 +6,5 @@
 - `runtime.py`: the core with DNS awaited over a transport (`AsyncRun`, `run_async`);
 - `transport.py`: TSIG-signed UDP to a fake_dns server; `http_health.py`: backends' /healthz;
 - `choices.py`: where scheduling decisions come from; `trace.py`: what a run leaves;
-  `replay.py`: replay files;
-- `wild*.py`: the race let loose with no scheduler, at real speed, captured for replay.
+  `replay.py`: replay files.
 """

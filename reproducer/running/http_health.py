@@ -19,7 +19,7 @@ from reproducer.world.health import BackendHealth
 
 __all__ = ["HttpHealthSource", "health_from_reply"]
 
-log = logging.getLogger("reproducer.health")
+log = logging.getLogger(__name__)
 
 
 def health_from_reply(address: str, status: int, payload: Any) -> BackendHealth:

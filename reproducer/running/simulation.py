@@ -69,9 +69,9 @@ from reproducer.world.values import (
 )
 
 __all__ = ["CACHE_ENTRIES", "CACHE_MODES", "Cache", "Simulation", "clear_cache", "run_memory",
-           "state_key", "state_value"]
+           "state_key", "state_value", "universe_for"]
 
-log = logging.getLogger("reproducer.simulation")
+log = logging.getLogger(__name__)
 
 Cache = Literal["none", "moves"]
 CACHE_MODES: tuple[Cache, ...] = ("none", "moves")
@@ -268,7 +268,9 @@ _UNIVERSES: dict[tuple[Config, Cache], Universe] = {}
 _MAX_UNIVERSES = 4
 
 
-def _universe(config: Config, cache: Cache) -> Universe:
+def universe_for(config: Config, cache: Cache) -> Universe:
+    """The memoised transitions of `config`'s world, shared by every simulation of it in this
+    process (a few worlds at a time)."""
     universe = _UNIVERSES.get((config, cache))
     if universe is None:
         if len(_UNIVERSES) >= _MAX_UNIVERSES:
@@ -293,7 +295,7 @@ class Simulation(Run):
 
     def __init__(self, config: Config, *, stop_at_violation: bool = True,
                  cache: Cache = "moves") -> None:
-        universe = _universe(config, cache)
+        universe = universe_for(config, cache)
         super().__init__(config, universe.root, stop_at_violation=stop_at_violation)
         self.layout = universe.layout
         self._universe = universe

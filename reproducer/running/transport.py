@@ -12,7 +12,6 @@ import asyncio
 import base64
 import functools
 import hashlib
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -46,7 +45,6 @@ __all__ = [
     "run_real",
 ]
 
-log = logging.getLogger("reproducer.transport")
 
 
 @dataclass(frozen=True, slots=True)

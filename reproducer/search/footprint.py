@@ -6,7 +6,7 @@ parked on, from the `moved` callbacks every runtime makes (so it works over real
 
 from __future__ import annotations
 
-from reproducer.running.simulation import _universe
+from reproducer.running.simulation import universe_for
 from reproducer.world.config import Config
 from reproducer.world.values import (
     Action,
@@ -56,7 +56,7 @@ class Shadow:
     def __init__(self, config: Config) -> None:
         # the memos every in-memory run of this configuration shares: a shadow step is a few
         # dictionary look-ups
-        self._universe = _universe(config, "moves")
+        self._universe = universe_for(config, "moves")
         self.state = self._universe.root
         self.names = list(config.worker_names)
         self.lock_name = config.layout.lock_name

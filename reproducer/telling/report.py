@@ -48,7 +48,7 @@ from reproducer.world.variants import VARIANTS
 __all__ = ["DNS_LANE", "IntervalRecord", "Marker", "TrafficPoint", "render_report",
            "traffic_points_from", "write_report"]
 
-log = logging.getLogger("reproducer.report")
+log = logging.getLogger(__name__)
 
 DNS_LANE = "dns"
 

@@ -161,8 +161,7 @@ class Config:
         return records
 
     def initial_zone(self) -> Zone:
-        zone = Zone.empty(self.layout.zone)
-        return Zone(zone.origin, zone.soa, [*zone.records()[1:], *self.initial_records()])
+        return Zone.empty(self.layout.zone, records=self.initial_records())
 
     def initial_dns(self) -> ZoneStore:
         return ZoneStore([self.initial_zone()])

@@ -80,9 +80,7 @@ class _Errors(logging.Handler):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server() -> AsyncIterator[DNSServer]:
-    base = Zone.empty(ZONE)
-    zone = Zone(ZONE, base.soa, [*base.records()[1:],
-                                 RR.make("www.example.test.", "A", 60, "192.0.2.1")])
+    zone = Zone.empty(ZONE, records=[RR.make("www.example.test.", "A", 60, "192.0.2.1")])
     errors = _Errors()
     logging.getLogger("fake_dns").addHandler(errors)
     try:

@@ -43,7 +43,6 @@ ZONE = "example.test."
 
 
 def _store() -> ZoneStore:
-    zone = Zone.empty(ZONE)
     records = [
         RR.make("www.example.test.", "A", 60, "192.0.2.1"),
         RR.make("www.example.test.", "A", 60, "192.0.2.2"),
@@ -55,7 +54,7 @@ def _store() -> ZoneStore:
     ]
     records += [RR.make("big.example.test.", "TXT", 60, f'"{i:03d}' + "x" * 200 + '"')
                 for i in range(12)]
-    return ZoneStore([Zone(zone.origin, zone.soa, [*zone.records()[1:], *records])])
+    return ZoneStore([Zone.empty(ZONE, records=records)])
 
 
 @asynccontextmanager

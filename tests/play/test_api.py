@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from fake_dns import DNSClient, DNSClientError
 from reproducer.cli import main
-from reproducer.telling.play import make_app, serve
-from reproducer.telling.play_view import CHALLENGES, FREE, worker_key
-from reproducer.telling.play_worlds import Worlds
+from reproducer.play.server import make_app, serve
+from reproducer.play.view import CHALLENGES, FREE, worker_key
+from reproducer.play.worlds import Worlds
 from reproducer.world.config import Config
 
 # The outage's shortest story under aws-2025 with "empty the record" as the only invariant
@@ -298,7 +298,7 @@ async def test_serve_prints_the_url_and_serves_the_page_until_cancelled() -> Non
         page = (await reader.read()).decode()
         writer.close()
         await writer.wait_closed()
-        assert "You are the scheduler" in page and "<script src=\"/play_page.js\">" in page
+        assert "You are the scheduler" in page and "<script src=\"/play.js\">" in page
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

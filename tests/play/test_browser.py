@@ -22,7 +22,7 @@ import dns.query
 import pytest
 
 from fake_dns.testing import require_tool
-from reproducer.telling.play import make_app, serve
+from reproducer.play.server import make_app, serve
 from reproducer.world.config import Config
 
 pytest.importorskip("playwright.sync_api")

@@ -419,7 +419,7 @@ def test_a_traffic_point_that_cannot_be_plotted_is_refused_naming_the_value(
 def test_writing_a_report_logs_the_path_and_does_not_print(
         tmp_path: Path, fix: RunResult, caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str]) -> None:
-    with caplog.at_level(logging.INFO, logger="reproducer.report"):
+    with caplog.at_level(logging.INFO, logger="reproducer.telling.report"):
         path = write_report(tmp_path / "r.html", title="t", runs=[("fix", fix)])
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == \
         [f"wrote the report {path}"]

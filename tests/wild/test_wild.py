@@ -19,9 +19,9 @@ import pytest
 
 from reproducer.cli import main
 from reproducer.running.replay import load_replay
-from reproducer.running.wild import WildSettings, run_wild
-from reproducer.running.wild_faults import Faults, parse_stall
 from reproducer.search import memory_result
+from reproducer.wild.faults import Faults, parse_stall
+from reproducer.wild.run import WildSettings, run_wild
 from reproducer.world.config import Config
 
 STRONG_STALL = ["--stall", "0.5:0.5", "--latency", "1", "--plan-interval", "0.02"]

@@ -24,17 +24,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 from fake_dns import DNSServer, LookupResult
+from reproducer.play.view import refusal
 from reproducer.running.runtime import AsyncRun
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import Step
 from reproducer.running.transport import DnsTransport, TsigKey, reset_update
 from reproducer.search import Exploration, explore_bfs
-from reproducer.telling.play_view import refusal
 from reproducer.world.config import Config
 
 __all__ = ["Guide", "PlayError", "World", "Worlds"]
 
-log = logging.getLogger("reproducer.play")
+log = logging.getLogger(__name__)
 
 
 class PlayError(Exception):

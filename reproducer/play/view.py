@@ -1,6 +1,6 @@
 """What the play page shows, as plain values: the challenges, a position of a world described as
 JSON, why a move cannot be made, and what the guide says. No I/O here: the aiohttp handlers
-(`reproducer.telling.play`) and the worlds behind them (`reproducer.telling.play_worlds`) call
+(`reproducer.play.server`) and the worlds behind them (`reproducer.play.worlds`) call
 these functions on the state of a run.
 
 A *position* is the list of the workers that moved, by name, in order ("planner", "enactor-1",

@@ -19,9 +19,9 @@ Theory of operation
   server commits) the endpoints are looked up in the server's zone and invariants 1–3 judged,
   as the scheduler judges after each step; the first violation ends the round. Independently,
   a prober resolves the endpoints over UDP as a client would and counts what clients saw.
-- Rule 3 (capture): `reproducer.running.wild_capture`. A round that broke an invariant is
+- Rule 3 (capture): `reproducer.wild.capture`. A round that broke an invariant is
   replayed under the scheduler and written as a replay file.
-- Faults (`wild_faults`): latency before each enactor operation, a stall after a freshness
+- Faults (`faults.py`): latency before each enactor operation, a stall after a freshness
   check. Load balancers (`fake_lb.FleetProcess`, a child process) carry steady traffic when
   `traffic_rate_per_s` > 0.
 - Lifecycle: every task, client, server and child process is stopped on the way out,
@@ -42,7 +42,7 @@ from typing import Any
 from fake_dns import ChangeKind, CommittedUpdate, DNSClient, DNSClientError, DNSServer
 from reproducer.running.core import perform_store, worker_move
 from reproducer.running.transport import TsigKey, reset_update
-from reproducer.running.wild_capture import (
+from reproducer.wild.capture import (
     Captured,
     Commit,
     ReplayCheck,
@@ -50,8 +50,8 @@ from reproducer.running.wild_capture import (
     check_replay,
     save_capture,
 )
-from reproducer.running.wild_faults import WorkerFaults
-from reproducer.running.wild_values import Progress, WildError, WildResult, WildSettings
+from reproducer.wild.faults import WorkerFaults
+from reproducer.wild.values import WildError, WildProgress, WildResult, WildSettings
 from reproducer.world.config import Config, Worker
 from reproducer.world.invariants import InvariantChecker, Violation, observe_endpoint
 from reproducer.world.values import (
@@ -68,9 +68,9 @@ from reproducer.world.values import (
     UpdateOutcome,
 )
 
-__all__ = ["Progress", "WildError", "WildResult", "WildSettings", "run_wild"]
+__all__ = ["WildError", "WildProgress", "WildResult", "WildSettings", "run_wild"]
 
-log = logging.getLogger("reproducer.wild")
+log = logging.getLogger(__name__)
 
 _DRAIN_S = 3.0  # how long a closing round waits for the DNS messages in flight
 
@@ -119,7 +119,7 @@ class _Round:
 
 class _Wild:
     def __init__(self, config: Config, settings: WildSettings,
-                 on_progress: Callable[[Progress], None] | None) -> None:
+                 on_progress: Callable[[WildProgress], None] | None) -> None:
         self.config = config
         self.settings = settings
         self.on_progress = on_progress
@@ -332,8 +332,8 @@ class _Wild:
                     log.info("a client saw round %d: %s", rnd.number, v.describe())
             await asyncio.sleep(self.settings.probe_interval_s)
 
-    def progress(self) -> Progress:
-        return Progress(time.monotonic() - self.t0, self.rounds, self.plans_published,
+    def progress(self) -> WildProgress:
+        return WildProgress(time.monotonic() - self.t0, self.rounds, self.plans_published,
                         tuple(sorted(self.applied_by.items())), len(self.violations),
                         self.clients_saw, self.requests_sent, self.requests_failed)
 
@@ -417,6 +417,6 @@ async def _cancel(tasks: list[asyncio.Task[Any]] | list[asyncio.Future[Any]]) ->
 
 
 async def run_wild(config: Config, settings: WildSettings,
-                   on_progress: Callable[[Progress], None] | None = None) -> WildResult:
+                   on_progress: Callable[[WildProgress], None] | None = None) -> WildResult:
     """One wild run (module docstring). `on_progress` is called every progress interval."""
     return await _Wild(config, settings, on_progress).run()

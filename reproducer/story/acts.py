@@ -2,7 +2,7 @@
 
 1. Baseline: fake-dns, the backends the Planner knows and two load balancers start as separate
    processes on loopback; steady traffic flows through the load balancers; dig answers the
-   regional endpoint. (The stage, its processes and its traffic: `story_stage`.)
+   regional endpoint. (The stage, its processes and its traffic: `stage.py`.)
 2. Hypothesis explores the aws-2025 enactors (in-process) for a schedule that empties the record,
    and shrinks it to the shortest story, printed one line per step.
 3. That schedule is replayed live against the running fleet: when the record empties, dig shows
@@ -19,7 +19,6 @@ stops every process it started, also on Ctrl-C or when a step fails.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -36,8 +35,7 @@ from reproducer.commands import shell_command
 from reproducer.running.choices import FollowWorkers, ReplayChoices
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_against
-from reproducer.telling.narrate import flip_generation, format_endpoints
-from reproducer.telling.story_stage import (
+from reproducer.story.stage import (
     DEADLINE_S,
     STORY_KEY,
     STORY_LBS,
@@ -54,11 +52,12 @@ from reproducer.telling.story_stage import (
     story_config,
     zone_file_text,
 )
+from reproducer.telling.narrate import flip_generation, format_endpoints
 from reproducer.world.config import Config
 
-__all__ = ["StoryFailed", "add_story_arguments", "story_main"]
+__all__ = ["StoryFailed", "tell_story"]
 
-log = logging.getLogger("reproducer.story")
+log = logging.getLogger(__name__)
 
 FIX_VARIANT = "cas-guarded"
 DNS_LOG = "story-dns.log"  # fake-dns's stderr, in the output directory
@@ -97,7 +96,7 @@ def find_story(config: Config, report: Report) -> tuple[RunResult, dict[str, obj
 
 
 @dataclass
-class Outcome:
+class RunSummary:
     label: str
     failed_requests: int = 0
     sent_requests: int = 0
@@ -241,7 +240,7 @@ async def _repair(stage: Stage) -> tuple[float, float]:
     return t_repair, last.end_s
 
 
-async def _fix(stage: Stage, found: RunResult, t_fix: float) -> tuple[RunResult, Outcome]:
+async def _fix(stage: Stage, found: RunResult, t_fix: float) -> tuple[RunResult, RunSummary]:
     stage.section(f"5. The fix: the same schedule under {FIX_VARIANT}")
     fixed_config = replace(stage.config, variant=FIX_VARIANT, invariants=(1, 2, 3, 4))
 
@@ -256,7 +255,7 @@ async def _fix(stage: Stage, found: RunResult, t_fix: float) -> tuple[RunResult,
                               stop_at_violation=False, health=stage.health,
                               after_step=fix_step)
     await asyncio.sleep(3.5)  # longer than the TTL: any empty answer would have shown
-    fix = Outcome(f"{FIX_VARIANT} (the fix)")
+    fix = RunSummary(f"{FIX_VARIANT} (the fix)")
     fix.sent_requests, fix.failed_requests = stage.traffic.between(t_fix, stage.now())
     fix.broken = sorted({f"{v.invariant}" for v in fixed.violations})
     final = fixed.steps[-1].endpoints
@@ -300,10 +299,8 @@ async def _start_fleet(stack: contextlib.AsyncExitStack, config: Config,
     return fleet
 
 
-async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
-                 journal: Path) -> int:
+async def _story(out_dir: Path, report: Report, zone_file: Path, journal: Path) -> int:
     t_start = time.monotonic()
-    out_dir: Path = args.out
     config = story_config()
     report("The DynamoDB DNS race of 20 October 2025, reproduced on real DNS.")
     report(f"{_COUNTS[config.enactors]} DNS Enactors apply a Planner's plans to a real DNS "
@@ -325,7 +322,7 @@ async def _story(args: argparse.Namespace, report: Report, zone_file: Path,
         live, t_emptied = await _outage(stage, found)
         t_repair, t_fix = await _repair(stage)
         await traffic.wait_for_interval_after(t_fix)
-        aws = Outcome("aws-2025 (the outage)")
+        aws = RunSummary("aws-2025 (the outage)")
         aws.sent_requests, aws.failed_requests = traffic.between(0, t_fix)
         aws.seconds_without_addresses = t_repair - t_emptied
         aws.broken = sorted({f"{v.invariant}" for v in live.violations})
@@ -373,15 +370,12 @@ def write_story_report(out_dir: Path, found: RunResult, live: RunResult, fixed: 
         dns_log=dns_log, summary_rows=rows, summary_header=header)
 
 
-def add_story_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("reports"),
-                        help="where the report, trace and replay file go (default reports/)")
-
-
-def story_main(args: argparse.Namespace, report: Report) -> int:
-    zone_file, journal = _prepare(args.out, story_config())
+def tell_story(out_dir: Path, report: Report) -> int:
+    """Tell the story, writing its report, trace and replay file under `out_dir`; 0 when every
+    expectation held, 1 (after a "STORY FAILED" line) when one did not."""
+    zone_file, journal = _prepare(out_dir, story_config())
     try:
-        return asyncio.run(asyncio.wait_for(_story(args, report, zone_file, journal),
+        return asyncio.run(asyncio.wait_for(_story(out_dir, report, zone_file, journal),
                                             timeout=DEADLINE_S + 60))
     except StoryFailed as exc:
         report(f"STORY FAILED: {exc}")

@@ -21,7 +21,6 @@ Theory of operation
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,6 @@ from reproducer.world.values import (
 
 __all__ = ["Captured", "Commit", "ReplayCheck", "RoundCapture", "check_replay", "save_capture"]
 
-log = logging.getLogger("reproducer.wild")
 
 
 @dataclass(slots=True)

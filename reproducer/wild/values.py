@@ -1,4 +1,4 @@
-"""The values of a wild run (`reproducer.running.wild`): its settings, the progress line, the
+"""The values of a wild run (`reproducer.wild.run`): its settings, the progress line, the
 result, and its error."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reproducer.running.wild_capture import ReplayCheck, RoundCapture
-from reproducer.running.wild_faults import Faults
+from reproducer.wild.capture import ReplayCheck, RoundCapture
+from reproducer.wild.faults import Faults
 from reproducer.world.config import Config
 from reproducer.world.invariants import Violation
 
-__all__ = ["Progress", "WildError", "WildResult", "WildSettings"]
+__all__ = ["WildError", "WildProgress", "WildResult", "WildSettings"]
 
 
 class WildError(Exception):
@@ -43,7 +43,7 @@ class WildSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
+class WildProgress:
     """The numbers so far, for the line printed every interval."""
 
     t_s: float

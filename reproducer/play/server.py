@@ -1,10 +1,9 @@
-"""`reproducer play`: a page where the learner is the scheduler, over real DNS.
+"""The play server: a page where the learner is the scheduler, over real DNS
+(`reproducer play`; its flags are in `reproducer.cli.play`).
 
-    reproducer play [--port N] [--variant V --enactors N --enactor module:Name ...]
-
-The page (play_page.html, .css, .js: no build step, nothing from outside) talks to a small JSON
-API. Every world is a learner's own (`reproducer.telling.play_worlds`); what a position looks
-like is decided in `reproducer.telling.play_view`. Errors are JSON, `{"error": "..."}`, with a
+The page (`page/`: index.html, play.css, play.js; no build step, nothing from outside) talks to
+a small JSON API. Every world is a learner's own (`reproducer.play.worlds`); what a position looks
+like is decided in `reproducer.play.view`. Errors are JSON, `{"error": "..."}`, with a
 4xx status when the request was wrong (nothing changed then) and 5xx when the server was.
 
     GET  /api/challenges                   the challenges, in order, and the free world
@@ -23,7 +22,6 @@ like is decided in `reproducer.telling.play_view`. Errors are JSON, `{"error": "
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -35,24 +33,24 @@ from typing import Any
 from aiohttp import web
 
 from fake_dns import DNSClientError
+from reproducer.play.view import CHALLENGES, FREE, describe_world, guide_json, proof_json
+from reproducer.play.worlds import Guide, PlayError, World, Worlds
 from reproducer.running.choices import ReplayChoices
 from reproducer.running.core import EnactorError
 from reproducer.running.replay import replay_json
 from reproducer.running.simulation import Simulation
-from reproducer.telling.play_view import CHALLENGES, FREE, describe_world, guide_json, proof_json
-from reproducer.telling.play_worlds import Guide, PlayError, World, Worlds
 from reproducer.world.config import Config
 
-__all__ = ["add_play_arguments", "make_app", "play_main", "serve"]
+__all__ = ["make_app", "serve"]
 
-log = logging.getLogger("reproducer.play")
+log = logging.getLogger(__name__)
 
 WORLDS: web.AppKey[Worlds] = web.AppKey("worlds", Worlds)
 GUIDE: web.AppKey[Guide] = web.AppKey("guide", Guide)
 FREE_CONFIG: web.AppKey[Config] = web.AppKey("free_config", Config)
-_PAGE_FILES = {"/": ("play_page.html", "text/html"),
-               "/play_page.css": ("play_page.css", "text/css"),
-               "/play_page.js": ("play_page.js", "text/javascript")}
+_PAGE_FILES = {"/": ("index.html", "text/html"),
+               "/play.css": ("play.css", "text/css"),
+               "/play.js": ("play.js", "text/javascript")}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -116,7 +114,7 @@ def _world(request: web.Request) -> World:
 
 async def page_file(request: web.Request) -> web.Response:
     name, content_type = _PAGE_FILES[request.path]
-    text = resources.files("reproducer.telling").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files("reproducer.play").joinpath("page", name).read_text(encoding="utf-8")
     return web.Response(text=text, content_type=content_type,
                         headers={"Cache-Control": "no-store"})
 
@@ -268,30 +266,6 @@ async def _expiry(app: web.Application) -> AsyncIterator[None]:
     await worlds.close_all()
 
 
-def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text}: need {low:g}..{high:g}")
-        return value
-    return parse
-
-
-def add_play_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=_bounded(int, 0, 65535), default=0,
-                   help="port on 127.0.0.1 (default 0: any free port; the URL is printed)")
-    p.add_argument("--max-worlds", type=_bounded(int, 1, 1000), default=32,
-                   help="learners' worlds at once, each with its own DNS server (default 32)")
-    p.add_argument("--idle-minutes", type=_bounded(float, 0.1, 24 * 60), default=15.0,
-                   help="a world idle this long is closed (default 15)")
-    p.add_argument("--guide-states", type=_bounded(int, 1_000, 10_000_000), default=200_000,
-                   help="the most states the guide's breadth-first search visits (default "
-                        "200000)")
-
-
 async def serve(app: web.Application, port: int, ready: Callable[[str], None]) -> None:
     """Serve `app` on 127.0.0.1:`port` until cancelled; `ready` gets the URL once bound."""
     runner = web.AppRunner(app, access_log=None)
@@ -303,26 +277,3 @@ async def serve(app: web.Application, port: int, ready: Callable[[str], None]) -
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
-
-
-def play_main(args: argparse.Namespace, free: Config, report: Callable[[str], None]) -> int:
-    """The `play` subcommand: serve until Ctrl-C. A user enactor that cannot be loaded, or a
-    port that cannot be had, is a one-line error (exit 2)."""
-    from reproducer.cli.parsing import UsageError
-
-    free.initial_workers()  # a user enactor that cannot be loaded fails here, in one line
-    app = make_app(free, max_worlds=args.max_worlds, idle_s=args.idle_minutes * 60,
-                   guide_states=args.guide_states)
-
-    def ready(url: str) -> None:
-        if args.json:
-            report(json.dumps({"url": url, "free": free.to_json()}))
-        else:
-            report(f"play the scheduler at {url}  (free play: {free.label}; Ctrl-C stops)")
-
-    try:
-        asyncio.run(serve(app, args.port, ready))
-    except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose "
-                         "another --port (0: any free port)") from None
-    return 0
