@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reproducer import Config, ReplayChoices, Simulation, run_memory
-from reproducer.__main__ import main
+from reproducer.cli import main
 from reproducer.commands import shell_command
 from reproducer.pytest_plugin import RunningDns
 from reproducer.running.replay import load_replay

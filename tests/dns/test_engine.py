@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from dns.rcode import Rcode
 
-from fake_dns import RR, Change, ChangeKind, Prerequisite, Update, Zone, ZoneStore
+from fake_dns import RR, Change, ChangeKind, CommittedUpdate, Prerequisite, Update, Zone, ZoneStore
 
 ZONE = "example.test."
 P = Prerequisite
@@ -216,7 +216,7 @@ def test_the_serial_goes_up_by_one_per_committed_update_that_changed_the_zone() 
 
 def test_a_subscriber_gets_each_commit_with_serial_key_and_only_effective_changes() -> None:
     s = store()
-    seen = []
+    seen: list[CommittedUpdate] = []
     s.subscribe(seen.append)
     s.apply(Update(ZONE, changes=(C.add("www.example.test.", "A", 60, "192.0.2.1"),  # dup
                                   C.delete_rr("www.example.test.", "A", "192.0.2.2"))), "k.")

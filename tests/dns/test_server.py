@@ -26,6 +26,7 @@ from dns.rcode import Rcode
 from fake_dns import (
     RR,
     Change,
+    CommittedUpdate,
     DNSClient,
     DNSServer,
     Prerequisite,
@@ -306,7 +307,7 @@ async def test_a_committed_update_invalidates_cached_answers() -> None:
 @pytest.mark.asyncio
 async def test_the_change_log_subscriber_sees_serial_key_and_changes() -> None:
     store = _store()
-    seen = []
+    seen: list[CommittedUpdate] = []
     unsubscribe = store.subscribe(seen.append)
     try:
         async with serving(store) as server, client(server) as c:

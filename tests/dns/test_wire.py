@@ -123,7 +123,7 @@ def from_dnspython(msg: dns.update.UpdateMessage) -> Update:
 
 
 def to_dnspython(update: Update) -> dns.update.UpdateMessage:
-    msg = dns.update.UpdateMessage(update.zone, keyring=KEYRING, keyname=KEY,
+    msg = dns.update.UpdateMessage(update.zone, keyring=KEYRING, keyname=dns.name.from_text(KEY),
                                    keyalgorithm=dns.tsig.HMAC_SHA256)
     for p in update.prerequisites:
         name = dns.name.from_text(p.name)

@@ -63,7 +63,7 @@ async def start_cli(*args: str) -> tuple[asyncio.subprocess.Process, FleetInfo]:
         sys.executable, "-m", "fake_lb", "--json", *args, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
-    lines = []
+    lines: list[bytes] = []
     while not lines or json.loads(lines[-1])["event"] != "ready":
         lines.append(await asyncio.wait_for(proc.stdout.readline(), 10))
     assert [json.loads(line)["event"] for line in lines[:-1]] == ["listening"] * (len(lines) - 1)

@@ -58,7 +58,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def get_many(http: aiohttp.ClientSession, lb: LoadBalancer,
-                   count: int) -> list[tuple[int, str, str]]:
+                   count: int) -> list[tuple[int, str | None, str]]:
     """(status, served-by backend or failure reason, body) of `count` sequential requests."""
     out = []
     for i in range(count):

@@ -147,6 +147,8 @@ def test_each_correct_fix_is_proved_exhaustively_within_the_bounds(variant: str)
 def test_each_correct_fix_passes_its_hypothesis_run(variant: str) -> None:
     config = Config(variant=variant)
 
+    assert settings.default is not None
+
     @settings(max_examples=settings.default.max_examples * 2)
     @given(schedules())
     def holds(schedule: HypothesisSchedule) -> None:

@@ -18,7 +18,7 @@ import pytest
 from reproducer import Config
 from reproducer.cli import main
 from reproducer.search.bfs import explore_bfs
-from reproducer.search.explore import explore
+from reproducer.search.explore import Strategy, explore
 from reproducer.search.hypothesis_search import explore_hypothesis
 from reproducer.search.outcome import Exploration
 from reproducer.search.parallel import Ledger, shard_samples
@@ -54,12 +54,13 @@ def our_worker_processes() -> list[int]:
 
 @pytest.mark.parametrize("strategy", ["random", "pct"])
 def test_two_workers_give_the_verdict_first_run_and_minimised_story_of_one_process(
-        strategy: str) -> None:
+        strategy: Strategy) -> None:
     for seed in (1, 3):  # first violations at runs 7 and 13 (random), 6 and 8 (pct)
         one = explore(strategy, BACKWARDS, seed=seed, max_runs=500)
         # chunks of 2 runs: the first violating run is as likely to be the second worker's
         two, ledger = two_workers(strategy, BACKWARDS, seed=seed, max_runs=500, chunk_runs=2)
         assert one.found and two.found and one.result and two.result
+        assert one.first_at is not None and two.first_at is not None
         assert two.first_at == one.first_at and two.executions == one.executions
         assert two.found_steps == one.found_steps
         assert two.result.choices == one.result.choices  # the minimised story

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -411,7 +412,7 @@ def test_traffic_points_from_the_load_generators_intervals_keep_counts_and_reaso
     ({"t_s": 0.0, "ok": 0, "failed": 0, "interval_s": 0.0}, "interval_s must be a positive"),
 ])
 def test_a_traffic_point_that_cannot_be_plotted_is_refused_naming_the_value(
-        kwargs: dict[str, object], message: str) -> None:
+        kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrafficPoint(**kwargs)
 

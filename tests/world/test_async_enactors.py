@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from reproducer.world.values import EnactorError
 
 PORT = "examples.aws_2025:enactor"
 FIX_PORT = "examples.cas_flip:enactor"
-EMPTY_RECORD = {"enactors": 2, "invariants": (1,)}
+EMPTY_RECORD: dict[str, Any] = {"enactors": 2, "invariants": (1,)}
 
 
 def test_the_async_port_of_aws_2025_has_the_same_shortest_story_as_its_state_machine() -> None:
@@ -59,7 +60,7 @@ async def test_an_async_enactor_tells_the_same_story_over_real_udp_as_in_process
 @pytest.mark.parametrize("explore", [explore_random, explore_pct, explore_hypothesis])
 def test_every_sampling_strategy_finds_and_shrinks_the_race_in_the_async_port(explore) -> None:  # type: ignore[no-untyped-def]
     config = Config(enactor=PORT, **EMPTY_RECORD)
-    kwargs = {"depth": 4} if explore is explore_pct else {}
+    kwargs: dict[str, Any] = {"depth": 4} if explore is explore_pct else {}
     if explore is explore_hypothesis:
         kwargs["database"] = None
     found = explore(config, max_runs=3_000, seed=1, **kwargs)
