@@ -30,7 +30,7 @@ reproduce: $(STAMP)
 play: $(STAMP)
 	$(PY) -m reproducer play --port $(or $(PORT),0)
 
-## bench: exploration speed and strategy comparison (issue: exploration)
+## bench: exploration speed and strategy comparison, with peak memory
 bench: $(STAMP)
 	$(PY) -m reproducer.bench
 

@@ -1,6 +1,6 @@
 """The load balancer's logic: which backend a request goes to, and the accounting of it all.
 
-Plain synchronous code over values (style rule 1); `_lb.py` is the aiohttp adapter around it.
+Plain synchronous code over values, no I/O; `_lb.py` is the aiohttp adapter around it.
 
 Rules
 -----

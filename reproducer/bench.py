@@ -170,7 +170,7 @@ PARALLEL_RUNS = 20_000  # random runs on a fix (it finds nothing, so every run i
 
 
 def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
-    """All the cores (issue 14): one worker process against two, the median of `rounds`
+    """All the cores: one worker process against two, the median of `rounds`
     alternating rounds, for sampling (runs/s) and breadth-first search (states/s), with the
     results compared and the peak memory of the parent and of the largest worker."""
     out(f"== all cores: 1 vs 2 worker processes, median of {rounds} alternating rounds")

@@ -1,4 +1,4 @@
-"""The import rules between the three packages (issue 10, "Boundaries"), checked on the source.
+"""The import rules between the three packages , checked on the source.
 
 - fake_dns is a DNS server: it imports neither fake_lb nor reproducer;
 - fake_lb is load balancers in front of a DNS name: it does not import reproducer;

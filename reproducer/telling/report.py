@@ -5,7 +5,7 @@ Theory of operation
 -------------------
 - `render_report` is a pure function from values (runs, traffic, markers, the DNS change log, a
   summary table) to one HTML string; `write_report` is the thin adapter that writes it to a file.
-- Rule 1 (self-contained, issue 6: "no network needed to open it"): inline CSS and an inline SVG
+- Rule 1 (self-contained: no network needed to open it): inline CSS and an inline SVG
   chart; no script, no font, image or stylesheet fetched from anywhere; the only links are
   anchors within the page.
 - Rule 2 (escaped): every piece of text that comes from a run, a label or a marker goes through

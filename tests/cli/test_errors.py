@@ -1,4 +1,4 @@
-"""`reproducer`'s errors and exit statuses (issue 10, items 6 and 7): a user's mistake is one
+"""`reproducer`'s errors and exit statuses: a user's mistake is one
 line on stderr and exit status 2, found before anything starts; a run that breaks an invariant
 exits 1; every --help ends with the rule.
 

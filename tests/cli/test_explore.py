@@ -1,4 +1,4 @@
-"""`reproducer explore` (issue 5): replay file, narrated trace, replay command, --json, the
+"""`reproducer explore`: replay file, narrated trace, replay command, --json, the
 example database replaying a counterexample first, and the pytest fixtures."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Printed commands work as shown (issue 10, item 7): `explore`, the story and the Hypothesis
+"""Printed commands work as shown: `explore`, the story and the Hypothesis
 schedules print this installation's `reproducer` script, which runs from the project directory
 whether or not the reader activated the virtualenv (`python -m reproducer` does not)."""
 

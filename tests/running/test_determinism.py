@@ -1,4 +1,4 @@
-"""Same choices, same trace; the in-process and the real transport agree (issue: the race)."""
+"""Same choices, same trace; the in-process and the real transport agree."""
 
 from __future__ import annotations
 

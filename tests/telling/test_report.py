@@ -1,4 +1,4 @@
-"""The HTML report (issue 6): lanes, the violation, the DNS log and the traffic chart.
+"""The HTML report: lanes, the violation, the DNS log and the traffic chart.
 
 The report is rendered from real runs (the outage schedule under aws-2025 and the same schedule
 under the fix) and a DNS change log recorded from the zone engine, then parsed with
@@ -29,7 +29,7 @@ from fake_lb._traffic import IntervalBook, Outcome, TrafficPlan
 from reproducer import Config, MemoryTransport, ReplayChoices, RunResult, run_async, run_memory
 from reproducer.telling.report import Marker, TrafficPoint, traffic_points_from, write_report
 
-# The outage schedule (outage.md, "The race"): enactor-1 checks g2 once and is slow, enactor-2
+# The outage schedule (AWS's summary, aws.amazon.com/message/101925): enactor-1 checks g2 once and is slow, enactor-2
 # applies g4 and cleans up, enactor-1 flips to the stale g2, the clean-up deletes it.
 OUTAGE_CHOICES = [0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1]
 OUTAGE = ("aws-2025 (the outage)", Config(variant="aws-2025", enactors=2, invariants=(1, 3)))

@@ -1,4 +1,4 @@
-"""The race itself, as hand-written schedules over real DNS (issue: the race, tests 1–3)."""
+"""The race itself, as hand-written schedules over real DNS."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from reproducer.running.choices import FollowWorkers
 from reproducer.running.transport import DnsTransport, TsigKey
 from reproducer.telling.narrate import flip_generation
 
-# outage.md, "The race": enactor-1 checks its plan g2 once and is slow; the planner writes g3,
+# AWS's summary and the DynamoDB talk (DAT453): enactor-1 checks its plan g2 once and is slow; the planner writes g3,
 # g4; enactor-2 applies g4 quickly and starts cleaning up; enactor-1 then flips the regional
 # endpoint to its stale g2; enactor-2's clean-up deletes g2, now the active plan.
 AWS_STORY = (
