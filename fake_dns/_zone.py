@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 - A `ZoneStore` holds the zones a server is authoritative for. It does no I/O and never awaits:
   `lookup()` and `apply()` are plain synchronous functions over values, so an UPDATE is checked
-  and applied in one synchronous step, with no await between check and write. That is where all-or-nothing comes from.
+  and applied in one synchronous step, with no await between check and write. That is where
+  all-or-nothing comes from.
 - Rule 1: `apply()` evaluates every prerequisite (§3.2) and prescans every change (§3.4.1)
   against the zone *before* touching it; the first failure returns its rcode and nothing changes.
 - Rule 2: changes are then applied in order to a copy-on-write view of the affected names and

@@ -1,5 +1,6 @@
-"""`run`, `replay` and `repair --dns` against a server that cannot be used as given: no server at that address, a server for another zone, a key it does not know, or the
-right key name with another secret. Each is one line saying which, and exit status 2.
+"""`run`, `replay` and `repair --dns` against a server that cannot be used as given: no server
+at that address, a server for another zone, a key it does not know, or the right key name with
+another secret. Each is one line saying which, and exit status 2.
 
 The servers are real `fake-dns` processes on 127.0.0.1 port 0. What tells the cases apart is
 what the server answers (RFC 8945 §5.2): NOTAUTH carrying TSIG error BADKEY or BADSIG, or

@@ -29,8 +29,9 @@ from fake_lb._traffic import IntervalBook, Outcome, TrafficPlan
 from reproducer import Config, MemoryTransport, ReplayChoices, RunResult, run_async, run_memory
 from reproducer.telling.report import Marker, TrafficPoint, traffic_points_from, write_report
 
-# The outage schedule (AWS's summary, aws.amazon.com/message/101925): enactor-1 checks g2 once and is slow, enactor-2
-# applies g4 and cleans up, enactor-1 flips to the stale g2, the clean-up deletes it.
+# The outage schedule (AWS's summary, aws.amazon.com/message/101925): enactor-1 checks g2 once
+# and is slow, enactor-2 applies g4 and cleans up, enactor-1 flips to the stale g2, the
+# clean-up deletes it.
 OUTAGE_CHOICES = [0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1]
 OUTAGE = ("aws-2025 (the outage)", Config(variant="aws-2025", enactors=2, invariants=(1, 3)))
 FIX = ("cas-guarded (the fix)", Config(variant="cas-guarded", enactors=2, invariants=(1, 3)))

@@ -22,9 +22,10 @@ from reproducer.running.choices import FollowWorkers
 from reproducer.running.transport import DnsTransport, TsigKey
 from reproducer.telling.narrate import flip_generation
 
-# AWS's summary and the DynamoDB talk (DAT453): enactor-1 checks its plan g2 once and is slow; the planner writes g3,
-# g4; enactor-2 applies g4 quickly and starts cleaning up; enactor-1 then flips the regional
-# endpoint to its stale g2; enactor-2's clean-up deletes g2, now the active plan.
+# AWS's summary and the DynamoDB talk (DAT453): enactor-1 checks its plan g2 once and is slow;
+# the planner writes g3, g4; enactor-2 applies g4 quickly and starts cleaning up; enactor-1
+# then flips the regional endpoint to its stale g2; enactor-2's clean-up deletes g2, now the
+# active plan.
 AWS_STORY = (
     ["planner"]  # writes g2
     + ["enactor-1"] * 2  # picks up g2 and checks it, once, against the applied g1
