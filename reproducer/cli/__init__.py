@@ -45,6 +45,7 @@ from reproducer.cli.parsing import (
 )
 from reproducer.running.choices import ReplayDiverged
 from reproducer.running.core import EnactorError
+from reproducer.running.files import OutputError
 from reproducer.running.replay import ReplayFileError
 from reproducer.running.transport import DnsServerError
 from reproducer.world.config import ConfigError
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None, report: Report = _print) -> int:
         code: int = args.func(args, report)
         return code
     except (ConfigError, ReplayFileError, ReplayDiverged, UsageError, DnsServerError,
-            EnactorError) as exc:
+            EnactorError, OutputError) as exc:
         print(error_line(str(exc)), file=sys.stderr)
         return EXIT_USAGE
     except DNSClientError as exc:  # the server stopped answering during a run

@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Literal
 
 from reproducer.cli.parsing import (
+    EXIT_BOUNDED,
     EXIT_FOUND,
     EXIT_OK,
     Command,
     Report,
     UsageError,
     config_from_args,
+    output_file,
 )
 from reproducer.commands import shell_command
 from reproducer.running.core import EnactorError
+from reproducer.running.files import OutputError, check_output
 from reproducer.running.replay import load_replay, save_replay
 from reproducer.search import (
     DEFAULT_MAX_STATES,
@@ -41,7 +44,7 @@ from reproducer.search import (
 from reproducer.telling.narrate import format_trace
 from reproducer.world.config import Config
 
-__all__ = ["COMMAND", "check_explore_arguments", "enactor_error"]
+__all__ = ["COMMAND", "check_explore_arguments", "enactor_error", "verdict_of"]
 
 
 
@@ -49,8 +52,19 @@ def database_argument(text: str) -> Path | str:
     """`--database`'s type: a `redis://` URL, checked now (a PING) so that a server that does
     not answer is one line and exit 2 before anything is explored; anything else, a directory.
     The URL stays a string: a `Path` would fold its `//`."""
+    scheme, colon, _ = text.partition(":")
+    if colon and "://" not in text and scheme.lower() in ("redis", "rediss", "unix"):
+        raise argparse.ArgumentTypeError(
+            f"{shown_url(text)}: a Redis URL needs two slashes ({REDIS_URL_FORM}); a directory "
+            "is named without a scheme")
     if "://" not in text:
-        return Path(text)
+        path = Path(text)
+        try:
+            check_output(path, directory=True)
+        except OutputError as exc:
+            raise argparse.ArgumentTypeError(f"{exc}; the example database is a folder "
+                                             "(created if missing)") from None
+        return path
     if not is_redis_url(text):
         raise argparse.ArgumentTypeError(
             f"{shown_url(text)}: neither a directory nor a Redis URL ({REDIS_URL_FORM})")
@@ -85,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bfs: split the visited set over the workers of a running Dask "
                              "cluster, one share per worker, e.g. tcp://127.0.0.1:8786 (needs "
                              "the cluster extra: pip install -e '.[cluster]')")
-    parser.add_argument("--out", type=Path, default=Path("reports/counterexample.json"),
+    parser.add_argument("--out", type=output_file, default=Path("reports/counterexample.json"),
                         help="where to write the replay file (default "
                              "reports/counterexample.json)")
     parser.add_argument("--database", type=database_argument, default=None,
@@ -159,6 +173,30 @@ def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None)
     return f"{who} failed{where}: {message}"
 
 
+def verdict_of(outcome: Exploration) -> str:
+    """What an exploration established: "found" (a counterexample), "proved" (breadth-first
+    search checked every reachable state), "bounded" (breadth-first search stopped at a bound
+    first: nothing found, nothing proved), or "none found" (a sampler's runs broke nothing)."""
+    if outcome.found:
+        return "found"
+    if outcome.strategy == "bfs":
+        return "proved" if outcome.exhausted else "bounded"
+    return "none found"
+
+
+def _exit_status(outcome: Exploration) -> int:
+    return {"found": EXIT_FOUND, "bounded": EXIT_BOUNDED}.get(verdict_of(outcome), EXIT_OK)
+
+
+def _bounds_line(args: argparse.Namespace, config: Config) -> str:
+    """What a breadth-first search will stop at, said before it starts."""
+    plans = f"{config.plans} plan{'s' if config.plans != 1 else ''}"
+    return (f"bfs: every schedule of {config.label} with {config.enactors} enactors and "
+            f"{plans}, up to {config.max_steps} steps (--max-steps) and "
+            f"{args.max_states:,} states (--max-states); a search that reaches a bound proves "
+            "nothing (exit 3)")
+
+
 def _explore_on_cluster(args: argparse.Namespace, config: Config,
                         progress: Callable[[str], None] | None) -> Exploration:
     """`--cluster ADDRESS`: bfs on a running Dask cluster; a cluster that cannot be used (or
@@ -189,6 +227,8 @@ def main(args: argparse.Namespace, report: Report) -> int:
         None if args.no_database else args.database if args.database else "default")
     quiet = bool(getattr(args, "json", False))
     progress = None if quiet else report
+    if args.strategy == "bfs" and not quiet:
+        report(_bounds_line(args, config))
     try:
         if getattr(args, "cluster", None) is not None:
             outcome = _explore_on_cluster(args, config, progress)
@@ -208,8 +248,9 @@ def main(args: argparse.Namespace, report: Report) -> int:
     if quiet:
         data = outcome.to_json()
         data["replay"] = str(replay_path) if replay_path else None
+        data["verdict"] = verdict_of(outcome)
         report(json.dumps(data))
-        return EXIT_FOUND if outcome.found else EXIT_OK
+        return _exit_status(outcome)
     if not outcome.found or outcome.result is None:
         what = (f"{outcome.states:,} states ({outcome.steps_expanded:,} steps expanded; "
                 f"reductions: {', '.join(outcome.reductions) or 'none'}{_split(outcome)}); "
@@ -218,7 +259,11 @@ def main(args: argparse.Namespace, report: Report) -> int:
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
         report(f"{outcome.strategy}: no invariant broken in {config.label} — "
                f"{what}, {outcome.seconds:.1f}s")
-        return EXIT_OK
+        if verdict_of(outcome) == "bounded":
+            report(f"NOT PROVED: the search stopped at {outcome.states:,} states "
+                   f"(--max-states {args.max_states:,}) with states left to check; raise "
+                   "--max-states, or prove a smaller world (--enactors, --plans)")
+        return _exit_status(outcome)
     result = outcome.result
     for line in format_trace(result):
         report(line)

@@ -8,15 +8,18 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from reproducer.commands import CONFIG_FLAGS
+from reproducer.running.files import OutputError, check_output
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
 
-__all__ = ["EXIT_FOUND", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STATUSES", "EXIT_USAGE", "Command",
-           "OneLineParser", "Report", "UsageError", "bounded", "config_from_args",
-           "config_parent", "error_line", "host_port", "int_list"]
+__all__ = ["EXIT_BOUNDED", "EXIT_FOUND", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STATUSES",
+           "EXIT_USAGE", "Command", "OneLineParser", "Report", "UsageError", "bounded",
+           "config_from_args", "config_parent", "error_line", "host_port", "int_list",
+           "output_file", "output_folder"]
 
 Report = Callable[[str], None]
 """Where a command prints its lines (`print`, or a list's `append` in tests)."""
@@ -24,6 +27,7 @@ Report = Callable[[str], None]
 EXIT_OK = 0
 EXIT_FOUND = 1
 EXIT_USAGE = 2
+EXIT_BOUNDED = 3
 EXIT_INTERRUPTED = 130
 
 EXIT_STATUSES = """\
@@ -34,6 +38,8 @@ exit status:
        repair, or the story failed
   2    nothing was judged: a bad flag or file, or a DNS server that cannot be used as given
        (one line on stderr: "reproducer: error: ...")
+  3    a breadth-first search stopped at a bound (--max-states, or --max-steps with moves
+       left) before it finished: nothing found, and nothing proved
   130  interrupted (Ctrl-C)"""
 
 
@@ -96,14 +102,39 @@ def host_port(text: str) -> tuple[str, int]:
 
 def int_list(text: str) -> tuple[int, ...]:
     """A comma-separated list of integers >= 0 (`--choices`, `--invariants`)."""
+    items = [x.strip() for x in text.split(",")]
+    if any(not x for x in items):
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty item; expected integers separated "
+                                         "by single commas, e.g. 0,1,2")
     try:
-        values = tuple(int(x) for x in text.split(",") if x.strip())
+        values = tuple(int(x) for x in items)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected integers separated by commas"
                                          ) from None
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"{text!r}: choices and invariants are >= 0")
     return values
+
+
+def output_file(text: str) -> Path:
+    """A file a command writes (`--out`, `--trace`, `--report`, `--save`): refused now when it
+    cannot be written (a folder, a file in the way, no permission), not after the run."""
+    path = Path(text)
+    try:
+        check_output(path)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """A folder a command writes its files into (`story --out`), checked as `output_file`."""
+    path = Path(text)
+    try:
+        check_output(path, directory=True)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
 
 
 def bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:

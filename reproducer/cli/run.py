@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from reproducer.cli.parsing import Command, Report, config_from_args, int_list
+from reproducer.cli.parsing import Command, Report, config_from_args, int_list, output_file
 from reproducer.cli.runs import add_run_flags, execute
 from reproducer.running.choices import ChoiceSource, RandomChoices, ReplayChoices
 
@@ -17,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random scheduling seed (default 0)")
     g.add_argument("--choices", type=int_list, default=None,
                    help="scheduling choices, e.g. 0,1,0,2")
-    p.add_argument("--save", type=Path, default=None, help="save the schedule as a replay file")
+    p.add_argument("--save", type=output_file, default=None,
+                   help="save the schedule as a replay file")
     add_run_flags(p)
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from reproducer.cli.explore import enactor_error
-from reproducer.cli.parsing import EXIT_FOUND, EXIT_OK, Report, UsageError, host_port
+from reproducer.cli.parsing import (
+    EXIT_FOUND,
+    EXIT_OK,
+    Report,
+    UsageError,
+    host_port,
+    output_file,
+)
 from reproducer.running.choices import ChoiceSource
 from reproducer.running.core import EnactorError
 from reproducer.running.replay import save_replay
@@ -64,9 +71,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="a running fake-dns (default: start one in-process on 127.0.0.1:0)")
     p.add_argument("--tsig-key", default=None, metavar="NAME:BASE64SECRET",
                    help="the update key of the --dns server")
-    p.add_argument("--trace", type=Path, default=Path("reports/trace.json"),
+    p.add_argument("--trace", type=output_file, default=Path("reports/trace.json"),
                    help="where to write the trace as JSON (default reports/trace.json)")
-    p.add_argument("--report", type=Path, default=Path("reports/run.html"),
+    p.add_argument("--report", type=output_file, default=Path("reports/run.html"),
                    help="where to write the HTML report of the run (default reports/run.html)")
     p.add_argument("--keep-going", action="store_true",
                    help="do not stop at the first violation (watch the stuck state)")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reproducer.cli.parsing import Command, Report
+from reproducer.cli.parsing import Command, Report, output_folder
 from reproducer.story import tell_story
 
 __all__ = ["COMMAND"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=Path("reports"),
+    p.add_argument("--out", type=output_folder, default=Path("reports"),
                    help="where the report, trace and replay file go (default reports/)")
 
 

@@ -15,6 +15,7 @@ from reproducer.cli.parsing import (
     Report,
     UsageError,
     config_from_args,
+    output_file,
 )
 from reproducer.commands import shell_command
 from reproducer.wild import (
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--traffic", type=float, default=20.0, metavar="RATE",
                         help="requests/s through the load balancers (default 20; 0: no load "
                              "balancers)")
-    parser.add_argument("--out", type=Path, default=Path("reports/wild.replay.json"),
+    parser.add_argument("--out", type=output_file, default=Path("reports/wild.replay.json"),
                         help="where to write the replay file of the first violation (default "
                              "reports/wild.replay.json)")
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reproducer.running.files import write_atomically
 from reproducer.running.trace import RunResult
 from reproducer.world.config import Config, ConfigError
 
@@ -85,12 +86,8 @@ def save_replay(path: Path, result: RunResult, *, workers: Sequence[str] | None 
                 extra: dict[str, Any] | None = None) -> Path:
     """Write `result`'s schedule; `workers` (the schedule by name) and `extra` (the "wild"
     record) are optional additions (module docstring)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(replay_json(result, workers=workers, extra=extra), indent=2)
-                   + "\n")
-    tmp.replace(path)  # atomic: a replay file is never half-written
-    return path
+    text = json.dumps(replay_json(result, workers=workers, extra=extra), indent=2) + "\n"
+    return write_atomically(path, text)  # a replay file is never half-written
 
 
 def load_replay(path: Path) -> Replay:

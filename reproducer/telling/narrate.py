@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_dns import ChangeKind
+from reproducer.running.files import write_atomically
 from reproducer.running.trace import RunResult, Step
 from reproducer.world.values import EndpointState, Layout, SendUpdate
 
@@ -71,6 +72,4 @@ def trace_json(result: RunResult) -> dict[str, Any]:
 
 
 def write_trace(path: Path, result: RunResult) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(trace_json(result), indent=1) + "\n")
-    return path
+    return write_atomically(path, json.dumps(trace_json(result), indent=1) + "\n")

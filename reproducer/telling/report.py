@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fake_dns import CommittedUpdate
+from reproducer.running.files import write_atomically
 from reproducer.running.trace import RunResult, Step
 from reproducer.telling.narrate import answers_no_address
 from reproducer.telling.report_chart import (
@@ -65,8 +66,7 @@ def write_report(path: Path, *, title: str, runs: Sequence[tuple[str, RunResult]
     page = render_report(title=title, runs=runs, traffic=traffic, markers=markers,
                          dns_log=dns_log, summary_rows=summary_rows,
                          summary_header=summary_header)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    write_atomically(path, page)
     log.info("wrote the report %s (%d runs, %d traffic intervals, %d bytes)",
              path, len(runs), len(traffic), len(page.encode()))
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reproducer import STRATEGIES, Config, RandomChoices, ReadNewestPlan, Simulation
-from reproducer.cli import main
+from reproducer.cli import COMMANDS, main
 from reproducer.running.core import EnactorError
 
 
@@ -104,8 +104,7 @@ def test_the_max_steps_help_states_the_default_a_run_uses(
     assert f"step bound (default {Config().max_steps})" in help_text
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["replay"], ["repair"], ["explore"],
-                                     ["story"], ["variants"]])
+@pytest.mark.parametrize("command", [[], *([c.name] for c in COMMANDS)])
 def test_every_help_ends_with_the_exit_statuses(
         command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -114,7 +113,7 @@ def test_every_help_ends_with_the_exit_statuses(
     text = capsys.readouterr().out
     epilog = text[text.index("exit status:"):]
     assert [line.split()[0] for line in epilog.splitlines()[1:] if line[:3].strip()] == \
-        ["0", "1", "2", "130"]
+        ["0", "1", "2", "3", "130"]
 
 
 # -- exit statuses of runs ---------------------------------------------------------------------

@@ -86,3 +86,27 @@ async def test_the_fake_dns_fixture_runs_the_world_over_real_udp_with_the_same_t
     for _ in range(2):  # the second run starts from a reset zone
         real = await fake_dns.run(ReplayChoices(choices))
         assert real.steps == run_memory(fake_dns.config, ReplayChoices(choices)).steps
+
+
+def test_a_breadth_first_search_cut_short_by_its_state_bound_exits_3_saying_it_proved_nothing(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    lines: list[str] = []
+    code = main(["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+                 "--max-states", "100", "--workers", "1"], report=lines.append)
+    assert code == 3
+    assert lines[0].startswith("bfs: every schedule of cas-flip with 2 enactors and 3 plans, "
+                               "up to 300 steps (--max-steps) and 100 states (--max-states)")
+    assert lines[-1].startswith("NOT PROVED: the search stopped at 100 states")
+
+
+def test_the_json_of_a_bounded_search_says_bounded_and_of_a_proof_says_proved(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    verdicts = []
+    for bound, status in (("100", 3), ("100000", 0)):
+        lines: list[str] = []
+        code = main(["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+                     "--plans", "1", "--max-states", bound, "--workers", "1", "--json"],
+                    report=lines.append)
+        assert code == status
+        verdicts.append(json.loads(lines[-1])["verdict"])
+    assert verdicts == ["bounded", "proved"]
