@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reproducer.cli.parsing import Command, Report, UsageError, config_from_args
+from reproducer.cli.parsing import Command, Report, config_from_args
 from reproducer.cli.runs import add_run_flags, execute
 from reproducer.running.choices import FollowWorkers, ReplayChoices
-from reproducer.running.replay import load_replay
-from reproducer.running.simulation import run_memory
+from reproducer.running.replay import load_replay, worker_schedule
 
 __all__ = ["COMMAND"]
 
@@ -27,18 +26,11 @@ def main(args: argparse.Namespace, report: Report) -> int:
         return execute(args, config, ReplayChoices(replay.choices), report, replay.expected)
     # Another configuration (say --variant cas-guarded): its workers take other steps, so
     # replay the same interleaving by worker name rather than by choice index.
-    original = run_memory(replay.config, ReplayChoices(replay.choices))
-    missing = sorted({s.worker for s in original.steps} - set(config.worker_names))
-    if missing:
-        raise UsageError(
-            f"{args.file} schedules {', '.join(missing)}, which "
-            f"{'does' if len(missing) == 1 else 'do'} not exist in this configuration "
-            f"(workers: {', '.join(config.worker_names)}); the file was written with "
-            f"--enactors {replay.config.enactors}: replay with at least that many")
+    names = worker_schedule(replay, config, path=args.file)
     if not args.json:
-        report(f"replaying the interleaving of {args.file} ({original.length} steps, by worker) "
+        report(f"replaying the interleaving of {args.file} ({len(names)} steps, by worker) "
                f"under {config.variant}")
-    return execute(args, config, FollowWorkers([s.worker for s in original.steps]), report)
+    return execute(args, config, FollowWorkers(names), report)
 
 
 COMMAND = Command("replay", "replay a saved schedule", add_arguments, main)

@@ -31,11 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reproducer.running.choices import FollowWorkers, ReplayChoices
 from reproducer.running.files import write_atomically
+from reproducer.running.simulation import run_memory
 from reproducer.running.trace import RunResult
 from reproducer.world.config import Config, ConfigError
 
-__all__ = ["FORMAT", "Replay", "ReplayFileError", "load_replay", "save_replay"]
+__all__ = ["FORMAT", "Replay", "ReplayFileError", "load_replay", "run_under", "save_replay",
+           "worker_schedule"]
 
 FORMAT = "dns-race-reproducer/replay"
 VERSION = 1
@@ -142,3 +145,31 @@ def _choices_of(path: Path, config: Config, workers: Sequence[str]) -> tuple[int
     except ValueError as exc:
         raise ReplayFileError(f"{path}: \"workers\" is not a schedule of this "
                               f"configuration: {exc}") from None
+
+
+def run_under(replay: Replay, config: Config, *, path: Path | str = "the replay file"
+              ) -> RunResult:
+    """The run of `replay` in `config`'s world (in process): its own choices when `config` is
+    the file's; otherwise the same interleaving followed by worker name, since in another
+    configuration (say --variant cas-guarded) the workers take other steps and a choice index
+    would mean another worker. `ReplayFileError` when the file schedules a worker that
+    `config` does not have."""
+    if config == replay.config:
+        return run_memory(config, ReplayChoices(replay.choices))
+    return run_memory(config, FollowWorkers(worker_schedule(replay, config, path=path)))
+
+
+def worker_schedule(replay: Replay, config: Config, *, path: Path | str = "the replay file"
+                    ) -> list[str]:
+    """Who moved at each step of `replay`'s run, by name, checked against the workers of
+    `config` (`ReplayFileError` naming the missing ones)."""
+    original = run_memory(replay.config, ReplayChoices(replay.choices))
+    names = [s.worker for s in original.steps]
+    missing = sorted(set(names) - set(config.worker_names))
+    if missing:
+        raise ReplayFileError(
+            f"{path} schedules {', '.join(missing)}, which "
+            f"{'does' if len(missing) == 1 else 'do'} not exist in this configuration "
+            f"(workers: {', '.join(config.worker_names)}); the file was written with "
+            f"--enactors {replay.config.enactors}: replay with at least that many")
+    return names

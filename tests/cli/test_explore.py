@@ -15,6 +15,7 @@ from reproducer.commands import shell_command
 from reproducer.pytest_plugin import RunningDns
 from reproducer.running.replay import load_replay
 from reproducer.search import explore_bfs, explore_hypothesis
+from tests.helpers import FIXTURES
 
 SMALL = ["--enactors", "2", "--plans", "2"]
 
@@ -110,3 +111,37 @@ def test_the_json_of_a_bounded_search_says_bounded_and_of_a_proof_says_proved(
         assert code == status
         verdicts.append(json.loads(lines[-1])["verdict"])
     assert verdicts == ["bounded", "proved"]
+
+
+AWS_FIXTURE = FIXTURES / "replays" / "aws-2025-shortest.replay.json"
+
+
+def test_explore_from_a_file_under_another_variant_replays_its_interleaving_in_that_world(
+        tmp_path: Path) -> None:
+    lines: list[str] = []
+    code = main(["explore", "--from", str(AWS_FIXTURE), "--variant", "cas-flip",
+                 "--out", str(tmp_path / "x.json")], report=lines.append)
+    assert code == 0  # the fix holds on this interleaving: a verdict, not an error
+    assert "followed by worker under cas-flip breaks no invariant" in lines[-1]
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_explore_from_a_file_in_its_own_world_shrinks_its_violation(tmp_path: Path) -> None:
+    lines: list[str] = []
+    code = main(["explore", "--from", str(AWS_FIXTURE), "--out", str(tmp_path / "x.json")],
+                report=lines.append)
+    assert code == 1 and (tmp_path / "x.json").exists()
+    assert any(line.startswith("shortest story: ") for line in lines)
+
+
+@pytest.mark.parametrize("flags", [["--strategy", "bfs"], ["--max-runs", "5"],
+                                   ["--workers", "2"], ["--no-shrink"], ["--seed", "3"]])
+def test_explore_from_a_file_refuses_the_flags_of_a_search_in_one_line(
+        flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    lines: list[str] = []
+    code = main(["explore", "--from", str(AWS_FIXTURE), *flags], report=lines.append)
+    err = capsys.readouterr().err
+    assert code == 2 and lines == []
+    assert err == (f"reproducer: error: --from shrinks the run of a replay file, it does not "
+                   f"search: drop {flags[0]} (the configuration flags, such as --variant, do "
+                   "apply: the file's interleaving is replayed in that world)\n")
