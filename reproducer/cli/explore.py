@@ -163,10 +163,25 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
         if args.workers is not None:
             raise UsageError("--cluster puts one share on each worker of the cluster: drop "
                              "--workers (start more dask workers for more shares)")
+        _check_cluster_address(args.cluster)
     unknown = [r for r in reductions_of(args) if r not in REDUCTIONS]
     if unknown:
         raise UsageError(f"--reductions {args.reductions!r}: unknown {', '.join(unknown)}; "
                          f"choose among {', '.join(REDUCTIONS)}, comma-separated, or 'none'")
+
+
+DASK_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def _check_cluster_address(address: str) -> None:
+    """A scheme Dask does not speak, said at once: `http://` is the dashboard's, an easy mix-up
+    that Dask itself reports after its connect timeout, as a long traceback."""
+    scheme, sep, _ = address.partition("://")
+    if sep and scheme.lower() not in DASK_SCHEMES:
+        hint = (" (that is the dashboard's web address; the scheduler listens on tcp://, port "
+                "8786 by default)" if scheme.lower() in ("http", "https") else "")
+        raise UsageError(f"--cluster {address}: Dask does not speak {scheme}://{hint}; give the "
+                         f"scheduler's address, e.g. tcp://127.0.0.1:8786")
 
 
 def workers_of(args: argparse.Namespace) -> int:

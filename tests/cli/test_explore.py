@@ -145,3 +145,16 @@ def test_explore_from_a_file_refuses_the_flags_of_a_search_in_one_line(
     assert err == (f"reproducer: error: --from shrinks the run of a replay file, it does not "
                    f"search: drop {flags[0]} (the configuration flags, such as --variant, do "
                    "apply: the file's interleaving is replayed in that world)\n")
+
+
+@pytest.mark.parametrize(("address", "hint"), [
+    ("http://127.0.0.1:8786", "Dask does not speak http:// (that is the dashboard's web address"),
+    ("https://127.0.0.1:8787", "Dask does not speak https:// (that is the dashboard's"),
+    ("ftp://127.0.0.1:8786", "Dask does not speak ftp://; give the scheduler's address"),
+])
+def test_a_cluster_address_with_a_scheme_dask_does_not_speak_is_one_line_at_once(
+        address: str, hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["explore", "--strategy", "bfs", "--cluster", address], report=print)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"--cluster {address}: {hint}" in err
