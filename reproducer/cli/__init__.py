@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import version as _version
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="reproducer",
         description="The October 2025 DynamoDB DNS race: racing enactors over real DNS.",
         **_EPILOG)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {_version('dns-race-reproducer')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         p = sub.add_parser(command.name, parents=[parent] if command.configured else [],

@@ -207,3 +207,11 @@ def test_replaying_with_every_named_worker_present_follows_them_by_name(
     assert err == ""
     assert code in (0, 1)
     assert lines[0].startswith(f"replaying the interleaving of {saved}")
+
+
+def test_version_prints_the_installed_version_and_exits_0(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == "reproducer 0.1.0\n"
