@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import version as _version
 from collections.abc import Sequence
+from importlib.metadata import version as _version
 from typing import Any
 
 from fake_dns import DNSClientError

@@ -199,7 +199,8 @@ def reductions_of(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(r.strip() for r in text.split(",") if r.strip())
 
 
-def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None) -> str:
+def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None,
+                  round_number: int | None = None) -> str:
     """One line for an enactor that broke the contract or raised: which enactor, at which step,
     and what happened (`exc`'s message names the worker and what it returned; for an exception,
     the enactor's own traceback follows). The step is the one the runner put on the error
@@ -209,6 +210,8 @@ def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None)
     who = (f"enactor {config.enactor} (--enactor)" if config.enactor
            else f"the built-in {config.variant} enactor (a bug in the reproducer)")
     where = f" at step {step}" if step is not None else ""
+    if round_number is not None:
+        where += f" of round {round_number}"
     return f"{who} failed{where}: {message}"
 
 

@@ -8,8 +8,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from reproducer.cli.explore import enactor_error
 from reproducer.cli.parsing import (
     EXIT_FOUND,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     Command,
     Report,
@@ -136,12 +138,19 @@ def main(args: argparse.Namespace, report: Report) -> int:
     try:
         result = asyncio.run(run_wild(config, settings, progress))
     except WildError as exc:
+        if exc.enactor_error is not None:  # as run and explore print it
+            raise UsageError(enactor_error(config, exc.enactor_error, step=exc.step,
+                                           round_number=exc.round_number)) from None
         raise UsageError(str(exc)) from None
     if quiet:
         report(json.dumps(result.to_json()))
     else:
         for line in _summary(result) + _replay_lines(result):
             report(line)
+    if result.interrupted:  # Ctrl-C: the summary so far is printed and the capture kept
+        if not quiet:
+            report("interrupted (Ctrl-C): the numbers above are those so far")
+        return EXIT_INTERRUPTED
     return EXIT_FOUND if result.found else EXIT_OK
 
 

@@ -57,6 +57,7 @@ from reproducer.world.invariants import InvariantChecker, Violation, observe_end
 from reproducer.world.values import (
     Action,
     Done,
+    EnactorError,
     EndpointState,
     PlanRead,
     PublishPlan,
@@ -136,6 +137,7 @@ class _Wild:
         self.requests_sent = self.requests_failed = 0
         self.t0 = time.monotonic()
         self.stop = asyncio.Event()
+        self.interrupted = False
         lay = config.layout
         self.regional = lay.endpoint_name(lay.endpoints[0])
 
@@ -249,6 +251,11 @@ class _Wild:
                     rnd.end()
         except DNSClientError as exc:
             rnd.error = WildError(f"{name}: the DNS server stopped answering: {exc}")
+            rnd.end()
+        except EnactorError as exc:  # an enactor broke the contract or raised: its own words
+            step = len(rnd.capture.steps) + 1
+            rnd.error = WildError(f"{exc} (at step {step} of round {rnd.number})",
+                                  enactor_error=exc, step=step, round_number=rnd.number)
             rnd.end()
         except Exception as exc:  # a worker's own code failed: the run reports it, by name
             step = len(rnd.capture.steps) + 1
@@ -376,15 +383,24 @@ class _Wild:
             stack.push_async_callback(_cancel, helpers)
             self.t0 = time.monotonic()
             deadline = self.t0 + s.duration_s
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                await self._round(server, clients, deadline)
+            try:
+                while not self.stop.is_set() and time.monotonic() < deadline:
+                    await self._round(server, clients, deadline)
+            except asyncio.CancelledError:
+                # Ctrl-C: what was caught so far is kept (its replay file written below) and
+                # reported; the caller sees `interrupted`. Every task has been cancelled by
+                # `_round`, and the stack stops the rest.
+                current = asyncio.current_task()
+                if current is None or current.uncancel() > 0:
+                    raise  # a cancellation from elsewhere: not ours to swallow
+                self.interrupted = True
         seconds = time.monotonic() - self.t0
         check, path = self._replay()
         return WildResult(self.config, s, seconds, self.rounds, self.rounds_completed,
                           self.plans_published, len(self.applied),
                           tuple(sorted(self.applied_by.items())), tuple(self.violations),
                           self.clients_saw, self.requests_sent, self.requests_failed, path,
-                          check, self.kept)
+                          check, self.kept, self.interrupted)
 
     def _replay(self) -> tuple[ReplayCheck | None, Path | None]:
         capture = self.kept

@@ -11,12 +11,22 @@ from reproducer.wild.capture import ReplayCheck, RoundCapture
 from reproducer.wild.faults import Faults
 from reproducer.world.config import Config
 from reproducer.world.invariants import Violation
+from reproducer.world.values import EnactorError
 
 __all__ = ["WildError", "WildProgress", "WildResult", "WildSettings"]
 
 
 class WildError(Exception):
-    """A wild run could not go on: a worker raised, or the server stopped answering."""
+    """A wild run could not go on: a worker raised, or the server stopped answering.
+    `enactor_error` is the worker's own failure (its message names the worker and carries its
+    traceback), with the step and round it happened in, for the CLI to print as `run` does."""
+
+    def __init__(self, message: str, *, enactor_error: EnactorError | None = None,
+                 step: int | None = None, round_number: int | None = None) -> None:
+        super().__init__(message)
+        self.enactor_error = enactor_error
+        self.step = step
+        self.round_number = round_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,7 @@ class WildResult:
     replay: Path | None
     check: ReplayCheck | None
     capture: RoundCapture | None = field(default=None, compare=False, repr=False)
+    interrupted: bool = False  # stopped by Ctrl-C: the numbers so far
 
     @property
     def found(self) -> bool:
@@ -107,7 +118,8 @@ class WildResult:
             "plans_published": self.plans_published, "plans_applied": self.plans_applied,
             "applied_by": dict(self.applied_by), "rounds": self.rounds,
             "rounds_completed": self.rounds_completed, "clients_saw": self.clients_saw,
-            "seconds": round(self.seconds, 3), "requests_sent": self.requests_sent,
+            "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
+            "requests_sent": self.requests_sent,
             "requests_failed": self.requests_failed,
             "faults": self.settings.faults.to_json(),
             "plan_interval_s": self.settings.plan_interval_s,

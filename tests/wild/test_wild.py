@@ -125,3 +125,50 @@ def test_ctrl_c_stops_a_wild_run_and_leaves_no_process_behind(tmp_path: Path) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_ctrl_c_after_violations_prints_the_summary_so_far_and_keeps_the_replay_file(
+        tmp_path: Path) -> None:
+    out = tmp_path / "w.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reproducer", "wild", "--variant", "aws-2025", "--duration", "60",
+         "--traffic", "0", "--interval", "0.1", "--out", str(out), *STRONG_STALL],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:  # until a progress line counts a violation
+            line = proc.stdout.readline()
+            assert line, f"wild exited early: {proc.stderr.read() if proc.stderr else ''}"
+            if line.startswith("t=") and " violations 0 " not in line:
+                break
+        else:
+            pytest.fail("no violation caught within 45 s")
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        lines = rest.splitlines()
+        assert any(line.startswith("violations: ") and not line.startswith("violations: 0")
+                   for line in lines)
+        assert f"replay file: {out}" in lines
+        assert lines[-1] == "interrupted (Ctrl-C): the numbers above are those so far"
+        assert load_replay(out).workers  # the capture was kept, whole
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_enactor_that_raises_in_the_wild_is_reported_as_run_reports_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["wild", "--enactor", "tests.helpers.async_enactors:raises_after_reading",
+                 "--duration", "10", "--traffic", "0"], report=lambda line: None)
+    err = capsys.readouterr().err
+    assert code == 2
+    first, *rest = err.splitlines()
+    assert first.startswith("reproducer: error: enactor tests.helpers.async_enactors:"
+                            "raises_after_reading (--enactor) failed at step ")
+    assert " of round 1: enactor enactor-" in first and "raised ValueError" in first
+    assert rest[0] == "Traceback (most recent call last):"  # its lines, not one escaped line
+    assert rest[-1] == "ValueError: cannot handle 1 records"
