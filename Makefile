@@ -1,14 +1,21 @@
 # Every target sets up .venv itself, so `make reproduce` and `make test` work on a fresh clone.
+# The story and play need only the runtime (`pip install -e .`); the tests, linters and
+# benchmarks need the test extra as well, installed the first time one of them runs.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+RUNTIME := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
 .PHONY: test lint pytest reproduce play bench bench-dns bench-lb clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
@@ -23,11 +30,11 @@ pytest: $(STAMP)
 	$(PY) -m pytest
 
 ## reproduce: the whole outage, live, in one command
-reproduce: $(STAMP)
+reproduce: $(RUNTIME)
 	$(PY) -m reproducer story
 
 ## play: be the scheduler yourself, in a browser (prints the URL; PORT=8000 to choose the port)
-play: $(STAMP)
+play: $(RUNTIME)
 	$(PY) -m reproducer play --port $(or $(PORT),0)
 
 ## bench: exploration speed and strategy comparison, with peak memory
