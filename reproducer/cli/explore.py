@@ -114,6 +114,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_file", type=Path, default=None, metavar="FILE",
                         help="shrink the run of a replay file (e.g. a wild capture) to the "
                              "shortest story instead of searching")
+    parser.add_argument("--trust-file", action="store_true",
+                        help="--from: run the user enactor the file names (without this or "
+                             "--enactor NAME, a file that names Python code is refused)")
 
 
 # The search's own flags: given (not None) they say how to search, which --from does not do.
@@ -342,7 +345,7 @@ def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
     """`reproducer explore --from FILE`: the run a replay file holds (a wild capture, or any
     other), shrunk to the shortest story (`reproducer.search.minimise`)."""
     path: Path = args.from_file
-    replay = load_replay(path)
+    replay = load_replay(path, trust_enactor=args.trust_file or args.enactor)
     config = config_from_args(args, replay.config)
     found = run_under(replay, config, path=path)
     v = found.violation

@@ -16,11 +16,14 @@ __all__ = ["COMMAND"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="a replay file written by explore or run --save")
+    p.add_argument("--trust-file", action="store_true",
+                   help="run the user enactor the file names (a file is data: without this or "
+                        "--enactor NAME, one that names Python code is refused)")
     add_run_flags(p)
 
 
 def main(args: argparse.Namespace, report: Report) -> int:
-    replay = load_replay(args.file)
+    replay = load_replay(args.file, trust_enactor=args.trust_file or args.enactor)
     config = config_from_args(args, replay.config)
     if config == replay.config:
         return execute(args, config, ReplayChoices(replay.choices), report, replay.expected)

@@ -42,6 +42,7 @@ __all__ = ["FORMAT", "Replay", "ReplayFileError", "load_replay", "run_under", "s
 
 FORMAT = "dns-race-reproducer/replay"
 VERSION = 1
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a 100,000-step schedule by name is well under 4 MB
 
 
 class ReplayFileError(ValueError):
@@ -93,47 +94,97 @@ def save_replay(path: Path, result: RunResult, *, workers: Sequence[str] | None 
     return write_atomically(path, text)  # a replay file is never half-written
 
 
-def load_replay(path: Path) -> Replay:
+def load_replay(path: Path, *, trust_enactor: bool | str | None = False) -> Replay:
+    """Read and check a replay file whole before anything uses it: one `ReplayFileError`
+    naming what is wrong. A file is data: one that names a user enactor (Python code that
+    replaying would import and run) is refused unless `trust_enactor` says the caller asked
+    for that code: True for any (the command line's `--trust-file`), or the one enactor it
+    names (`--enactor NAME`)."""
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ReplayFileError(f"cannot read replay file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ReplayFileError(f"{path} is {len(raw):,} bytes; a replay file is at most "
+                              f"{MAX_FILE_BYTES:,}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReplayFileError(f"{path} is not UTF-8 text (byte {exc.start}); a replay file "
+                              "is JSON written by `reproducer explore`") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReplayFileError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}); a replay "
                               "file is written by `reproducer explore`") from None
+    except RecursionError:
+        raise ReplayFileError(f"{path} is not a replay file: its JSON is nested too "
+                              "deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ReplayFileError(f"{path} is not a replay file: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ReplayFileError(f"{path} is not a replay file: expected \"format\": \"{FORMAT}\"")
-    if data.get("version") != VERSION:
-        raise ReplayFileError(f"{path} has replay format version {data.get('version')!r}; "
+    if data.get("version") != VERSION or isinstance(data.get("version"), bool):
+        raise ReplayFileError(f"{path} has replay format version {_shown(data.get('version'))}; "
                               f"this reproducer reads version {VERSION}")
     choices = data.get("choices")
     workers = data.get("workers")
     if workers is not None and (not isinstance(workers, list) or not all(
             isinstance(w, str) for w in workers)):
         raise ReplayFileError(f"{path}: \"workers\" must be a list of worker names, "
-                              f"got {workers!r}")
+                              f"got {_shown(workers)}")
     if choices is None and workers is None:
         raise ReplayFileError(f"{path}: a replay file needs \"choices\" or \"workers\"")
     if choices is not None and (not isinstance(choices, list) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in choices)):
+            _is_count(c) for c in choices)):
         raise ReplayFileError(f"{path}: \"choices\" must be a list of non-negative integers, "
-                              f"got {choices!r}")
+                              f"got {_shown(choices)}")
     config_data = data.get("config")
     if not isinstance(config_data, dict):
-        raise ReplayFileError(f"{path}: \"config\" must be an object, got {config_data!r}")
+        raise ReplayFileError(f"{path}: \"config\" must be an object, got {_shown(config_data)}")
     try:
         config = Config.from_json(config_data)
     except (ConfigError, TypeError) as exc:
         raise ReplayFileError(f"{path}: bad configuration: {exc}") from None
     expected = data.get("expected")
+    if expected is not None:
+        _check_expected(path, expected)
+    if config.enactor is not None and trust_enactor is not True and \
+            trust_enactor != config.enactor:
+        raise ReplayFileError(
+            f"{path} names the enactor {config.enactor}, Python code that replaying would "
+            f"import and run; if you trust it, say so: --enactor {config.enactor} (or "
+            "--trust-file)")
     names = tuple(workers) if workers is not None else None
     if choices is None:
         assert names is not None
         choices = list(_choices_of(path, config, names))
-    return Replay(config, tuple(choices), expected if isinstance(expected, dict) else None,
-                  names)
+    return Replay(config, tuple(choices), expected, names)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _check_expected(path: Path, expected: object) -> None:
+    """"expected" is what the writing run saw: {"steps": N, "violation": null or
+    {"invariant": N, "step": N, "endpoint": NAME}}."""
+    bad = f"{path}: \"expected\" must be {{\"steps\": N, \"violation\": null or {{\"invariant\": "
+    bad += "N, \"step\": N, \"endpoint\": NAME}}, got "
+    if not isinstance(expected, dict) or not _is_count(expected.get("steps", 0)):
+        raise ReplayFileError(bad + _shown(expected))
+    violation = expected.get("violation")
+    if violation is None:
+        return
+    if not (isinstance(violation, dict) and _is_count(violation.get("invariant"))
+            and _is_count(violation.get("step"))
+            and isinstance(violation.get("endpoint"), str | None)):
+        raise ReplayFileError(bad + _shown(expected))
 
 
 def _choices_of(path: Path, config: Config, workers: Sequence[str]) -> tuple[int, ...]:

@@ -116,11 +116,27 @@ class Config:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Config:
+        """A configuration from JSON values, each of its field's type (a count is an integer,
+        not 3.0 nor true; invariants a list of integers): `ConfigError` naming the first that
+        is not."""
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown configuration keys {sorted(unknown)}; "
                               f"known keys are {sorted(known)}")
+        for key, value in data.items():
+            if key == "invariants":
+                ok = isinstance(value, list | tuple) and all(_is_int(v) for v in value)
+                want = "a list of integers"
+            elif key == "variant":
+                ok, want = isinstance(value, str), "a string"
+            elif key == "enactor":
+                ok, want = value is None or isinstance(value, str), "a string or null"
+            else:
+                ok, want = _is_int(value), "an integer"
+            if not ok:
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+                raise ConfigError(f"{key!r} must be {want}, got {shown}")
         return cls(**data)
 
     def initial_workers(self) -> list[Worker]:
@@ -168,6 +184,10 @@ class Config:
 
     def initial_store(self) -> PlanStore:
         return PlanStore((self.plan(1),))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def load_enactor_class(spec: str) -> Any:
