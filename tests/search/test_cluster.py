@@ -130,7 +130,7 @@ def test_a_cluster_address_where_nothing_listens_is_one_line_and_exit_2(
                  "--variant", "aws-2025", "--enactors", "2"], report=reported.append)
     err = capsys.readouterr().err
     assert code == 2
-    assert reported == []
+    assert all(line.startswith("bfs: every schedule of") for line in reported)  # its bounds
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"reproducer: error: --cluster: nothing answers at "
                           f"tcp://127.0.0.1:{port}")
