@@ -176,9 +176,9 @@ class Route53Request:
         if isinstance(op, ChangeResourceRecordSets):
             return f"ChangeResourceRecordSets {op.zone_id}: {op.batch.describe()}"
         if isinstance(op, ListResourceRecordSets):
-            start = "".join(f" from {part}" for part in (op.start_name,) if part)
-            start += f" {op.start_type}" if op.start_type else ""
-            return f"ListResourceRecordSets {op.zone_id}{start} max {op.max_items}"
+            start = " ".join(p for p in (op.start_name, op.start_type) if p)
+            return (f"ListResourceRecordSets {op.zone_id}" + (f" from {start}" if start else "")
+                    + f" max {op.max_items}")
         if isinstance(op, GetHostedZone):
             return f"GetHostedZone {op.zone_id}"
         if isinstance(op, GetChange):

@@ -136,6 +136,7 @@ def test_a_list_request_parses_its_start_and_page_size() -> None:
                             {}, b"")
     assert request.operation == ListResourceRecordSets(ZONE_ID, "a.example.test.", "A", 2)
     assert not request.writes
+    assert request.describe() == f"ListResourceRecordSets {ZONE_ID} from a.example.test. A max 2"
 
 
 @pytest.mark.parametrize(("method", "path", "query", "body", "status", "code"), [
