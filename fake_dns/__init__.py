@@ -10,6 +10,16 @@ Public API:
   TSIG-signed updates over one persistent UDP endpoint), `UpdateReply`, `DNSClientError`
 - journal: `read_journal` (the committed updates a server's `--journal` file holds),
   `JournalError`
+
+Module `fake_dns.route53` (imported on its own: it brings in aiohttp), a Route 53 API
+(2013-04-01) over the same `ZoneStore`, served by `fake-dns --route53 HOST:PORT`:
+- sans-I/O: `parse_request` (HTTP in -> `Route53Request`, whose `operation` is one of
+  `ListHostedZones`, `ListHostedZonesByName`, `GetHostedZone`, `GetHostedZoneCount`,
+  `ListResourceRecordSets`, `GetChange`, `ChangeResourceRecordSets` or `Rejected`),
+  `Route53Api` (`handle(request) -> Route53Response`), `ChangeBatch`, `RecordSetChange`,
+  `Action`, `ApiError`, `Operation`, `hosted_zone_id`
+- network: `route53_app` (aiohttp, with a `hold` hook awaited before each request is
+  applied), `Route53Server` (async with)
 """
 
 from fake_dns._client import DNSClient, DNSClientError, UpdateReply

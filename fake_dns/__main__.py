@@ -2,8 +2,9 @@
 
     fake-dns --zone example.test --tsig-key enactor:$(head -c32 /dev/urandom | base64)
 
-Prints one line once both sockets are bound ("fake-dns listening on HOST:PORT (udp+tcp)") and
-logs every update to stderr.
+Prints one line once both sockets are bound ("fake-dns listening on HOST:PORT (udp+tcp)"), then,
+with --route53 HOST:PORT, a second ("fake-dns Route 53 API on http://HOST:PORT"), and logs every
+update to stderr. The Route 53 API serves the same zones from the same store and journal.
 
 Exit status (`EXIT_STATUSES`, also at the end of --help), the rule `reproducer` and `fake-lb`
 follow: 0 stopped by SIGINT or SIGTERM, the way a server is meant to stop; 2 it never served:
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -25,6 +27,7 @@ from typing import NoReturn
 
 from fake_dns._config import ConfigError, load_key_file, load_zone_file, parse_tsig_key
 from fake_dns._journal import JournalError
+from fake_dns._route53_http import Route53Server
 from fake_dns._server import DNSServer
 from fake_dns._zone import Zone, ZoneStore
 
@@ -69,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"an HMAC-SHA256 key allowed to update; repeatable; also ${ENV_KEY}")
     p.add_argument("--tsig-key-file", action="append", default=[], type=Path, metavar="PATH",
                    help="a BIND key file (tsig-keygen -a hmac-sha256 NAME)")
+    p.add_argument("--route53", type=_listen, metavar="HOST:PORT",
+                   help="also serve a Route 53 API (2013-04-01) for the same zones here, for "
+                        "boto3 and the AWS CLI with AWS_ENDPOINT_URL_ROUTE_53=http://HOST:PORT "
+                        "and any credentials (port 0 = any free)")
     p.add_argument("--journal", type=Path, metavar="PATH",
                    help="append each committed update here (fsync'd before it is answered) "
                         "and replay it at start")
@@ -101,13 +108,31 @@ def _configure(args: argparse.Namespace) -> tuple[ZoneStore, dict[str, bytes]]:
     return store, keys
 
 
-async def _serve(server: DNSServer) -> None:
+class _ListenError(Exception):
+    """An address the server cannot listen on: args are (the address, why)."""
+
+
+async def _serve(server: DNSServer, route53: tuple[str, int] | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with server:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(server)
+        except OSError as exc:
+            raise _ListenError(f"{server.host}:{server.port}", exc.strerror or exc) from None
+        api: Route53Server | None = None
+        if route53 is not None:
+            host, port = route53
+            try:  # after the DNS server: its start replays the journal into the store
+                api = await stack.enter_async_context(Route53Server(server.store, host, port))
+            except OSError as exc:  # aiohttp words it as "error while attempting to bind ..."
+                why = os.strerror(exc.errno) if exc.errno else str(exc)
+                raise _ListenError(f"{host}:{port} (--route53)", why) from None
         print(f"fake-dns listening on {server.host}:{server.port} (udp+tcp)", flush=True)
+        if api is not None:
+            print(f"fake-dns Route 53 API on {api.endpoint_url}", flush=True)
         await stop.wait()
         logging.getLogger("fake_dns").info("signal received, shutting down")
 
@@ -123,15 +148,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if not keys:
         logging.getLogger("fake_dns").warning(
-            "no TSIG key given (--tsig-key, --tsig-key-file or $%s): every UPDATE will be "
+            "no TSIG key given (--tsig-key, --tsig-key-file or $%s): every DNS UPDATE will be "
             "refused", ENV_KEY)
     host, port = args.listen
     server = DNSServer(store, host, port, tsig_keys=keys, journal=args.journal)
     try:
-        asyncio.run(_serve(server))
+        asyncio.run(_serve(server, args.route53))
+    except _ListenError as exc:
+        address, why = exc.args
+        print(f"fake-dns: error: cannot listen on {address}: {why}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
-        print(f"fake-dns: error: cannot listen on {host}:{port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(f"fake-dns: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except JournalError as exc:
         print(f"fake-dns: error: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Helpers for tests and benchmarks that need the server as a separate process.
 
-`ServerProcess` starts `python -m fake_dns` on 127.0.0.1 port 0, waits for its one "listening"
-line and reads the port from it; leaving the `with` block stops it (SIGTERM, then SIGKILL).
+`ServerProcess` starts `python -m fake_dns` on 127.0.0.1 port 0, waits for its "listening" line
+and reads the port from it (and, when its flags include --route53, the Route 53 API's URL from
+the next line); leaving the `with` block stops it (SIGTERM, then SIGKILL).
 `kill()` sends SIGKILL at once, for crash tests. Programs other than tests use it too (the
 reproducer's story runs its DNS server through it), so a server that does not start says why.
 """
@@ -23,6 +24,7 @@ from typing import IO
 __all__ = ["ServerProcess", "require_tool"]
 
 _LISTENING = re.compile(r"^fake-dns listening on (?P<host>\S+):(?P<port>\d+) ")
+_ROUTE53 = re.compile(r"^fake-dns Route 53 API on (?P<url>\S+)$")
 _START_TIMEOUT_S = 20.0
 
 
@@ -47,6 +49,7 @@ class ServerProcess:
         self.process: subprocess.Popen[str] | None = None
         self.host = ""
         self.port = 0
+        self.route53_url = ""  # AWS_ENDPOINT_URL_ROUTE_53 for its --route53 API, if any
 
     def __enter__(self) -> ServerProcess:
         self.start()
@@ -78,6 +81,14 @@ class ServerProcess:
             raise RuntimeError(f"fake-dns {' '.join(self.args)} did not start (exit {code}, "
                                f"stdout {line!r}); {self._stderr_tail()}")
         self.host, self.port = match["host"], int(match["port"])
+        if any(a == "--route53" or a.startswith("--route53=") for a in self.args):
+            line = self.process.stdout.readline()
+            api = _ROUTE53.match(line.strip())
+            if api is None:
+                self.stop()
+                raise RuntimeError(f"fake-dns {' '.join(self.args)} printed no Route 53 line "
+                                   f"(got {line!r}); {self._stderr_tail()}")
+            self.route53_url = api["url"]
 
     def _stderr_tail(self, lines: int = 5) -> str:
         if self._stderr_path is None:
