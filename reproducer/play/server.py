@@ -78,27 +78,73 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                                  status=500)
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+@web.middleware
+async def _same_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only this machine's pages may talk to the server (as local development servers do): the
+    Host must name a loopback address and this port — a DNS-rebound name does not — and a
+    request that says where it comes from (`Origin`, which browsers send with every
+    cross-site POST) must come from this server's own origin."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = sockname[1] if sockname else None
+    allowed = {f"{host}:{port}" for host in LOCAL_HOSTS}
+    host = request.headers.get("Host")
+    if host is not None and host not in allowed:  # (a browser always sends one)
+        return web.json_response({"error": f"this server answers to http://127.0.0.1:{port}/ "
+                                           f"only, not to the host {host[:100]!r}"},
+                                 status=403)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in {f"http://{a}" for a in allowed}:
+        return web.json_response({"error": f"requests from other sites ({origin[:100]}) are "
+                                           "refused: open the page from this server"},
+                                 status=403)
+    return await handler(request)
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object: a body that is not one is a 400 with a sentence, whatever
+    it holds (bytes that are not UTF-8, nesting past any use, integers of thousands of
+    digits); a body of another content type (a cross-site form's text/plain) is a 415."""
+    if not request.can_read_body:
+        return {}
+    if request.content_type != "application/json":
+        raise PlayError(415, f"the request body must be application/json, not "
+                             f"{request.content_type[:60]}")
+    raw = await request.read()
     try:
-        data = await request.json() if request.can_read_body else {}
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PlayError(400, f"the request body is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise PlayError(400, f"the request body is not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise PlayError(400, "the request body is JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise PlayError(400, f"the request body is not usable JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise PlayError(400, f"the request body must be a JSON object, got {data!r}")
+        raise PlayError(400, f"the request body must be a JSON object, got {_shown(data)}")
     return data
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _position(data: dict[str, Any]) -> list[str]:
     position = data.get("position", [])
     if not isinstance(position, list) or not all(isinstance(w, str) for w in position):
-        raise PlayError(400, f"\"position\" must be a list of worker names, got {position!r}")
+        raise PlayError(400, f"\"position\" must be a list of worker names, got {_shown(position)}")
     return position
 
 
 def _at(data: dict[str, Any]) -> int:
     at = data.get("at")
     if not isinstance(at, int) or isinstance(at, bool) or at < 0:
-        raise PlayError(400, f"\"at\" must be the number of moves the page has seen, got {at!r}")
+        raise PlayError(400, f"\"at\" must be the number of moves the page has seen, got "
+                             f"{_shown(at)}")
     return at
 
 
@@ -131,7 +177,8 @@ async def challenges(request: web.Request) -> web.Response:
 async def proof(request: web.Request) -> web.Response:
     config = request.app[WORLDS].config_of(request.match_info["challenge"])
     helper = request.app[GUIDE]  # asked once per challenge: it may search ten times further
-    search = await helper.search(config, [], max_states=10 * helper.max_states)
+    search = await helper.search(config, [], max_states=10 * helper.max_states,
+                                 abandoned=_gone(request))
     return web.json_response(proof_json(config, search))
 
 
@@ -139,7 +186,7 @@ async def create_world(request: web.Request) -> web.Response:
     data = await _body(request)
     challenge = data.get("challenge", FREE)
     if not isinstance(challenge, str):
-        raise PlayError(400, f"\"challenge\" must be a challenge id, got {challenge!r}")
+        raise PlayError(400, f"\"challenge\" must be a challenge id, got {_shown(challenge)}")
     world = await request.app[WORLDS].create(challenge, _position(data))
     return await _view(world)
 
@@ -155,7 +202,7 @@ async def move(request: web.Request) -> web.Response:
     data = await _body(request)
     worker = data.get("worker")
     if not isinstance(worker, str):
-        raise PlayError(400, f"\"worker\" must be a worker's name, got {worker!r}")
+        raise PlayError(400, f"\"worker\" must be a worker's name, got {_shown(worker)}")
     async with world.lock:
         await world.move(worker, _at(data))
         return await _view(world)
@@ -197,7 +244,8 @@ async def guide(request: web.Request) -> web.Response:
         position, violations = run.schedule(), tuple(run.violations)
         over = run.finished or run.length >= world.config.max_steps
     helper = request.app[GUIDE]
-    search = None if violations or over else await helper.search(world.config, position)
+    search = None if violations or over else await helper.search(
+        world.config, position, abandoned=_gone(request))
     return web.json_response(guide_json(world.config, position, search, violations, over,
                                         helper.max_states))
 
@@ -224,13 +272,14 @@ def make_app(free: Config, *, max_worlds: int = 32, idle_s: float = 900.0,
              guide_states: int = 200_000, worlds: Worlds | None = None) -> web.Application:
     """The play server's application. `worlds`, when given, is used as is (tests inject one
     with their own clock); otherwise one is made from the challenges and `free`."""
-    app = web.Application(middlewares=[_errors], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[_same_origin, _errors], client_max_size=256 * 1024)
     app[FREE_CONFIG] = free
     if worlds is None:
         worlds = Worlds({FREE: free, **{c.id: c.config for c in CHALLENGES}},
                         max_worlds=max_worlds, idle_s=idle_s)
     app[WORLDS] = worlds
     app[GUIDE] = Guide(max_states=guide_states)
+    app.on_shutdown.append(_stop_guide)
     app.cleanup_ctx.append(_expiry)
     for path in _PAGE_FILES:
         app.router.add_get(path, page_file)
@@ -246,6 +295,15 @@ def make_app(free: Config, *, max_worlds: int = 32, idle_s: float = 900.0,
     app.router.add_get("/api/worlds/{world}/replay", replay_file)
     app.router.add_post("/api/worlds/{world}/close", close_world)
     return app
+
+
+def _gone(request: web.Request) -> Callable[[], bool]:
+    """Whether the page that asked has gone (its connection closed): its search is unwanted."""
+    return lambda: request.transport is None or request.transport.is_closing()
+
+
+async def _stop_guide(app: web.Application) -> None:
+    app[GUIDE].close()  # the server is stopping: searches nobody will read are given up
 
 
 async def _expiry(app: web.Application) -> AsyncIterator[None]:

@@ -147,6 +147,7 @@ class Worlds:
         self.evict_idle_s = evict_idle_s
         self.clock = clock
         self._worlds: OrderedDict[str, World] = OrderedDict()  # least recently used first
+        self._opening = 0  # worlds being opened: their slots are taken already
 
     def __len__(self) -> int:
         return len(self._worlds)
@@ -162,14 +163,24 @@ class Worlds:
         config = self.config_of(challenge)
         check_position(config, position)  # before anything is closed to make room
         await self.expire()
-        if len(self._worlds) >= self.max_worlds:
-            oldest = next(iter(self._worlds.values()))
-            if self.clock() - oldest.last_used_s < self.evict_idle_s:
-                raise PlayError(503, f"{len(self._worlds)} worlds are in play, the most this "
-                                     "server allows (--max-worlds); try again in a minute")
-            await self._close(oldest.id, "to make room")
-        world_id = secrets.token_urlsafe(9)
-        world = await World.open(world_id, challenge, config, position, self.clock())
+        # Rule 3, atomically: the slot is counted and taken with no await in between, so that
+        # many learners arriving at once never open more than max_worlds worlds.
+        evicted: World | None = None
+        if len(self._worlds) + self._opening >= self.max_worlds:
+            oldest = next(iter(self._worlds.values()), None)
+            if oldest is None or self.clock() - oldest.last_used_s < self.evict_idle_s:
+                raise PlayError(503, f"{len(self._worlds) + self._opening} worlds are in play, "
+                                     "the most this server allows (--max-worlds); try again "
+                                     "in a minute")
+            evicted = self._worlds.pop(oldest.id)
+        self._opening += 1
+        try:
+            if evicted is not None:
+                await self._close_world(evicted, "to make room")
+            world_id = secrets.token_urlsafe(9)
+            world = await World.open(world_id, challenge, config, position, self.clock())
+        finally:
+            self._opening -= 1
         self._worlds[world_id] = world
         return world
 
@@ -200,33 +211,97 @@ class Worlds:
             await self._close(world_id, "at shutdown")
 
     async def _close(self, world_id: str, why: str) -> None:
-        world = self._worlds.pop(world_id)
+        world = self._worlds.pop(world_id, None)  # (another request may have closed it)
+        if world is not None:
+            await self._close_world(world, why)
+
+    @staticmethod
+    async def _close_world(world: World, why: str) -> None:
         async with world.lock:  # not in the middle of a request
             await world.close()
-        log.info("world %s closed (%s)", world_id, why)
+        log.info("world %s closed (%s)", world.id, why)
+
+
+class _Stopped(Exception):
+    """A guide's search given up: nobody waits for it any more, or the server is stopping."""
 
 
 class Guide:
     """Breadth-first search from a position, off the event loop, one at a time, remembered:
-    a position's answer never changes."""
+    a position's answer never changes.
 
-    def __init__(self, max_states: int = 200_000, remembered: int = 512) -> None:
+    Bounded: at most `max_waiting` searches wait their turn (more are refused with a 503 at
+    once), a search whose asker has gone (`abandoned()`) is given up, waiting or running, and
+    `close()` (the server stopping) gives up every one within about a second, so Ctrl-C does
+    not wait for searches nobody will read."""
+
+    STOP_CHECK_S = 0.25  # how often a waiting search looks whether its asker is still there
+
+    def __init__(self, max_states: int = 200_000, remembered: int = 512,
+                 max_waiting: int = 4) -> None:
         self.max_states = max_states
+        self.max_waiting = max_waiting
         self._remembered = remembered
         self._answers: OrderedDict[tuple[Config, tuple[str, ...]], Exploration] = OrderedDict()
         self._one_at_a_time = asyncio.Semaphore(1)
+        self._waiting = 0
+        self._closing = False
+
+    @property
+    def waiting(self) -> int:
+        """Searches waiting for their turn."""
+        return self._waiting
+
+    def close(self) -> None:
+        """Give up every search, waiting or running; refuse new ones."""
+        self._closing = True
 
     async def search(self, config: Config, position: Sequence[str], *,
-                     max_states: int | None = None) -> Exploration:
-        """From `position`; `max_states` (default: the guide's) bounds the search."""
+                     max_states: int | None = None,
+                     abandoned: Callable[[], bool] = lambda: False) -> Exploration:
+        """From `position`; `max_states` (default: the guide's) bounds the search. PlayError
+        503 when too many wait, or when the search was given up."""
         key = (config, tuple(position))
         if key in self._answers:
             self._answers.move_to_end(key)
             return self._answers[key]
-        async with self._one_at_a_time:
+        if self._closing:
+            raise PlayError(503, "the play server is stopping")
+        if self._waiting >= self.max_waiting:
+            raise PlayError(503, f"the guide is busy with {self._waiting} searches; ask again "
+                                 "in a moment")
+        self._waiting += 1
+        try:
+            await self._turn(abandoned)
+        finally:
+            self._waiting -= 1
+        try:
             if key not in self._answers:
-                self._answers[key] = await asyncio.to_thread(
-                    explore_bfs, config, start=key[1], max_states=max_states or self.max_states)
+                def stop_if_unwanted(_: str) -> None:  # called about once a second
+                    if self._closing or abandoned():
+                        raise _Stopped
+
+                try:
+                    self._answers[key] = await asyncio.to_thread(
+                        explore_bfs, config, start=key[1],
+                        max_states=max_states or self.max_states, progress=stop_if_unwanted)
+                except _Stopped:
+                    raise PlayError(503, "the guide's search was given up (its page left, or "
+                                         "the server is stopping)") from None
                 while len(self._answers) > self._remembered:
                     self._answers.popitem(last=False)
+        finally:
+            self._one_at_a_time.release()
         return self._answers[key]
+
+    async def _turn(self, abandoned: Callable[[], bool]) -> None:
+        """Wait for the one search slot, giving up if the asker leaves or the server stops."""
+        while True:
+            if self._closing or abandoned():
+                raise PlayError(503, "the guide's search was given up (its page left, or the "
+                                     "server is stopping)")
+            try:
+                await asyncio.wait_for(self._one_at_a_time.acquire(), self.STOP_CHECK_S)
+                return
+            except TimeoutError:
+                continue

@@ -143,7 +143,8 @@ async def test_a_malformed_request_gets_a_sentence_and_a_4xx(body: Any, message:
     async with play_client() as client:
         response = await client.post("/api/worlds", json=body)
         assert 400 <= response.status < 500 and message in (await response.json())["error"]
-        response = await client.post("/api/worlds", data=b"{not json")
+        response = await client.post("/api/worlds", data=b"{not json",
+                                     headers={"Content-Type": "application/json"})
         assert response.status == 400
         assert "not JSON" in (await response.json())["error"]
         world = await new_world(client)
