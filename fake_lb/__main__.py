@@ -31,6 +31,8 @@ from typing import IO, Any, NoReturn
 
 from fake_lb._fleet import FIRST_BACKEND, FIRST_LB, Fleet, FleetInfo
 from fake_lb._lb import DEFAULT_ENDPOINT
+from fake_lb._net import ListenError
+from fake_lb._resolve import DnsFailure, DnsResolver, FailureKind
 from fake_lb._traffic import IntervalStats, TrafficPlan, run_traffic
 
 log = logging.getLogger("fake_lb.cli")
@@ -39,6 +41,7 @@ EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+DNS_CHECK_S = 1.0  # how long the start waits for --dns to answer before warning
 
 EXIT_STATUSES = """\
 exit status:
@@ -223,6 +226,7 @@ async def _run_fleet(fleet: Fleet, args: argparse.Namespace, reporter: Reporter)
             if args.ready_file:  # before the ready line: whoever reads it finds the file
                 _write_atomically(args.ready_file, info.to_json())
             _announce(info, args.json, reporter)
+            await _check_dns(info, reporter)
             control = (asyncio.create_task(_control(fleet, reporter, stop))
                        if args.stdin_control else None)
             try:
@@ -240,6 +244,18 @@ async def _run_fleet(fleet: Fleet, args: argparse.Namespace, reporter: Reporter)
     if not args.json:
         reporter.line("stopped")
     return EXIT_OK
+
+
+async def _check_dns(info: FleetInfo, reporter: Reporter) -> None:
+    """Say at once when nothing answers at --dns: the fleet runs (it follows the server when
+    it comes back), but until then every request fails with 503."""
+    host, port = info.dns_server
+    async with DnsResolver((host, port), timeout_s=DNS_CHECK_S) as resolver:
+        outcome = await resolver.lookup(info.endpoint)
+    if isinstance(outcome, DnsFailure) and outcome.kind is FailureKind.NO_ANSWER:
+        print(f"fake-lb: warning: nothing answers DNS at {host}:{port} (no reply within "
+              f"{DNS_CHECK_S:g} s); until it does, every request fails with 503 "
+              f"({outcome.kind.value})", file=sys.stderr, flush=True)
 
 
 def _announce(info: FleetInfo, as_json: bool, reporter: Reporter) -> None:
@@ -294,7 +310,12 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
         if traffic:
             return asyncio.run(_run_traffic(plan, args, reporter))
         return asyncio.run(_run_fleet(fleet, args, reporter))
-    except OSError as exc:  # e.g. the port asked for is taken
+    except ListenError as exc:  # the port asked for is taken
+        flag = "--lb-port" if "load balancers" in exc.role else "--backend-port"
+        print(f"fake-lb: error: {exc}; choose another {flag} (0: any free port)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
         print(f"fake-lb: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -161,9 +161,11 @@ class Fleet:
         return node
 
     async def start(self) -> None:
-        backend_socks = bind_shared_port(self._backend_addresses, self._ports[0])
+        backend_socks = bind_shared_port(self._backend_addresses, self._ports[0],
+                                         role="the backends")
         try:
-            lb_socks = bind_shared_port(self._lb_addresses, self._ports[1])
+            lb_socks = bind_shared_port(self._lb_addresses, self._ports[1],
+                                        role="the load balancers")
         except BaseException:
             close_all(backend_socks)
             raise

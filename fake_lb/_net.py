@@ -13,9 +13,21 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 
-__all__ = ["bind_shared_port", "bind_tcp", "loopback_addresses"]
+__all__ = ["ListenError", "bind_shared_port", "bind_tcp", "loopback_addresses"]
 
 _ATTEMPTS = 20
+
+
+class ListenError(OSError):
+    """A port asked for cannot be had; `address` is HOST:PORT, `role` what was to listen."""
+
+    def __init__(self, errno_: int, strerror: str, address: str, role: str) -> None:
+        super().__init__(errno_, strerror)
+        self.address = address
+        self.role = role
+
+    def __str__(self) -> str:
+        return f"cannot listen on {self.address} ({self.role}): {self.strerror}"
 
 
 def loopback_addresses(first: str, count: int) -> tuple[str, ...]:
@@ -44,7 +56,8 @@ def bind_tcp(host: str, port: int) -> socket.socket:
     return sock
 
 
-def bind_shared_port(hosts: Sequence[str], port: int = 0) -> list[socket.socket]:
+def bind_shared_port(hosts: Sequence[str], port: int = 0, *, role: str = "listeners"
+                     ) -> list[socket.socket]:
     """Listening sockets on every host, all on one port.
 
     With `port` 0 the kernel chooses it for the first host; when another host already has that
@@ -54,8 +67,9 @@ def bind_shared_port(hosts: Sequence[str], port: int = 0) -> list[socket.socket]
         return []
     for _ in range(_ATTEMPTS if port == 0 else 1):
         socks: list[socket.socket] = []
+        host, chosen = hosts[0], port
         try:
-            socks.append(bind_tcp(hosts[0], port))
+            socks.append(bind_tcp(host, port))
             chosen = socks[0].getsockname()[1]
             for host in hosts[1:]:
                 socks.append(bind_tcp(host, chosen))
@@ -64,8 +78,8 @@ def bind_shared_port(hosts: Sequence[str], port: int = 0) -> list[socket.socket]
             for sock in socks:
                 sock.close()
             if port != 0 or exc.errno != errno.EADDRINUSE:
-                exc.add_note(f"while binding port {port or 'chosen'} on {list(hosts)}")
-                raise
+                raise ListenError(exc.errno or 0, exc.strerror or str(exc),
+                                  f"{host}:{chosen}", role) from None
     raise OSError(errno.EADDRINUSE,
                   f"no port was free on all of {list(hosts)} after {_ATTEMPTS} attempts")
 

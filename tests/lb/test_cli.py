@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -252,3 +253,45 @@ def test_flags_that_cannot_work_together_give_one_clear_line_and_exit_2(
         argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err == f"fake-lb: error: {message}\n"
+
+
+@pytest.mark.parametrize(("flag", "address", "role"), [
+    ("--lb-port", "127.0.0.101", "the load balancers"),
+    ("--backend-port", "127.0.0.11", "the backends"),
+])
+def test_a_port_in_use_is_one_line_naming_the_address_and_the_flag(
+        flag: str, address: str, role: str) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind((address, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "fake_lb", "--dns", "127.0.0.1:9", flag,
+                               str(port), "--duration", "1"], capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == (f"fake-lb: error: cannot listen on {address}:{port} ({role}): "
+                           f"Address already in use; choose another {flag} (0: any free "
+                           "port)\n")
+
+
+def test_a_dns_server_that_does_not_answer_is_said_at_start() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # takes queries, never
+        silent.bind(("127.0.0.1", 0))                                 # answers
+        port = silent.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "fake_lb", "--dns", f"127.0.0.1:{port}",
+                               "--duration", "1.5"], capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 0
+    assert done.stderr == (f"fake-lb: warning: nothing answers DNS at 127.0.0.1:{port} (no "
+                           "reply within 1 s); until it does, every request fails with 503 "
+                           "(dns-no-answer)\n")
+
+
+@pytest.mark.asyncio
+async def test_a_dns_server_that_answers_gets_no_warning(dns_port: int) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fake_lb", "--dns", f"127.0.0.1:{dns_port}", "--duration", "1.5",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0 and err == b""
