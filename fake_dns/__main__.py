@@ -103,6 +103,9 @@ def _configure(args: argparse.Namespace) -> tuple[ZoneStore, dict[str, bytes]]:
     for path in args.tsig_key_file:
         keys.update(load_key_file(path))
     for spec in args.tsig_key:
+        if ":" not in spec and ("/" in spec or Path(spec).is_file()):
+            raise ConfigError(f"--tsig-key {spec}: that is a file; a key file is given with "
+                              f"--tsig-key-file {spec} (--tsig-key takes NAME:BASE64SECRET)")
         name, secret = parse_tsig_key(spec)
         keys[name] = secret
     return store, keys

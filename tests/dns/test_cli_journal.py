@@ -249,3 +249,13 @@ def test_the_help_ends_with_the_exit_statuses() -> None:
     epilog = result.stdout[result.stdout.index("exit status:"):]
     assert [line.split()[0] for line in epilog.splitlines()[1:] if line[:3].strip()] == \
         ["0", "2"]
+
+
+def test_a_key_file_given_to_tsig_key_points_at_tsig_key_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "update.key"
+    key_file.write_text('key "enactor." { algorithm hmac-sha256; secret "c2VjcmV0"; };\n')
+    done = run_cli("--zone", ZONE, "--tsig-key", str(key_file))
+    assert done.returncode == 2
+    assert done.stderr == (f"fake-dns: error: --tsig-key {key_file}: that is a file; a key file "
+                           f"is given with --tsig-key-file {key_file} (--tsig-key takes "
+                           "NAME:BASE64SECRET)\n")
