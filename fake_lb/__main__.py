@@ -1,6 +1,7 @@
 """`python -m fake_lb` / `fake-lb`: run a fleet of backends and LBs, or send traffic.
 
     fake-lb --dns 127.0.0.1:5353 --backends 3 --lbs 2 [--json | --ready-file F] [--stdin-control]
+            [--work-slots N --service-ms MS [--max-waiting N]]
     fake-lb traffic --lb http://127.0.0.101:PORT --rate 100 --duration 10 [--json-out F]
 
 The fleet prints one line per node (flushed) and a "ready" line, then runs until SIGINT or
@@ -34,6 +35,7 @@ from fake_lb._lb import DEFAULT_ENDPOINT
 from fake_lb._net import ListenError
 from fake_lb._resolve import DnsFailure, DnsResolver, FailureKind
 from fake_lb._traffic import IntervalStats, TrafficPlan, run_traffic
+from fake_lb._work import WorkLimit
 
 log = logging.getLogger("fake_lb.cli")
 
@@ -121,6 +123,18 @@ def _port(text: str) -> int:
     return value
 
 
+def _milliseconds(text: str) -> float:
+    """Milliseconds on the command line, seconds inside."""
+    try:
+        value = float(text)
+        if not 0 <= value <= 60_000:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected milliseconds 0-60000, got {text!r}") from None
+    return value / 1000
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -160,6 +174,14 @@ def _fleet_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-backend", default=FIRST_BACKEND, metavar="ADDRESS")
     p.add_argument("--first-lb", default=FIRST_LB, metavar="ADDRESS")
     p.add_argument("--force-close", action="store_true", help="no keep-alive to backends")
+    p.add_argument("--work-slots", type=_count, default=0, metavar="N",
+                   help="each backend works on at most N /items requests at once "
+                        "(default 0: no bound)")
+    p.add_argument("--service-ms", type=_milliseconds, default=0.0, metavar="MS",
+                   help="each /items request holds its slot this long (with --work-slots)")
+    p.add_argument("--max-waiting", type=_count, default=None, metavar="N",
+                   help="beyond N waiting requests a backend answers 503 backend-busy "
+                        "(default: the line is unbounded)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     p.add_argument("--ready-file", metavar="PATH",
                    help="write the fleet as JSON to PATH (atomically) once it listens")
@@ -302,7 +324,8 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
             fleet = Fleet(args.dns, backends=args.backends, lbs=args.lbs, endpoint=args.name,
                           backend_port=args.backend_port, lb_port=args.lb_port,
                           first_backend=args.first_backend, first_lb=args.first_lb,
-                          force_close=args.force_close)
+                          force_close=args.force_close,
+                          work=WorkLimit(args.work_slots, args.service_ms, args.max_waiting))
     except ValueError as exc:  # a combination of flags that cannot work
         print(f"fake-lb: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

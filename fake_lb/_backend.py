@@ -8,19 +8,30 @@ Routes (all JSON unless said otherwise):
 - `PUT /items/{key}` stores the request body; `GET /items/{key}` returns it, or 404.
 Every response carries `X-Backend: <address>` so callers can see who served it; `served` and
 `connections` count requests and the connections that carried them.
+
+Bounded work (a `WorkLimit`, off unless its `slots` > 0; the rules are `_work.py`'s): an
+`/items` request takes one of the slots for `service_s` seconds before it is answered; beyond
+that it waits in line, first come first served, and beyond `max_waiting` waiters it is refused
+at once with 503 and `X-Fake-LB-Reason: backend-busy`. `/healthz` then reports the slots under
+"work".
+The backend does not know what the items mean: a lease table, a cache, anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
+from fake_lb._balance import BACKEND_BUSY, REASON_HEADER
 from fake_lb._net import bind_tcp
+from fake_lb._work import UNBOUNDED, Admit, WorkGate, WorkLimit
 
 __all__ = ["Backend"]
 
@@ -35,12 +46,16 @@ class Backend:
 
     `sock` is an already listening socket to serve on (the fleet binds one port across many
     addresses first); otherwise one is bound on (host, port), port 0 meaning "choose".
+    `capacity` is what `/healthz` advertises (the Planner's weights); `work` bounds the
+    `/items` work the backend really does (the default: no bound).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, capacity: int = 1,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None, work: WorkLimit = UNBOUNDED) -> None:
         if capacity < 0:
             raise ValueError(f"capacity must be >= 0, got {capacity}")
+        self.work = WorkGate(work)
+        self.service_s = work.service_s
         self._sock = sock
         self._bind = (host, port)
         self.address = host if sock is None else sock.getsockname()[0]
@@ -59,8 +74,11 @@ class Backend:
         return f"http://{self.address}:{self.port}"
 
     def health(self) -> dict[str, Any]:
-        return {"address": self.address, "healthy": self.healthy,
-                "capacity": self.capacity if self.healthy else 0, "served": self.served}
+        health = {"address": self.address, "healthy": self.healthy,
+                  "capacity": self.capacity if self.healthy else 0, "served": self.served}
+        if self.work.limited:
+            health["work"] = {**self.work.stats().to_json(), "service_s": self.service_s}
+        return health
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -127,13 +145,66 @@ class Backend:
         self.healthy, self.capacity = healthy, capacity
         return await self._get_health(request)
 
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[bool]:
+        """Hold one work slot for the service time (yields False when refused: rule 3)."""
+        gate = self.work
+        if not gate.limited:
+            yield True
+            return
+        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        admit = gate.arrive(ticket)
+        if admit is Admit.REFUSE:
+            yield False
+            return
+        if admit is Admit.WAIT:
+            try:
+                await ticket
+            except asyncio.CancelledError:
+                if ticket.done() and not ticket.cancelled():
+                    self._pass_slot_on()  # handed a slot just as we were cancelled
+                elif not gate.leave(ticket):
+                    self._pass_slot_on()  # popped while cancelled: the slot was ours
+                raise
+        try:
+            if self.service_s:
+                await asyncio.sleep(self.service_s)
+            yield True
+        finally:
+            self._pass_slot_on()
+
+    def _pass_slot_on(self) -> None:
+        """Free a slot: the longest waiter still waiting gets it (`_work.py` rules 2 and 4)."""
+        while True:
+            ticket = self.work.release()
+            if not isinstance(ticket, asyncio.Future):
+                return
+            if not ticket.done():
+                ticket.set_result(None)
+                return
+
+    def _busy(self, request: web.Request) -> web.Response:
+        stats = self.work.stats()
+        response = web.Response(status=503, text=f"backend {self.address} busy: all "
+                                f"{stats.slots} slots taken and {stats.waiting} requests "
+                                "waiting\n")
+        response.headers[REASON_HEADER] = BACKEND_BUSY
+        return self._reply(request, response)
+
     async def _get_item(self, request: web.Request) -> web.Response:
-        value = self.items.get(request.match_info["key"])
+        async with self._slot() as admitted:
+            if not admitted:
+                return self._busy(request)
+            value = self.items.get(request.match_info["key"])
         if value is None:
             return self._reply(request, web.Response(status=404, text="no such item\n"))
         return self._reply(request, web.Response(body=value,
                                                  content_type="application/octet-stream"))
 
     async def _put_item(self, request: web.Request) -> web.Response:
-        self.items[request.match_info["key"]] = await request.read()
+        body = await request.read()
+        async with self._slot() as admitted:
+            if not admitted:
+                return self._busy(request)
+            self.items[request.match_info["key"]] = body
         return self._reply(request, web.Response(status=204))

@@ -13,6 +13,8 @@ Rules
 - Rule 3: every request is counted exactly once: as forwarded (any backend status) or as a
   failure with one reason key (see `FailureKind` for the DNS reasons, plus "backend-unreachable"
   and "backend-timeout").
+- Rule 4: a failure's reason key travels in the `X-Fake-LB-Reason` header of the answer. A
+  backend that refuses work sets it too ("backend-busy"), and the LB forwards its answer as is.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from typing import Any
 
 __all__ = ["LbAccounts", "LbStats", "RoundRobin"]
 
+REASON_HEADER = "X-Fake-LB-Reason"
 BACKEND_UNREACHABLE = "backend-unreachable"
 BACKEND_TIMEOUT = "backend-timeout"
+BACKEND_BUSY = "backend-busy"
 
 
 class RoundRobin:

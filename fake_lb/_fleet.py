@@ -27,6 +27,7 @@ from typing import Any
 from fake_lb._backend import Backend
 from fake_lb._lb import DEFAULT_ENDPOINT, LoadBalancer
 from fake_lb._net import bind_shared_port, close_all, loopback_addresses
+from fake_lb._work import UNBOUNDED, WorkLimit
 
 __all__ = ["Fleet", "FleetInfo", "FleetProcess", "NodeInfo"]
 
@@ -94,7 +95,8 @@ class Fleet:
     """N backends and M LBs in this event loop. `async with Fleet(...) as fleet: fleet.info`.
 
     Ports 0 mean "choose a free one" (one port shared by all backends, one by all LBs).
-    `clock` is handed to every LB's TTL cache.
+    `clock` is handed to every LB's TTL cache. `work` bounds each backend's `/items` work
+    (see `Backend`; the default: no bound).
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class Fleet:
         first_lb: str = FIRST_LB,
         clock: Callable[[], float] = time.monotonic,
         force_close: bool = False,
+        work: WorkLimit = UNBOUNDED,
     ) -> None:
         if backends < 0 or lbs < 0:
             raise ValueError(f"backends and lbs must be >= 0, got {backends} and {lbs}")
@@ -122,6 +125,7 @@ class Fleet:
         self._ports = (backend_port, lb_port)
         self._clock = clock
         self._force_close = force_close
+        self._work = work
         self.backends: list[Backend] = []
         self.lbs: list[LoadBalancer] = []
         self.backend_port = backend_port
@@ -153,7 +157,7 @@ class Fleet:
         """Start a stopped backend again, on its address and the fleet's backend port."""
         if address not in self._stopped:
             raise KeyError(f"no stopped backend at {address!r}; stopped: {self._stopped}")
-        node = Backend(address, self.backend_port)
+        node = Backend(address, self.backend_port, work=self._work)
         await node.start()
         self._stopped.remove(address)
         self.backends.append(node)
@@ -173,7 +177,7 @@ class Fleet:
             self.backend_port = backend_socks[0].getsockname()[1]
         try:
             for sock in backend_socks:
-                node = Backend(sock=sock)
+                node = Backend(sock=sock, work=self._work)
                 self.backends.append(node)
                 await node.start()
             for sock in lb_socks:

@@ -25,16 +25,22 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
-from fake_lb._balance import BACKEND_TIMEOUT, BACKEND_UNREACHABLE, LbAccounts, LbStats, RoundRobin
+from fake_lb._balance import (
+    BACKEND_TIMEOUT,
+    BACKEND_UNREACHABLE,
+    REASON_HEADER,
+    LbAccounts,
+    LbStats,
+    RoundRobin,
+)
 from fake_lb._net import bind_tcp
 from fake_lb._resolve import DnsFailure, DnsResolver
 
-__all__ = ["DEFAULT_ENDPOINT", "LoadBalancer"]
+__all__ = ["DEFAULT_ENDPOINT", "REASON_HEADER", "LoadBalancer"]
 
 log = logging.getLogger("fake_lb.lb")
 
 DEFAULT_ENDPOINT = "dynamodb.us-east-1.amazonaws.com"
-REASON_HEADER = "X-Fake-LB-Reason"
 _SHUTDOWN_TIMEOUT_S = 1.0
 # RFC 9110 §7.6.1: hop-by-hop fields are not forwarded.
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",

@@ -186,6 +186,8 @@ async def test_the_traffic_command_prints_a_line_per_interval_and_writes_json(
     (["--dns", "127.0.0.1:53", "--backends", "many"], "argument --backends: expected a count "
                                                       "0-100, got 'many'"),
     (["--dns", "127.0.0.1:53", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--dns", "127.0.0.1:53", "--work-slots", "2", "--service-ms", "-5"],
+     "argument --service-ms: expected milliseconds 0-60000, got '-5'"),
     (["--backends", "2"], "the following arguments are required: --dns"),
 ])
 def test_a_bad_flag_gives_one_clear_line_and_a_non_zero_exit(
