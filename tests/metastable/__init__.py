@@ -1,0 +1,1 @@
+"""Tests of the second act (`reproducer.metastable`)."""
