@@ -19,12 +19,16 @@ The modules, one concept each (imports flow down this list):
 - `boundary`: `map_boundary`, outage length x fleet size -> recovered or collapsed;
 - `search`: `search`, Hypothesis finding the smallest outage (or fleet) that leaves it stuck;
 - `svg`, `render_series`, `render_boundary`: text and SVG for people (pure functions);
+- `live_manager`: the manager's own process, the same state machine over HTTP;
+- `live_run`: `LiveStage`, fake_dns and fake_lb as processes, the outage by DNS UPDATEs;
+- `command`: `python -m reproducer.metastable run | model | boundary | manager`.
 
 This room imports fake_dns and fake_lb (their public names) and nothing from the story, the
 play server, `reproducer.telling` or `reproducer.cli`.
 """
 
 from reproducer.metastable.boundary import BoundaryMap, Cell, map_boundary
+from reproducer.metastable.live_run import LiveRunFailed, LiveStage
 from reproducer.metastable.manager import Counters, LeaseManager, Send
 from reproducer.metastable.operators import Console, Restart, Throttle
 from reproducer.metastable.params import FleetParams, ParamError
@@ -49,6 +53,8 @@ __all__ = [
     "FleetParams",
     "Found",
     "LeaseManager",
+    "LiveRunFailed",
+    "LiveStage",
     "Operators",
     "ParamError",
     "Policy",

@@ -43,7 +43,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Recovery:
-    healthy_for_s: float = 3.0
+    healthy_for_s: float = 2.0
     goodput_fraction: float = 0.5
 
     def __post_init__(self) -> None:

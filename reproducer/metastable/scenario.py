@@ -53,9 +53,10 @@ class Scenario:
     def dns_ok_at(self, t_s: float) -> bool:
         return not self.warm_s <= t_s < self.repair_s
 
-    def dns_ok_between(self, start_s: float, end_s: float) -> bool:
-        """True if the record was never empty in [start_s, end_s)."""
-        return self.outage_s == 0 or end_s <= self.warm_s or start_s >= self.repair_s
+    @property
+    def outage(self) -> tuple[float, float] | None:
+        """The outage window [start, end) in seconds since the run began (None: no outage)."""
+        return (self.warm_s, self.repair_s) if self.outage_s > 0 else None
 
     def evolve(self, **changes: Any) -> Scenario:
         return replace(self, **changes)

@@ -18,7 +18,17 @@ from typing import Any
 
 from reproducer.metastable.manager import Counters
 
-__all__ = ["Event", "Sample", "Sampler", "Series"]
+__all__ = ["Event", "Sample", "Sampler", "Series", "record_present"]
+
+
+def record_present(start_s: float, end_s: float, outage: tuple[float, float] | None,
+                   tolerance_s: float = 0.0) -> bool:
+    """Whether the endpoint's record was there all through [start_s, end_s): the interval
+    overlaps the outage [outage[0], outage[1]) by no more than `tolerance_s` (None: no outage)."""
+    if outage is None:
+        return True
+    overlap = min(end_s, outage[1]) - max(start_s, outage[0])
+    return overlap <= tolerance_s
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import random
 from reproducer.metastable.manager import LeaseManager
 from reproducer.metastable.operators import Console, apply_command
 from reproducer.metastable.scenario import Scenario
-from reproducer.metastable.series import Event, Sample, Sampler, Series
+from reproducer.metastable.series import Event, Sample, Sampler, Series, record_present
 
 __all__ = ["simulate"]
 
@@ -69,7 +69,7 @@ def simulate(scenario: Scenario) -> Series:
         if now >= next_sample:
             start = samples[-1].t_s if samples else 0.0
             sample = sampler.sample(manager.counters(),
-                                    scenario.dns_ok_between(start, now))
+                                    record_present(start, now, scenario.outage))
             samples.append(sample)
             for command in console.on_sample(sample):
                 apply_command(manager, command, now)

@@ -53,7 +53,7 @@ def test_recovery_time_counts_from_the_repair_to_every_lease_held_for_good() -> 
 
 
 def test_a_scenario_observes_t_seconds_and_then_one_renewal_period() -> None:
-    assert Recovery(healthy_for_s=3.0).after_s(FleetParams(lease_s=8.0)) == 7.0
+    assert Recovery(healthy_for_s=2.0).after_s(FleetParams(lease_s=8.0)) == 6.0
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -1,0 +1,348 @@
+"""`python -m reproducer.metastable`: the second act from the command line.
+
+    python -m reproducer.metastable run [--policy P] [--hosts N] [--outage-s S] ... [--json]
+    python -m reproducer.metastable model [the same flags]        (virtual time, no sockets)
+    python -m reproducer.metastable boundary [--policy P ...] [--outages 0,1,2] [--fleet 40,80]
+    python -m reproducer.metastable manager --lb URL [--lb URL] [fleet flags] --duration-s S
+
+`run` starts fake_dns, a fake_lb fleet and the manager as processes, empties the endpoint's
+record for --outage-s with real DNS UPDATEs, and prints the fleet's time series and whether it
+recovered; `model` prints what the model predicts for the same flags; `boundary` maps outage
+length x fleet size -> recovered or collapsed for each policy; `manager` is the manager's own
+process (what `run` starts: JSON lines on stdout, operators' commands on stdin).
+
+Exit status (`EXIT_STATUSES`): 0 the fleet recovered (boundary, manager: ran); 1 the fleet
+collapsed: once DNS had been healthy for --healthy-for-s, goodput stayed below the floor; 2 a bad
+flag or a process that could not start (one line on stderr); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from reproducer.metastable.boundary import map_boundary
+from reproducer.metastable.live_manager import LiveManager, decode_command, encode_counters
+from reproducer.metastable.live_run import LiveRunFailed, LiveStage
+from reproducer.metastable.params import FleetParams, ParamError
+from reproducer.metastable.policies import POLICIES, policy_named
+from reproducer.metastable.recovery import Recovery
+from reproducer.metastable.render_boundary import boundary_grid, boundary_svg
+from reproducer.metastable.render_series import series_rows, series_svg
+from reproducer.metastable.scenario import Scenario
+from reproducer.metastable.series import Sample, Series
+from reproducer.metastable.simulation import simulate
+
+__all__ = ["EXIT_STATUSES", "main"]
+
+EXIT_RECOVERED = 0
+EXIT_COLLAPSED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PROG = "python -m reproducer.metastable"
+
+EXIT_STATUSES = """\
+exit status:
+  0    run, model: the fleet recovered; boundary, manager: it ran
+  1    run, model: the fleet collapsed (goodput stayed below the floor once DNS had been
+       healthy for --healthy-for-s)
+  2    nothing was judged: a bad flag, or a process that could not start (one line on stderr)
+  130  interrupted (Ctrl-C)"""
+
+Report = Callable[[str], None]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line and status 2, not argparse's usage block.
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type[int] | type[float], low: float, what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+            if not value >= low:
+                raise ValueError
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        return value
+    return parse
+
+
+def _list(kind: type[int] | type[float], what: str) -> Callable[[str], tuple[float, ...]]:
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = tuple(kind(x) for x in text.split(",") if x.strip())
+            if not values or min(values) < 0:
+                raise ValueError
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {what} separated by commas, got {text!r}") from None
+        return values
+    return parse
+
+
+def _policy(text: str) -> str:
+    if text not in POLICIES:
+        raise argparse.ArgumentTypeError(
+            f"unknown policy {text!r}; choose one of {', '.join(POLICIES)}")
+    return text
+
+
+_COUNT = _number(int, 1, "a whole number >= 1")
+_SECONDS = _number(float, 0, "a number of seconds >= 0")
+_POSITIVE = _number(float, 1e-9, "a positive number of seconds")
+
+
+def _fleet_flags(p: argparse.ArgumentParser) -> None:
+    d = FleetParams()
+    g = p.add_argument_group("the fleet (seconds are the project's scale, not AWS's hours)")
+    g.add_argument("--hosts", type=_COUNT, default=d.hosts, help=f"leases (default {d.hosts})")
+    g.add_argument("--lease-s", type=_POSITIVE, default=d.lease_s,
+                   help=f"a lease's length; renewed with half left (default {d.lease_s:g})")
+    g.add_argument("--timeout-s", type=_POSITIVE, default=d.timeout_s,
+                   help="an attempt's timeout, queue wait included (default "
+                        f"{d.timeout_s:g})")
+    g.add_argument("--capacity", type=_COUNT, default=d.capacity,
+                   help=f"attempts the backend pool works on at once (default {d.capacity})")
+    g.add_argument("--service-s", type=_POSITIVE, default=d.service_s,
+                   help=f"the pool's work per attempt (default {d.service_s:g})")
+    g.add_argument("--retry-delay-s", type=_POSITIVE, default=d.retry_delay_s,
+                   help="about how long a host waits after an error (default "
+                        f"{d.retry_delay_s:g})")
+    g.add_argument("--policy", type=_policy, default="collapsing",
+                   help=f"{' | '.join(POLICIES)} (default collapsing)")
+    g.add_argument("--seed", type=int, default=0, help="every random choice comes from it")
+
+
+def _scenario_flags(p: argparse.ArgumentParser) -> None:
+    _fleet_flags(p)
+    r = Recovery()
+    g = p.add_argument_group("the outage and the property")
+    g.add_argument("--outage-s", type=_SECONDS, default=3.0,
+                   help="how long the endpoint's record stays empty (default 3)")
+    g.add_argument("--warm-s", type=_SECONDS, default=1.0, help="health before it (default 1)")
+    g.add_argument("--after-s", type=_POSITIVE,
+                   help="how long to watch after the repair (default: --healthy-for-s plus one "
+                        "renewal period, lease-s / 2)")
+    g.add_argument("--healthy-for-s", type=_SECONDS, default=r.healthy_for_s,
+                   help=f"T: the property judges goodput from this long after the repair "
+                        f"(default {r.healthy_for_s:g})")
+    g.add_argument("--goodput-fraction", type=float, default=r.goodput_fraction,
+                   help="G, as a share of a healthy fleet's goodput (default "
+                        f"{r.goodput_fraction:g})")
+    g.add_argument("--sample-s", type=_POSITIVE, default=0.25, help="(default 0.25)")
+    g.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    g.add_argument("--svg", type=Path, metavar="PATH", help="also write the chart here")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    root = _Parser(prog=PROG, description="The second act: the lease fleet's metastable "
+                   "collapse after the DNS repair.", epilog=EXIT_STATUSES,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="the real processes", epilog=EXIT_STATUSES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _scenario_flags(run)
+    run.add_argument("--backends", type=_COUNT, default=2, help="backends sharing the capacity")
+    run.add_argument("--lbs", type=_COUNT, default=2, help="load balancers")
+    model = sub.add_parser("model", help="the same in virtual time", epilog=EXIT_STATUSES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    _scenario_flags(model)
+    boundary = sub.add_parser("boundary", help="outage x fleet size -> recovered or collapsed")
+    _fleet_flags(boundary)
+    boundary.set_defaults(policy=None)
+    boundary.add_argument("--policies", type=_policy, nargs="+", default=list(POLICIES),
+                          metavar="POLICY", help="(default: all of them)")
+    boundary.add_argument("--outages", type=_list(float, "seconds"),
+                          default=(0, 0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6))
+    boundary.add_argument("--fleet", type=_list(int, "fleet sizes"),
+                          default=tuple(range(40, 321, 40)))
+    boundary.add_argument("--healthy-for-s", type=_SECONDS, default=Recovery().healthy_for_s)
+    boundary.add_argument("--json", action="store_true")
+    boundary.add_argument("--svg", type=Path, metavar="PATH",
+                          help="write the maps here (one SVG per policy: PATH-<policy>.svg)")
+    manager = sub.add_parser("manager", help="the manager's own process (what run starts)")
+    _fleet_flags(manager)
+    manager.add_argument("--lb", action="append", required=True, metavar="URL",
+                         help="a load balancer's base URL (repeat for several)")
+    manager.add_argument("--duration-s", type=_POSITIVE, required=True,
+                         help="stop after this long")
+    manager.add_argument("--sample-s", type=_POSITIVE, default=0.25)
+    manager.add_argument("--stdin-commands", action="store_true",
+                         help="obey operators' commands (JSON lines) on stdin; stop at its end")
+    return root
+
+
+def params_from(args: argparse.Namespace) -> FleetParams:
+    return FleetParams(hosts=args.hosts, lease_s=args.lease_s, timeout_s=args.timeout_s,
+                       capacity=args.capacity, service_s=args.service_s,
+                       retry_delay_s=args.retry_delay_s)
+
+
+def scenario_from(args: argparse.Namespace) -> tuple[Scenario, Recovery]:
+    """The scenario and the property the flags describe (ParamError when they cannot work)."""
+    params = params_from(args)
+    prop = Recovery(args.healthy_for_s, args.goodput_fraction)
+    after_s = args.after_s if args.after_s is not None else prop.after_s(params)
+    scenario = Scenario(params=params, policy=policy_named(args.policy),
+                        outage_s=args.outage_s, warm_s=args.warm_s, after_s=after_s,
+                        seed=args.seed, sample_s=args.sample_s)
+    return scenario, prop
+
+
+class _Teller:
+    """Prints a series as it comes (JSON lines, or a table row a second), then the verdict."""
+
+    def __init__(self, hosts: int, as_json: bool, report: Report) -> None:
+        self._hosts = hosts
+        self._json = as_json
+        self._report = report
+        self._samples: list[Sample] = []
+        self._rows = 0
+
+    def sample(self, sample: Sample) -> None:
+        self._samples.append(sample)
+        if self._json:
+            self._report(json.dumps({"event": "sample", **sample.to_json()}))
+            return
+        rows = series_rows(Series(self._hosts, 0.0, 0.0, 0.0, tuple(self._samples)))
+        for row in rows[self._rows:len(rows) - 1]:  # the last row may still grow
+            self._report(row)
+        self._rows = len(rows) - 1
+
+    def end(self, series: Series, prop: Recovery, svg: Path | None) -> int:
+        verdict = prop.judge(series)
+        if self._json:
+            head = series.to_json()
+            del head["samples"]
+            self._report(json.dumps({"event": "series", **head}))
+            self._report(json.dumps({"event": "verdict", "recovered": verdict.recovered,
+                                     "goodput_per_s": verdict.goodput_per_s,
+                                     "floor_per_s": verdict.floor_per_s,
+                                     "recovery_s": verdict.recovery_s}))
+        else:
+            for row in series_rows(series)[self._rows:]:
+                self._report(row)
+            self._report(verdict.describe())
+        if svg is not None:
+            svg.write_text(series_svg(series), encoding="utf-8")
+        return EXIT_RECOVERED if verdict.recovered else EXIT_COLLAPSED
+
+
+def _tell(series: Series, prop: Recovery, args: argparse.Namespace, report: Report) -> int:
+    teller = _Teller(series.hosts, args.json, report)
+    if not args.json:
+        report(series.label)
+    for sample in series.samples:
+        teller.sample(sample)
+    return teller.end(series, prop, args.svg)
+
+
+async def _run_live(scenario: Scenario, prop: Recovery, args: argparse.Namespace,
+                    report: Report) -> int:
+    async with LiveStage(scenario.params, backends=args.backends, lbs=args.lbs) as stage:
+        fleet = stage.fleet
+        if args.json:
+            report(json.dumps({"event": "stage", **fleet.to_json()}))
+        else:
+            report(f"fake-dns on 127.0.0.1:{stage.dns_port} serving {fleet.endpoint}; "
+                   f"{len(fleet.backends)} backends ({', '.join(fleet.backend_addresses)}) "
+                   f"with {scenario.params.capacity} slots in all; load balancers "
+                   f"{', '.join(fleet.lb_urls)}")
+            report(f"{scenario.policy.name}, {scenario.params.hosts} hosts, outage "
+                   f"{scenario.outage_s:g} s (real run)")
+        teller = _Teller(scenario.params.hosts, args.json, report)
+        series = await stage.run(scenario, on_sample=teller.sample)
+    return teller.end(series, prop, args.svg)
+
+
+async def _manager(args: argparse.Namespace, report: Report) -> None:
+    params = params_from(args)
+
+    def ready(t0: float) -> None:
+        report(json.dumps({"event": "ready", "t0": t0, "params": params.to_json(),
+                           "policy": args.policy}))
+
+    live = LiveManager(params, policy_named(args.policy), args.lb, seed=args.seed,
+                       sample_s=args.sample_s, on_start=ready,
+                       on_counters=lambda c: report(encode_counters(c)))
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(live.run(args.duration_s))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    reader = asyncio.create_task(_commands(live, task)) if args.stdin_commands else None
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        if reader is not None:
+            reader.cancel()
+        report(json.dumps({"event": "stopped"}))
+
+
+async def _commands(live: LiveManager, task: asyncio.Task[None]) -> None:
+    """Operators' commands on stdin, one JSON object a line; its end stops the manager."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while line := (await reader.readline()).decode().strip():
+            try:
+                live.command(decode_command(line))
+            except ValueError as exc:
+                print(f"{PROG} manager: ignored a command: {exc}", file=sys.stderr, flush=True)
+    finally:
+        transport.close()
+        task.cancel()
+
+
+def _boundary(args: argparse.Namespace, report: Report) -> int:
+    params = params_from(args)
+    prop = Recovery(args.healthy_for_s)
+    for name in args.policies:
+        base = Scenario(params=params, policy=policy_named(name), seed=args.seed)
+        found = map_boundary(base, prop, args.outages, args.fleet)
+        if args.json:
+            report(json.dumps(found.to_json()))
+        else:
+            for line in boundary_grid(found):
+                report(line)
+            report("")
+        if args.svg is not None:
+            path = args.svg.with_name(f"{args.svg.stem}-{name}{args.svg.suffix or '.svg'}")
+            path.write_text(boundary_svg(found), encoding="utf-8")
+    return EXIT_RECOVERED
+
+
+def main(argv: Sequence[str] | None = None, report: Report | None = None) -> int:
+    """The command line; `report` receives every line of output (default: stdout)."""
+    out: Report = report or (lambda line: print(line, flush=True))
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "manager":
+            params_from(args)  # bad values are one line, before anything starts
+            asyncio.run(_manager(args, out))
+            return EXIT_RECOVERED
+        if args.command == "boundary":
+            return _boundary(args, out)
+        scenario, prop = scenario_from(args)
+        if args.command == "model":
+            return _tell(simulate(scenario), prop, args, out)
+        return asyncio.run(_run_live(scenario, prop, args, out))
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): nothing to say, and nobody to say it to
+    except (ParamError, LiveRunFailed, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
