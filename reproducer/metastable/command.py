@@ -165,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     boundary.add_argument("--outages", type=_list(float, "seconds"),
                           default=(0, 0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6))
     boundary.add_argument("--fleet", type=_list(int, "fleet sizes"),
-                          default=tuple(range(40, 321, 40)))
+                          default=tuple(range(40, 241, 40)))
     boundary.add_argument("--healthy-for-s", type=_SECONDS, default=Recovery().healthy_for_s)
+    boundary.add_argument("--times", action="store_true",
+                          help="show the seconds from the repair to every lease held")
     boundary.add_argument("--json", action="store_true")
     boundary.add_argument("--svg", type=Path, metavar="PATH",
                           help="write the maps here (one SVG per policy: PATH-<policy>.svg)")
@@ -315,7 +317,7 @@ def _boundary(args: argparse.Namespace, report: Report) -> int:
         if args.json:
             report(json.dumps(found.to_json()))
         else:
-            for line in boundary_grid(found):
+            for line in boundary_grid(found, times=args.times):
                 report(line)
             report("")
         if args.svg is not None:

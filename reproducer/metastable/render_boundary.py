@@ -14,17 +14,25 @@ from reproducer.metastable.svg import COLLAPSED, RECOVERED, esc, fmt, svg_open
 __all__ = ["boundary_grid", "boundary_svg"]
 
 
-def boundary_grid(boundary: BoundaryMap) -> list[str]:
-    """The map as lines of text: '#' collapsed, '.' recovered."""
-    width = max(4, *(len(fmt(o)) + 1 for o in boundary.outages_s))
-    lines = [f"{boundary.policy}: '#' collapsed, '.' recovered",
+def boundary_grid(boundary: BoundaryMap, *, times: bool = False) -> list[str]:
+    """The map as lines of text: '#' collapsed, '.' recovered; with `times`, a recovered cell
+    shows the seconds from the repair until every lease was held for good instead."""
+    def mark(outage_s: float, hosts: int) -> str:
+        cell = boundary.cell(outage_s, hosts)
+        if not cell.recovered:
+            return "#"
+        return "." if not times or cell.recovery_s is None else f"{cell.recovery_s:.1f}"
+
+    width = max(5 if times else 4, *(len(fmt(o)) + 1 for o in boundary.outages_s))
+    legend = ("seconds from the repair to every lease held ('.' not yet at the end of the "
+              "run), '#' collapsed" if times else "'#' collapsed, '.' recovered")
+    lines = [f"{boundary.policy}: {legend}",
              f"{'hosts':>6} | " + "".join(f"{fmt(o):>{width}}" for o in boundary.outages_s)
              + "   <- outage (s)"]
     lines.append("-" * 7 + "+" + "-" * (1 + width * len(boundary.outages_s)))
     for hosts in sorted(boundary.hosts, reverse=True):
-        marks = "".join(f"{'.' if boundary.cell(o, hosts).recovered else '#':>{width}}"
-                        for o in boundary.outages_s)
-        lines.append(f"{hosts:>6} | {marks}")
+        lines.append(f"{hosts:>6} | " + "".join(f"{mark(o, hosts):>{width}}"
+                                                for o in boundary.outages_s))
     return lines
 
 

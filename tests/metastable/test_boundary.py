@@ -66,6 +66,14 @@ def test_the_text_grid_puts_large_fleets_on_top_and_short_outages_on_the_left() 
     ]
 
 
+def test_the_text_grid_can_show_how_long_each_recovered_cell_took() -> None:
+    cells = (Cell(0.0, 10, True, 5.0, 0.0), Cell(2.5, 10, True, 5.0, 1.25),
+             Cell(0.0, 20, True, 9.0, 0.0), Cell(2.5, 20, False, 0.0, None))
+    grid = boundary_grid(BoundaryMap("admission", (0.0, 2.5), (10, 20), cells), times=True)
+
+    assert grid[3:] == ["    20 |   0.0    #", "    10 |   0.0  1.2"]
+
+
 def test_the_svg_is_one_cell_per_configuration_with_its_verdict_and_escaped_text(
         collapsing: BoundaryMap) -> None:
     odd = BoundaryMap("<b>&", collapsing.outages_s, collapsing.hosts, collapsing.cells)
