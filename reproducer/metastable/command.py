@@ -2,18 +2,21 @@
 
     python -m reproducer.metastable run [--policy P] [--hosts N] [--outage-s S] ... [--json]
     python -m reproducer.metastable model [the same flags]        (virtual time, no sockets)
-    python -m reproducer.metastable boundary [--policy P ...] [--outages 0,1,2] [--fleet 40,80]
+    python -m reproducer.metastable boundary [--policies P ...] [--outages 0,1,2] [--fleet 40,80]
+    python -m reproducer.metastable search [--policy P] [--shrink outage|fleet] [--max-examples N]
     python -m reproducer.metastable manager --lb URL [--lb URL] [fleet flags] --duration-s S
 
 `run` starts fake_dns, a fake_lb fleet and the manager as processes, empties the endpoint's
 record for --outage-s with real DNS UPDATEs, and prints the fleet's time series and whether it
 recovered; `model` prints what the model predicts for the same flags; `boundary` maps outage
-length x fleet size -> recovered or collapsed for each policy; `manager` is the manager's own
+length x fleet size -> recovered or collapsed for each policy; `search` lets Hypothesis find the
+smallest outage (or fleet) that leaves the policy stuck, shrunk; `manager` is the manager's own
 process (what `run` starts: JSON lines on stdout, operators' commands on stdin).
 
-Exit status (`EXIT_STATUSES`): 0 the fleet recovered (boundary, manager: ran); 1 the fleet
-collapsed: once DNS had been healthy for --healthy-for-s, goodput stayed below the floor; 2 a bad
-flag or a process that could not start (one line on stderr); 130 interrupted.
+Exit status (`EXIT_STATUSES`): 0 the fleet recovered (search: from everything explored;
+boundary, manager: ran); 1 the fleet collapsed: once DNS had been healthy for --healthy-for-s,
+goodput stayed below the floor (search: a configuration that collapses was found); 2 a bad flag
+or a process that could not start (one line on stderr); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from reproducer.metastable.recovery import Recovery
 from reproducer.metastable.render_boundary import boundary_grid, boundary_svg
 from reproducer.metastable.render_series import series_rows, series_svg
 from reproducer.metastable.scenario import Scenario
+from reproducer.metastable.search import Budget, Shrink, Space, search
 from reproducer.metastable.series import Sample, Series
 from reproducer.metastable.simulation import simulate
 
@@ -50,9 +54,10 @@ PROG = "python -m reproducer.metastable"
 
 EXIT_STATUSES = """\
 exit status:
-  0    run, model: the fleet recovered; boundary, manager: it ran
+  0    run, model: the fleet recovered; search: from every configuration explored;
+       boundary, manager: it ran
   1    run, model: the fleet collapsed (goodput stayed below the floor once DNS had been
-       healthy for --healthy-for-s)
+       healthy for --healthy-for-s); search: found a configuration that collapses
   2    nothing was judged: a bad flag, or a process that could not start (one line on stderr)
   130  interrupted (Ctrl-C)"""
 
@@ -172,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     boundary.add_argument("--json", action="store_true")
     boundary.add_argument("--svg", type=Path, metavar="PATH",
                           help="write the maps here (one SVG per policy: PATH-<policy>.svg)")
+    finder = sub.add_parser("search", help="Hypothesis: the smallest outage that leaves it stuck",
+                            epilog=EXIT_STATUSES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    _fleet_flags(finder)
+    finder.add_argument("--shrink", choices=[s.value for s in Shrink], default="outage",
+                        help="shrink towards the shortest outage (the largest viable fleet) or "
+                             "the smallest fleet (the longest outage) (default outage)")
+    finder.add_argument("--max-outage-s", type=_POSITIVE, default=6.0)
+    finder.add_argument("--max-examples", type=_COUNT, default=Budget().max_examples)
+    finder.add_argument("--healthy-for-s", type=_SECONDS, default=Recovery().healthy_for_s)
     manager = sub.add_parser("manager", help="the manager's own process (what run starts)")
     _fleet_flags(manager)
     manager.add_argument("--lb", action="append", required=True, metavar="URL",
@@ -308,6 +323,24 @@ async def _commands(live: LiveManager, task: asyncio.Task[None]) -> None:
         task.cancel()
 
 
+def _search(args: argparse.Namespace, report: Report) -> int:
+    params = params_from(args)
+    space = Space.viable(params, max_outage_s=args.max_outage_s)
+    base = Scenario(params=params, policy=policy_named(args.policy), seed=args.seed)
+    result = search(base, Recovery(args.healthy_for_s), space, Shrink(args.shrink),
+                    Budget(max_examples=args.max_examples, seed=args.seed))
+    report(f"{args.policy}: outages of 0-{space.max_outage_s:g} s, fleets of {space.min_hosts}-"
+           f"{space.max_hosts} hosts (those the pool can keep without an outage)")
+    if result.found is None:
+        report(f"recovered from every configuration explored ({result.examples})")
+        return EXIT_RECOVERED
+    found = result.found
+    report(f"stuck after an outage of {found.outage_s:g} s with {found.hosts} hosts, shrunk "
+           f"towards the smallest {args.shrink} ({result.examples} configurations run)")
+    report(found.verdict.describe())
+    return EXIT_COLLAPSED
+
+
 def _boundary(args: argparse.Namespace, report: Report) -> int:
     params = params_from(args)
     prop = Recovery(args.healthy_for_s)
@@ -337,6 +370,8 @@ def main(argv: Sequence[str] | None = None, report: Report | None = None) -> int
             return EXIT_RECOVERED
         if args.command == "boundary":
             return _boundary(args, out)
+        if args.command == "search":
+            return _search(args, out)
         scenario, prop = scenario_from(args)
         if args.command == "model":
             return _tell(simulate(scenario), prop, args, out)

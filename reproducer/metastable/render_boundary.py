@@ -65,6 +65,11 @@ def boundary_svg(boundary: BoundaryMap, *, element_id: str = "second-act-boundar
     for c, outage in enumerate(boundary.outages_s):
         out.append(f'<text x="{_LEFT + c * _CELL_W + _CELL_W / 2}" y="{axis_y + 16}" '
                    f'text-anchor="middle">{fmt(outage)}</text>')
+    legend_x = _LEFT + columns * _CELL_W - 200
+    out.append(f'<rect x="{legend_x}" y="10" width="12" height="12" fill="{RECOVERED}"/>'
+               f'<text x="{legend_x + 16}" y="20">recovered</text>'
+               f'<rect x="{legend_x + 100}" y="10" width="12" height="12" fill="{COLLAPSED}"/>'
+               f'<text x="{legend_x + 116}" y="20">collapsed</text>')
     out.append(f'<text x="{_LEFT + columns * _CELL_W / 2}" y="{height - 12}" '
                'text-anchor="middle">outage length (s)</text>'
                f'<text transform="translate(16 {_TOP + rows * _CELL_H / 2}) rotate(-90)" '

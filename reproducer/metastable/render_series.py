@@ -41,6 +41,7 @@ def series_rows(series: Series, every_s: float = 1.0) -> list[str]:
 
 
 _W = 900
+_HALO = 'stroke="white" stroke-width="3" paint-order="stroke"'  # legible over the lines
 _LEFT, _RIGHT, _TOP, _GAP, _PANEL, _BOTTOM = 70, 20, 40, 26, 130, 44
 
 
@@ -83,7 +84,8 @@ def series_svg(series: Series, *, element_id: str = "second-act-series") -> str:
         x = sx(event.t_s)
         out.append(f'<line x1="{x}" x2="{x}" y1="{_TOP - 6}" y2="{bottom}" stroke="#212529" '
                    f'stroke-dasharray="4 3"><title>{esc(event.label)}</title></line>'
-                   f'<text x="{x + 3}" y="{_TOP - 8}" font-size="11">{esc(event.label)}</text>')
+                   f'<text x="{x + 3}" y="{_TOP - 8}" font-size="11" {_HALO}>'
+                   f"{esc(event.label)}</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -118,6 +120,6 @@ def _panel(samples: Sequence[Sample], sx: Callable[[float], float], y0: float, t
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                    f'points="{" ".join(points)}"><title>{esc(name)}</title></polyline>'
                    f'<rect x="{_LEFT + 8 + offset * 330}" y="{y0 + 6}" width="12" height="12" '
-                   f'fill="{colour}"/><text x="{_LEFT + 24 + offset * 330}" y="{y0 + 16}">'
-                   f"{esc(name)}</text>")
+                   f'fill="{colour}"/><text x="{_LEFT + 24 + offset * 330}" y="{y0 + 16}" '
+                   f'{_HALO}>{esc(name)}</text>')
     return "".join(out)

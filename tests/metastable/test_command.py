@@ -107,6 +107,23 @@ def test_the_boundary_prints_a_grid_per_policy_and_writes_one_svg_each(tmp_path:
                                                           "map-collapsing.svg"]
 
 
+def test_the_search_reports_the_shrunk_configuration_and_exits_1_when_it_finds_one() -> None:
+    status, lines = run_main(["search", "--policy", "collapsing", "--shrink", "fleet"])
+
+    assert status == 1
+    assert lines[:2] == [
+        "collapsing: outages of 0-6 s, fleets of 10-247 hosts (those the pool can keep without "
+        "an outage)",
+        "stuck after an outage of 6 s with 90 hosts, shrunk towards the smallest fleet (30 "
+        "configurations run)"]
+
+
+def test_the_search_exits_0_when_the_policy_recovers_from_everything_explored() -> None:
+    status, lines = run_main(["search", "--policy", "admission", "--max-examples", "20"])
+
+    assert (status, lines[-1]) == (0, "recovered from every configuration explored (20)")
+
+
 def test_the_manager_process_reports_ready_then_counters_then_stops_by_itself() -> None:
     # Nothing listens on port 1: every attempt fails fast, and the manager keeps going.
     proc = subprocess.run(
