@@ -4,13 +4,16 @@ Every cell is one virtual-time run of the same base scenario with that outage an
 hosts, judged by the recovery property. The map is data (`BoundaryMap`, JSON both ways); the
 renderers in `render_boundary.py` draw it as a text grid or an SVG.
 
-Why the boundary has this shape (the collapsing policy; see docs/second-act.md): a host whose
-renewal falls due during the outage keeps retrying, so when DNS comes back about
-hosts * min(1, outage / renewal period) hosts ask at once. If the pool cannot serve that burst
-within a timeout, the surplus times out and is queued again while its dead copies are still
-served: once the queue's wait exceeds the timeout, nothing succeeds any more. That stays so
-whenever the whole fleet, retrying once per timeout, asks more than the pool serves
-(hosts / timeout_s > capacity / service_s): then the collapse outlives the outage.
+Why the boundary has this shape (the collapsing policy; docs/second-act.md has the numbers): a
+host whose renewal falls due during the outage keeps retrying, so when DNS comes back about
+hosts * min(1, outage / renewal period) hosts ask within a retry delay. The pool serves some of
+them in time, and every success takes a host out of the loop; the surplus times out and is queued
+again while its dead copies stay in line. If the surplus is large enough, the queue's wait passes
+the timeout before enough hosts get out, and from then on nothing the pool serves is alive. That
+state sustains itself (the HotOS paper's sustaining effect) because the hosts stuck in it ask
+for more than the pool serves: hosts / timeout_s > capacity / (service_s + rtt_s). So a fleet
+needs both a large enough trigger and a large enough load to stay down: a short outage tips
+only the largest fleets, and small fleets survive any outage.
 """
 
 from __future__ import annotations
