@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 ## reproduce: the whole outage, live, in one command
 reproduce: $(RUNTIME)
