@@ -33,11 +33,13 @@ class ServerProcess:
 
     `journal`: the server records every committed update there (`--journal`; read it back with
     `fake_dns.read_journal`). `stderr_path`: where its log goes (appended); when it does not
-    start, the end of that log is in the error.
+    start, the end of that log is in the error. `env` is added to the environment; `cwd` is
+    the server's working directory (`python -m` looks for the package there first).
     """
 
     def __init__(self, args: Sequence[str], *, journal: Path | None = None,
-                 stderr_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+                 stderr_path: Path | None = None, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.args = list(args)
         if not any(a == "--listen" or a.startswith("--listen=") for a in self.args):
             self.args += ["--listen", "127.0.0.1:0"]
@@ -46,6 +48,7 @@ class ServerProcess:
         self.journal = journal
         self._stderr_path = stderr_path
         self._env = env
+        self._cwd = cwd
         self.process: subprocess.Popen[str] | None = None
         self.host = ""
         self.port = 0
@@ -71,7 +74,8 @@ class ServerProcess:
                 stderr = stack.enter_context(open(self._stderr_path, "ab"))
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "fake_dns", *self.args], stdout=subprocess.PIPE,
-                stderr=stderr, text=True, env={**os.environ, **(self._env or {})})
+                stderr=stderr, text=True, env={**os.environ, **(self._env or {})},
+                cwd=self._cwd)
         assert self.process.stdout is not None
         # The server prints its line once bound, or exits; readline returns either way.
         line = self.process.stdout.readline()
