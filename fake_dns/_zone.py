@@ -12,7 +12,17 @@ Theory of operation
   committed together; the SOA serial goes up by one when the zone content changed (§3.6).
 - Rule 3: every committed update that changed something is appended to the change log, and each
   subscriber is called synchronously with the `CommittedUpdate` (serial, key name, changes).
-  Subscribers must not raise; the journal and the race's timeline are subscribers.
+  Subscribers must not raise; the answer cache and the race's timeline are subscribers.
+- Rule 4, write-ahead: rule 2's copies are the update's whole effect, and the zone itself is
+  not touched until they are installed. Between the two, `apply()` hands the prospective
+  `CommittedUpdate` to the store's durable log (`set_durable_log`: the journal), which returns
+  once it is on disk. If it raises `OSError` (a full disk, EFBIG, EIO), `apply()` answers
+  SERVFAIL (RFC 2136 §2.2: "an internal failure ... for example an operating system error")
+  and the zone, the change log and the subscribers are exactly as before. So nothing is
+  served, cached or answered as committed that is not durable, whoever the writer is: every
+  writer (an RFC 2136 UPDATE, any other API's batch) goes through `apply()`.
+- Rule 5, size: loading n records costs O(n) whatever their names; an update costs time linear
+  in the size of the RRsets it touches (they are immutable tuples, copied on write).
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ log = logging.getLogger("fake_dns.zone")
 # RFC 2136 §3.4.1.2: meta-types that may not appear in an add; AXFR/MAILA/MAILB not in deletes.
 _META_TYPES = frozenset({"ANY", "AXFR", "IXFR", "MAILA", "MAILB", "OPT", "TSIG", "TKEY"})
 _MAX_CNAME_CHAIN = 16
+# The types that may share a name with a CNAME (RFC 2181 §10.1; RFC 4035 §2.5 for DNSSEC).
+_CNAME_NEUTRAL_TYPES = frozenset({"CNAME", "RRSIG", "NSEC", "NSEC3", "KEY"})
 
 # name -> rtype -> (ttl, rdatas in insertion order)
 RRsetMap = dict[str, tuple[int, tuple[str, ...]]]
@@ -68,13 +80,29 @@ class UpdateResult:
     committed: CommittedUpdate | None = None
 
 
-def _same_content(before: dict[str, RRsetMap], nodes: dict[str, RRsetMap],
+def _same_content(before: dict[str, RRsetMap], after: dict[str, RRsetMap],
                   names: set[str]) -> bool:
-    """True when every name in `names` holds the same RRsets (as sets, with TTLs) as before."""
-    def content(node: RRsetMap | None) -> dict[str, tuple[int, frozenset[str]]]:
-        return {t: (ttl, frozenset(rdatas)) for t, (ttl, rdatas) in (node or {}).items()}
+    """True when every name in `names` holds the same RRsets (as sets, with TTLs) as before.
 
-    return all(content(before.get(n)) == content(nodes.get(n)) for n in names)
+    O(1) per RRset unless it kept its size and TTL but changed (RRsets hold no duplicates, so
+    a new size is a new set): adding one record to a big RRset does not compare it whole.
+    """
+    for name in names:
+        old, new = before.get(name) or {}, after.get(name) or {}
+        if old.keys() != new.keys():
+            return False
+        for rtype, (ttl, rdatas) in old.items():
+            new_ttl, new_rdatas = new[rtype]
+            if rdatas is new_rdatas and ttl == new_ttl:
+                continue
+            if ttl != new_ttl or len(rdatas) != len(new_rdatas) or \
+                    frozenset(rdatas) != frozenset(new_rdatas):
+                return False
+    return True
+
+
+def _serial_of(apex: RRsetMap) -> int:
+    return int(apex["SOA"][1][0].split()[2])
 
 
 def _serial_gt(a: int, b: int) -> bool:
@@ -91,20 +119,35 @@ class Zone:
 
     def __init__(self, origin: str, soa: RR, records: Iterable[RR] = ()) -> None:
         self.origin = canonical_name(origin)
-        self.nodes: dict[str, RRsetMap] = {}
         if soa.rtype != "SOA" or soa.name != self.origin:
             raise ValueError(
                 f"zone {self.origin}: the SOA must be at the apex, got {soa.to_text()}")
-        self._put(soa)
+        # Gather each RRset as a dict (an ordered set: O(1) per record), then freeze it into a
+        # tuple once (rule 5); appending to a tuple per record made n records at one name O(n²).
+        staged: dict[str, dict[str, tuple[int, dict[str, None]]]] = {
+            self.origin: {"SOA": (soa.ttl, {soa.rdata: None})}}
         for rr in records:
             if not _in_zone(rr.name, self.origin):
                 raise ValueError(f"record {rr.to_text()} is outside zone {self.origin}")
             if rr.rtype == "SOA":
                 if rr.name != self.origin:
                     raise ValueError(f"zone {self.origin}: SOA not at the apex: {rr.to_text()}")
-                self.nodes[self.origin]["SOA"] = (rr.ttl, (rr.rdata,))
+                staged[self.origin]["SOA"] = (rr.ttl, {rr.rdata: None})
                 continue
-            self._put(rr)
+            node = staged.setdefault(rr.name, {})
+            _ttl, rdatas = node.get(rr.rtype, (rr.ttl, {}))
+            rdatas[rr.rdata] = None
+            # RFC 2181 §5.2: all RRs of an RRset share one TTL; the newest wins.
+            node[rr.rtype] = (rr.ttl, rdatas)
+        self.nodes: dict[str, RRsetMap] = {
+            name: {rtype: (ttl, tuple(rdatas)) for rtype, (ttl, rdatas) in node.items()}
+            for name, node in staged.items()}
+        for name, rrsets in self.nodes.items():
+            if "CNAME" in rrsets and rrsets.keys() - _CNAME_NEUTRAL_TYPES:
+                # RFC 2181 §10.1: a name with a CNAME has no other data (DNSSEC's aside).
+                others = ", ".join(sorted(rrsets.keys() - _CNAME_NEUTRAL_TYPES))
+                raise ValueError(f"zone {self.origin}: {name} has a CNAME and other data "
+                                 f"({others})")
 
     @classmethod
     def empty(cls, origin: str, *, ns: str | None = None, ttl: int = 3600,
@@ -117,14 +160,6 @@ class Zone:
         soa = RR.make(origin, "SOA", ttl,
                       f"{ns} hostmaster.{prefix} {serial} 3600 600 86400 60")
         return cls(origin, soa, [RR.make(origin, "NS", ttl, ns), *records])
-
-    def _put(self, rr: RR) -> None:
-        node = self.nodes.setdefault(rr.name, {})
-        _ttl, rdatas = node.get(rr.rtype, (rr.ttl, ()))
-        if rr.rdata not in rdatas:
-            rdatas = (*rdatas, rr.rdata)
-        # RFC 2181 §5.2: all RRs of an RRset share one TTL; the newest wins.
-        node[rr.rtype] = (rr.ttl, rdatas)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -212,15 +247,17 @@ class ZoneStore:
         self.zones: dict[str, Zone] = {}
         self.change_log: list[CommittedUpdate] = []
         self._subscribers: list[Callable[[CommittedUpdate], None]] = []
+        self._durable_log: Callable[[CommittedUpdate], None] | None = None
         for zone in zones:
             self.add_zone(zone)
 
     def branch(self, names: Iterable[str]) -> ZoneStore:
         """A cheap copy for applying one more update without touching this store: it shares
         every node with this store except those of `names` and each zone's apex (the SOA
-        serial), which are copied, because `apply` changes nodes in place. Only an update that
-        changes nothing but `names` may be applied to the copy. It has no change log and no
-        subscribers (a model checker's branch, not a second server)."""
+        serial), which are copied. (`apply` replaces the nodes it changes rather than changing
+        them in place, so the copies are a second safeguard.) Only an update that changes
+        nothing but `names` may be applied to the copy. It has no change log, no subscribers
+        and no durable log (a model checker's branch, not a second server)."""
         wanted = {canonical_name(n) for n in names}
         store = ZoneStore()
         for origin, zone in self.zones.items():
@@ -247,6 +284,15 @@ class ZoneStore:
                 self._subscribers.remove(callback)
 
         return unsubscribe
+
+    def set_durable_log(self, write: Callable[[CommittedUpdate], None] | None) -> None:
+        """Make every commit durable before it takes effect (rule 4): `write` is called with
+        each update about to commit and returns once it is on stable storage, or raises
+        `OSError`, and then the update does not commit (SERVFAIL). One per store; None
+        removes it."""
+        if write is not None and self._durable_log is not None:
+            raise ValueError("this store already has a durable log")
+        self._durable_log = write
 
     def find_zone(self, name: str) -> Zone | None:
         """The zone with the longest origin that contains `name` (canonical), or None."""
@@ -283,14 +329,24 @@ class ZoneStore:
             rcode, reason = failure
             log.debug("update of %s refused: %s %s", zone.origin, rcode.name, reason)
             return UpdateResult(rcode, serial, reason)
-        changed = self._commit(zone, update.changes)
+        nodes, changed = self._commit(zone, update.changes)
         if not changed:
             return UpdateResult(Rcode.NOERROR, serial)
-        committed = CommittedUpdate(zone.origin, zone.serial, key_name, tuple(changed))
+        committed = CommittedUpdate(zone.origin, _serial_of(nodes[zone.origin]), key_name,
+                                    tuple(changed))
+        if self._durable_log is not None:
+            try:
+                self._durable_log(committed)
+            except OSError as exc:  # rule 4: not durable, so not committed
+                return UpdateResult(Rcode.SERVFAIL, serial,
+                                    f"not committed: {exc.strerror or exc}")
+        zone.nodes.update(nodes)
+        for name in {change.name for change in changed} - nodes.keys():
+            zone.nodes.pop(name, None)
         self.change_log.append(committed)
         for callback in list(self._subscribers):
             callback(committed)
-        return UpdateResult(Rcode.NOERROR, zone.serial, committed=committed)
+        return UpdateResult(Rcode.NOERROR, committed.serial, committed=committed)
 
     @staticmethod
     def _check_prerequisites(zone: Zone, update: Update) -> tuple[Rcode, str] | None:
@@ -343,17 +399,20 @@ class ZoneStore:
         return None
 
     @staticmethod
-    def _commit(zone: Zone, changes: tuple[Change, ...]) -> list[Change]:
-        """RFC 2136 §3.4.2; returns the changes that actually changed the zone.
+    def _commit(zone: Zone, changes: tuple[Change, ...]) -> tuple[dict[str, RRsetMap],
+                                                                    list[Change]]:
+        """RFC 2136 §3.4.2 on copies (rule 2): returns the nodes of the names the update
+        touches as they are after it, the apex always among them (a name missing from them
+        has no records left), and the changes that actually changed the zone. The zone itself
+        is not touched (rule 4): `apply` installs the copies.
 
         An update whose changes cancel out (add X, then delete X) leaves the zone as it was:
-        it is then no change at all (no serial bump, no change-log entry), and the RRsets are
-        restored exactly, order included.
+        it is then no change at all (no serial bump, no change-log entry).
         """
-        nodes = zone.nodes
         apex = zone.origin
         # Shallow copies suffice: the engine replaces RRset tuples, never mutates them.
-        before = {ch.name: dict(nodes[ch.name]) for ch in changes if ch.name in nodes}
+        nodes = {name: dict(zone.nodes[name]) for name in {ch.name for ch in changes} | {apex}
+                 if name in zone.nodes}
         done: list[Change] = []
         for ch in changes:
             node = nodes.get(ch.name)
@@ -367,7 +426,7 @@ class ZoneStore:
                     if ch.name != apex:
                         continue
                     new_serial = int(ch.rdata.split()[2])
-                    if not _serial_gt(new_serial, zone.serial):
+                    if not _serial_gt(new_serial, _serial_of(nodes[apex])):
                         continue  # §3.4.2.2: ignored unless greater (RFC 1982 arithmetic)
                     node = nodes[apex]
                     node["SOA"] = (ch.ttl, (ch.rdata,))
@@ -421,20 +480,14 @@ class ZoneStore:
                     if not node:
                         del nodes[ch.name]
                 done.append(ch)
-        if done and _same_content(before, nodes, {ch.name for ch in changes}):
-            for name in {ch.name for ch in changes}:
-                if name in before:
-                    nodes[name] = before[name]
-                else:
-                    nodes.pop(name, None)
-            done = []
-        if done:
-            soa = zone.soa
-            fields = soa.rdata.split()
-            if not any(c.rtype == "SOA" and c.kind is ChangeKind.ADD for c in done):
-                fields[2] = str((int(fields[2]) + 1) % 2**32)  # RFC 1982 serial arithmetic
-                nodes[apex]["SOA"] = (soa.ttl, (" ".join(fields),))
-        return done
+        if done and _same_content(zone.nodes, nodes, {ch.name for ch in changes}):
+            return {}, []
+        if done and not any(c.rtype == "SOA" and c.kind is ChangeKind.ADD for c in done):
+            ttl, (rdata,) = nodes[apex]["SOA"]
+            fields = rdata.split()
+            fields[2] = str((int(fields[2]) + 1) % 2**32)  # RFC 1982 serial arithmetic
+            nodes[apex]["SOA"] = (ttl, (" ".join(fields),))
+        return nodes, done
 
     @staticmethod
     def _delete_name(nodes: dict[str, RRsetMap], name: str, apex: str,
