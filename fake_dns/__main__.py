@@ -77,8 +77,11 @@ def _parser() -> argparse.ArgumentParser:
                         "boto3 and the AWS CLI with AWS_ENDPOINT_URL_ROUTE_53=http://HOST:PORT "
                         "and any credentials (port 0 = any free)")
     p.add_argument("--journal", type=Path, metavar="PATH",
-                   help="append each committed update here (fsync'd before it is answered) "
-                        "and replay it at start")
+                   help="write each update here (fsync'd before it commits; SERVFAIL when "
+                        "it cannot be written) and replay it at start")
+    p.add_argument("--journal-repair", action="store_true",
+                   help="when a journal line is damaged, start from the lines before it and "
+                        "move it and the rest to PATH.damaged (nothing is deleted)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
     return p
@@ -141,7 +144,10 @@ async def _serve(server: DNSServer, route53: tuple[str, int] | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.journal_repair and args.journal is None:
+        parser.error("--journal-repair needs --journal PATH")
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -154,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "no TSIG key given (--tsig-key, --tsig-key-file or $%s): every DNS UPDATE will be "
             "refused", ENV_KEY)
     host, port = args.listen
-    server = DNSServer(store, host, port, tsig_keys=keys, journal=args.journal)
+    server = DNSServer(store, host, port, tsig_keys=keys, journal=args.journal,
+                       journal_repair=args.journal_repair)
     try:
         asyncio.run(_serve(server, args.route53))
     except _ListenError as exc:

@@ -17,8 +17,10 @@ Theory of operation
   afresh.
 - Rule 3, updates: TSIG is checked first (RFC 8945 §5.2), then the whole update is checked and
   applied by `ZoneStore.apply` in one synchronous call, and the answer is signed with the
-  request's key. Anything that subscribes to the store (the journal) has run by the time this
-  returns, hence before the answer can be sent.
+  request's key. The journal has written and fsync'd the update before `apply` commits it, and
+  every subscriber (this answer cache) has run by the time it returns, hence before the answer
+  can be sent. An update the journal could not write is answered SERVFAIL and changed
+  nothing, so the cache never holds data that is not committed.
 """
 
 from __future__ import annotations
@@ -257,7 +259,9 @@ class Responder:
             # RFC 8945 §5.3.2: BADKEY and BADSIG answers are unsigned (empty MAC).
             return sign(unsigned, tsig.key_name, None, now, error=error)[0]
         result = self.store.apply(update, tsig.key_name)
-        if not log.isEnabledFor(logging.INFO):
+        if result.rcode == Rcode.SERVFAIL:
+            log.warning("update of %s answered SERVFAIL: %s", update.zone, result.reason)
+        elif not log.isEnabledFor(logging.INFO):
             pass
         elif result.committed is not None:
             log.info("update of %s committed, serial %d, key %s: %s", update.zone,

@@ -76,13 +76,14 @@ class DNSServer:
     """An authoritative DNS server for `store` on UDP and TCP, same host and port.
 
     `tsig_keys` maps key names to HMAC-SHA256 secrets; updates must be signed with one of them.
-    `journal`, when given, is replayed at start and receives every committed update (fsync'd)
-    before the update is answered.
+    `journal`, when given, is replayed at start and then writes every update (fsync'd) before
+    the update commits (the store's durable log); `journal_repair` sets damaged journal lines
+    aside instead of refusing to start.
     """
 
     def __init__(self, store: ZoneStore, host: str = "127.0.0.1", port: int = 0,
                  tsig_keys: Mapping[str, bytes] | None = None, journal: Path | None = None, *,
-                 clock: Callable[[], float] = time.time,
+                 journal_repair: bool = False, clock: Callable[[], float] = time.time,
                  max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
                  tcp_idle_timeout_s: float = 10.0, max_tcp_connections: int = 256) -> None:
         self.store = store
@@ -90,7 +91,7 @@ class DNSServer:
         self.port = port
         self._requested_port = port
         self._keys = {canonical_name(name): secret for name, secret in (tsig_keys or {}).items()}
-        self._journal = Journal(journal) if journal is not None else None
+        self._journal = Journal(journal, repair=journal_repair) if journal is not None else None
         self._clock = clock
         self._max_udp_payload = max_udp_payload
         self._tcp_idle_timeout_s = tcp_idle_timeout_s
@@ -99,7 +100,7 @@ class DNSServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tcp_tasks: set[asyncio.Task[None]] = set()
-        self._unsubscribe_journal: Callable[[], None] | None = None
+        self._durable_log_set = False
 
     async def __aenter__(self) -> DNSServer:
         await self.start()
@@ -117,7 +118,8 @@ class DNSServer:
         if self._journal is not None:
             self._journal.replay(self.store)
             self._journal.open()
-            self._unsubscribe_journal = self.store.subscribe(self._journal.append)
+            self.store.set_durable_log(self._journal.append)
+            self._durable_log_set = True
         self._responder = Responder(self.store, self._keys, self._clock,
                                     max_udp_payload=self._max_udp_payload)
         try:
@@ -174,9 +176,9 @@ class DNSServer:
         if self._responder is not None:
             self._responder.close()
             self._responder = None
-        if self._unsubscribe_journal is not None:
-            self._unsubscribe_journal()
-            self._unsubscribe_journal = None
+        if self._durable_log_set:
+            self.store.set_durable_log(None)
+            self._durable_log_set = False
         if self._journal is not None:
             self._journal.close()
 

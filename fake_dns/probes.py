@@ -341,7 +341,7 @@ def refused_updates(run: _Run, updates: int) -> None:
             return answered
 
         run.results["refused"] = asyncio.run(send())
-        after, tracebacks = run.server_log()
+    after, tracebacks = run.server_log()  # after the server stopped: its last lines included
     run.results.update(log_lines=after - before, tracebacks=tracebacks)
 
 
@@ -379,16 +379,15 @@ def disk_full(run: _Run, updates: int, room_lines: int) -> None:
                 # The zone as UDP (cached) and TCP see it after the failures:
                 last = max(outcome)
                 udp = await client.query(f"d{last}.{ZONE}", "A")
+                tail = journal.read_bytes()[-1:]
+                run.results["journal_ends_in_a_whole_line"] = tail == b"\n"
                 resource.prlimit(server.pid, resource.RLIMIT_FSIZE,
                                  (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
                 await send(client, updates)
                 return ("present" if udp.answer else "absent"), outcome[last]
 
         seen, last_outcome = asyncio.run(phase_one())
-        run.results["last_failed_update_served_over_udp"] = \
-            f"{seen} (its answer: {last_outcome})"
-        text = journal.read_bytes()
-        run.results["journal_ends_with_newline"] = text.endswith(b"\n")
+        run.results["last_update_over_udp"] = f"{seen} (its answer: {last_outcome})"
         server.kill()
     for name in ("NOERROR", "SERVFAIL", "no_answer"):
         run.results[name] = sum(1 for v in outcome.values() if v == name)
@@ -462,6 +461,8 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--server-pythonpath", type=Path, metavar="DIR",
                    help="run the server from the fake_dns package in DIR")
+    p.add_argument("--keep-log", type=Path, metavar="PATH",
+                   help="copy the server's stderr here at the end")
     sub = p.add_subparsers(dest="probe", required=True)
     s = sub.add_parser("accept-burst", help="many TCP connections at once, low fd limit")
     s.add_argument("--connections", type=int, default=3000)
@@ -522,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
                 big_tcp_answer(run, args.records)
         print(args.probe + ": " + " ".join(f"{k}={v}" for k, v in run.results.items()),
               flush=True)
+        log_file = run.workdir / "server.log"
+        if args.keep_log is not None and log_file.exists():
+            args.keep_log.write_bytes(log_file.read_bytes())
     return 0
 
 
