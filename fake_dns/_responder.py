@@ -21,6 +21,14 @@ Theory of operation
   every subscriber (this answer cache) has run by the time it returns, hence before the answer
   can be sent. An update the journal could not write is answered SERVFAIL and changed
   nothing, so the cache never holds data that is not committed.
+- Rule 4, size: no answer is longer than its transport allows. Over UDP the limit is 512 bytes
+  or the client's EDNS payload size; over TCP it is the 65,535 bytes a two-byte length can
+  frame (RFC 1035 §4.2.2). An answer over the limit is sent with TC set and no records
+  (RFC 2181 §9: TC when a required RRset could not be included whole). Over TCP that tells the
+  client the truth, that the RRset cannot be sent in one message, where SERVFAIL would say the
+  server failed and send it to retry elsewhere.
+- Rule 5, logs: refused, malformed and uncommitted UPDATEs are logged through a `LogLimiter`,
+  a few lines per kind per window, so a flood of them cannot flood the log.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from functools import lru_cache
 import dnslib
 from dns.rcode import Rcode
 
+from fake_dns._ratelimit import LogLimiter
 from fake_dns._records import RR
 from fake_dns._tsig import TsigError, TsigRecord, find_tsig, sign, verify
 from fake_dns._wire import (
@@ -57,6 +66,8 @@ log = logging.getLogger("fake_dns.server")
 # RFC 6891 §6.2.5 and the DNS Flag Day 2020 advice: 1232 bytes avoids IP fragmentation.
 DEFAULT_MAX_UDP_PAYLOAD = 1232
 _CLASSIC_UDP_LIMIT = 512  # RFC 1035 §4.2.1, without EDNS(0)
+_TCP_LIMIT = 65535  # RFC 1035 §4.2.2: the two-byte length prefix
+_TSIG_ROOM = 512  # room left for the TSIG RR of a signed answer (RFC 8945 §4.2)
 _CACHE_LIMIT = 65536
 _CLASS_IN = 1
 _CLASS_ANY = 255
@@ -85,10 +96,12 @@ class Responder:
 
     def __init__(self, store: ZoneStore, tsig_keys: Mapping[str, bytes],
                  clock: Callable[[], float], *,
-                 max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD) -> None:
+                 max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
+                 log_limiter: LogLimiter | None = None) -> None:
         self.store = store
         self._keys = dict(tsig_keys)
         self._clock = clock
+        self._limited = log_limiter or LogLimiter(log)
         self._max_udp_payload = max_udp_payload
         self._udp_cache: dict[bytes, bytes] = {}
         self._tcp_cache: dict[bytes, bytes] = {}
@@ -212,8 +225,10 @@ class Responder:
                 udp_limit: int | None, result: LookupResult | None = None,
                 qname: str = "") -> bytes:
         packed = bytes(reply.pack())
-        if not tcp and udp_limit is not None and len(packed) > udp_limit:
-            # RFC 2181 §9 / RFC 7766 §4: too big for UDP: no records, TC set, retry over TCP.
+        limit = _TCP_LIMIT - (_TSIG_ROOM if tsig is not None else 0) if tcp else udp_limit
+        if limit is not None and len(packed) > limit:
+            # Rule 4, RFC 2181 §9 / RFC 7766 §4: too big: no records, TC set (over UDP: retry
+            # over TCP; over TCP: the RRset cannot be sent whole in one message).
             truncated = dnslib.DNSRecord(dnslib.DNSHeader(id=reply.header.id,
                                                           bitmap=reply.header.bitmap, tc=1),
                                          q=reply.q)
@@ -238,18 +253,20 @@ class Responder:
             msg = parse_message(wire)
             tsig = find_tsig(msg)
         except WireError as exc:
-            log.info("malformed UPDATE: %s", exc)
+            self._limited.log("malformed UPDATEs", logging.INFO, "malformed UPDATE: %s", exc)
             return _error_reply(wire, Rcode.FORMERR)
         if tsig is None:
             # RFC 2136 §3.3: the requestor is not permitted; we permit only TSIG-signed updates.
-            log.info("unsigned UPDATE refused (updates need a TSIG key)")
+            self._limited.log("unsigned UPDATEs", logging.INFO,
+                              "unsigned UPDATE refused (updates need a TSIG key)")
             return self._update_reply(msg, Rcode.REFUSED)
         update = update_from_message(msg)
         now = int(self._clock())
         error = verify(msg, tsig, self._keys, now)
         if error is not TsigError.NOERROR:
-            log.info("UPDATE of %s with key %s refused: TSIG %s", update.zone, tsig.key_name,
-                     error.name)
+            self._limited.log("UPDATEs failing TSIG", logging.INFO,
+                              "UPDATE of %s with key %s refused: TSIG %s", update.zone,
+                              tsig.key_name, error.name)
             unsigned = self._update_reply(msg, Rcode.NOTAUTH)
             if error is TsigError.BADTIME:
                 # RFC 8945 §5.2.3: signed, with our time in Other Data.
@@ -260,7 +277,8 @@ class Responder:
             return sign(unsigned, tsig.key_name, None, now, error=error)[0]
         result = self.store.apply(update, tsig.key_name)
         if result.rcode == Rcode.SERVFAIL:
-            log.warning("update of %s answered SERVFAIL: %s", update.zone, result.reason)
+            self._limited.log("uncommitted UPDATEs", logging.WARNING,
+                              "update of %s answered SERVFAIL: %s", update.zone, result.reason)
         elif not log.isEnabledFor(logging.INFO):
             pass
         elif result.committed is not None:
@@ -270,7 +288,8 @@ class Responder:
         elif result.rcode == Rcode.NOERROR:
             log.info("update of %s changed nothing, serial stays %d", update.zone, result.serial)
         else:
-            log.info("update of %s refused: %s %s", update.zone, result.rcode.name, result.reason)
+            self._limited.log("refused UPDATEs", logging.INFO, "update of %s refused: %s %s",
+                              update.zone, result.rcode.name, result.reason)
         return sign(self._update_reply(msg, result.rcode), tsig.key_name,
                     self._keys[tsig.key_name], now, request_mac=tsig.mac)[0]
 
