@@ -441,9 +441,10 @@ class ZoneStore:
                     done.append(ch)
                     continue
                 ttl, rdatas = node.get(ch.rtype, (ch.ttl, ()))
-                if ch.rdata in rdatas and ttl == ch.ttl:
+                present = ch.rdata in rdatas  # one scan of the RRset (rule 5)
+                if present and ttl == ch.ttl:
                     continue
-                if ch.rdata not in rdatas:
+                if not present:
                     rdatas = (*rdatas, ch.rdata)
                 node[ch.rtype] = (ch.ttl, rdatas)
                 done.append(ch)
