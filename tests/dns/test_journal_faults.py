@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import zlib
@@ -41,8 +42,13 @@ def _update(n: int) -> Update:
 
 
 def _limit_file_size(pid: int, size: int | None) -> None:
-    """RLIMIT_FSIZE of the server: writes past `size` fail with EFBIG (Python ignores SIGXFSZ,
-    so write() raises instead of the process being killed), as on a full disk."""
+    """RLIMIT_FSIZE of the server: writes past `size` fail with EFBIG, as on a full disk,
+    because the server ignores SIGXFSZ (Python does at start), so write() raises instead of
+    the process being killed."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+                  .split()[1], 16)
+    assert ignored & (1 << (signal.SIGXFSZ - 1)), "the server does not ignore SIGXFSZ"
     soft = resource.RLIM_INFINITY if size is None else size
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, resource.RLIM_INFINITY))
 
