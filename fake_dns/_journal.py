@@ -134,7 +134,7 @@ def _decode(payload: bytes) -> CommittedUpdate:
         return CommittedUpdate(
             canonical_name(_str(record["zone"], "zone")),
             _int(record["serial"], "serial", _MAX_SERIAL),
-            None if key is None else canonical_name(_str(key, "key name")),
+            None if key is None else _str(key, "key"),  # who: a TSIG key, an access key id
             tuple(_change(entry) for entry in changes))
     except _BadRecord:
         raise

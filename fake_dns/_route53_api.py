@@ -6,11 +6,13 @@ Rules
   ListResourceRecordSets, GetChange) look at the store as it is now: an RFC 2136 UPDATE
   committed a moment ago is listed.
 - Rule 2: a change batch is planned (`plan_batch`) and applied by one `ZoneStore.apply` call
-  in the same synchronous step: the store's single commit path, which runs its subscribers
-  (the journal, the DNS answer cache) before it returns. No await, no other commit path.
-- Rule 3: a commit that fails (the store raises, or refuses the update it was given) is
-  answered 500 InternalFailure in Route 53's shape, with the reason logged; the store's
-  commit path is what guarantees that a failed commit changed nothing.
+  in the same synchronous step: the store's single commit path, which writes the journal
+  (its durable log) before the commit and runs its subscribers (the DNS answer cache) after
+  it, all before it returns. No await, no other commit path.
+- Rule 3: a commit that fails (the store raises, or refuses the update it was given, such as
+  SERVFAIL when the journal cannot write it) is answered 500 InternalFailure in Route 53's
+  shape, with the reason logged; the store's commit path is what guarantees that a failed
+  commit changed nothing.
 - Rule 4: hosted zone ids are a function of the zone's name ("Z" and 20 base32 characters of
   its SHA-256), so they are the same on every start. Change ids and request ids count the
   calls of one `Route53Api`, so the same calls give the same ids; every accepted change is

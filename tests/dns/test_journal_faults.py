@@ -14,7 +14,11 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
+import boto3
+import botocore.config
+import botocore.exceptions
 import dns.asyncquery
 import dns.message
 import dns.rcode
@@ -23,6 +27,7 @@ from dns.rcode import Rcode
 
 from fake_dns import Change, DNSClient, DNSClientError, Update, Zone, ZoneStore, read_journal
 from fake_dns._journal import Journal, JournalError
+from fake_dns.route53 import hosted_zone_id
 from fake_dns.testing import ServerProcess
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -138,6 +143,51 @@ async def test_every_acknowledged_update_survives_a_full_disk_and_a_restart(
     assert all(present[n] == (False, False) for n in outcome if n not in acked), \
         (outcome, present)
     assert int(soa.answer[0].rdata.split()[2]) == 1 + len(acked)
+
+
+def test_a_route53_batch_the_journal_cannot_write_is_a_500_and_changes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Route 53 API commits through the same `ZoneStore.apply`, so it gets the journal's
+    write-ahead too: InternalFailure (500) while the disk is full, and every batch it
+    acknowledged there after a restart."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "enactor-1", "AWS_SECRET_ACCESS_KEY": "dummy",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    journal = tmp_path / "journal"
+
+    def create(client: Any, name: str) -> None:
+        client.change_resource_record_sets(HostedZoneId=hosted_zone_id(ZONE), ChangeBatch={
+            "Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+                "Name": name, "Type": "A", "TTL": 60,
+                "ResourceRecords": [{"Value": "192.0.2.5"}]}}]})
+
+    def names(client: Any) -> list[str]:
+        sets = client.list_resource_record_sets(HostedZoneId=hosted_zone_id(ZONE))
+        return [s["Name"] for s in sets["ResourceRecordSets"] if s["Type"] == "A"]
+
+    flags = _flags(journal, "--route53", "127.0.0.1:0")
+    no_retries = botocore.config.Config(retries={"total_max_attempts": 1})
+    with ServerProcess(flags, stderr_path=tmp_path / "log") as server:
+        client = boto3.client("route53", endpoint_url=server.route53_url, config=no_retries)
+        create(client, "a.example.test.")
+        whole = journal.read_bytes()
+        _limit_file_size(server.pid, len(whole) + 40)
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            create(client, "b.example.test.")
+        listed_while_full = names(client)
+        on_disk = journal.read_bytes()
+        _limit_file_size(server.pid, None)
+        create(client, "c.example.test.")
+        server.kill()
+    with ServerProcess(flags, stderr_path=tmp_path / "log") as second:
+        client = boto3.client("route53", endpoint_url=second.route53_url, config=no_retries)
+        after_restart = names(client)
+    error = refused.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == \
+        (500, "InternalFailure")
+    assert "nothing was changed" in error["Error"]["Message"]
+    assert listed_while_full == ["a.example.test."] and on_disk == whole
+    assert after_restart == ["a.example.test.", "c.example.test."]
 
 
 # -- damage found at start -------------------------------------------------------------------
