@@ -13,6 +13,8 @@ numbers (in docs/reliability.md) depend on the machine and on what else runs on 
     python -m fake_dns.probes disk-full --updates 60
     python -m fake_dns.probes big-rrset --records 20000
     python -m fake_dns.probes big-tcp-answer --records 5000
+    python -m fake_dns.probes sigkill --rounds 20
+    python -m fake_dns.probes fuzz --packets 100000
 
 `--server-pythonpath DIR` runs the server from another copy of the package (say, a
 `git archive` of an older commit unpacked in DIR), to measure before and after a change with
@@ -27,6 +29,7 @@ import base64
 import contextlib
 import multiprocessing
 import os
+import random
 import resource
 import select
 import signal
@@ -42,7 +45,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import dns.message
+import dns.name
 import dns.rcode
+import dns.update
 
 from fake_dns._client import DNSClient, DNSClientError
 from fake_dns._records import Change, Update
@@ -453,6 +458,125 @@ def big_tcp_answer(run: _Run, records: int) -> None:
     run.results.update(log_lines=lines, tracebacks=tracebacks)
 
 
+# -- sigkill ---------------------------------------------------------------------------------
+
+
+def sigkill(run: _Run, rounds: int, acks_per_round: int, seed: int) -> None:
+    """`rounds` times: start the server on one journal, stream two-change UPDATEs from 8
+    workers, SIGKILL it after about `acks_per_round` acknowledgements (others in flight);
+    then restart once more and look every update up: none acknowledged may be missing, none
+    may be half there."""
+    journal = run.workdir / "journal"
+    flags = ("--zone-file", str(run.zone_file()), "--journal", str(journal))
+    rng = random.Random(seed)
+    acked: list[str] = []
+    sent: list[str] = []
+    for r in range(rounds):
+        stop_after = rng.randint(acks_per_round // 2, acks_per_round * 3 // 2)
+        with run.server(*flags, log_level="WARNING") as server:
+            async def stream(server: ServerProcess = server, r: int = r,
+                             stop_after: int = stop_after) -> None:
+                round_acks = 0
+                async with DNSClient(server.host, server.port, key_name=KEY_NAME,
+                                     secret=SECRET, timeout_s=0.6) as client:
+                    counter = iter(range(10**6))
+
+                    async def worker() -> None:
+                        nonlocal round_acks
+                        for n in counter:
+                            name = f"r{r}n{n}.{ZONE}"
+                            sent.append(name)
+                            try:
+                                reply = await client.update(Update(ZONE, changes=(
+                                    Change.add(name, "A", 60, "192.0.2.1"),
+                                    Change.add(name, "TXT", 60, f'"{name}"'))))
+                            except DNSClientError:
+                                return  # killed
+                            if reply.ok:
+                                acked.append(name)
+                                round_acks += 1
+                                if round_acks == stop_after:
+                                    server.kill()
+
+                    async with asyncio.timeout(_MAX_PROBE_S):
+                        await asyncio.gather(*(worker() for _ in range(8)))
+
+            asyncio.run(stream())
+    with run.server(*flags, log_level="WARNING") as server:
+        async def check() -> dict[str, tuple[bool, bool]]:
+            async with DNSClient(server.host, server.port) as client:
+                return {name: (bool((await client.query(name, "A")).answer),
+                               bool((await client.query(name, "TXT")).answer))
+                        for name in sent}
+
+        present = asyncio.run(check())
+    run.results.update(
+        kills=rounds, acknowledged=len(acked),
+        acked_lost=sum(1 for name in acked if present[name] != (True, True)),
+        half_applied=sum(1 for both in present.values() if both[0] != both[1]),
+        in_flight_kept=sum(1 for name in set(sent) - set(acked) if present[name][0]))
+
+
+# -- fuzz ------------------------------------------------------------------------------------
+
+
+def _mutate(rng: random.Random, wire: bytes) -> bytes:
+    data = bytearray(wire)
+    for _ in range(rng.randint(1, 4)):
+        action = rng.randrange(4)
+        pos = rng.randrange(len(data)) if data else 0
+        if action == 0 and data:
+            data[pos] ^= 1 << rng.randrange(8)  # a bit flip
+        elif action == 1 and data:
+            data[pos] = rng.randrange(256)  # a random byte
+        elif action == 2:
+            del data[pos:pos + rng.randint(1, 8)]  # bytes lost
+        else:
+            data[pos:pos] = rng.randbytes(rng.randint(1, 8))  # bytes added
+    return bytes(data)
+
+
+def fuzz(run: _Run, packets: int, seed: int) -> None:
+    """`packets` mutations of real queries and UPDATEs (signed and not) over UDP, 64 at a
+    time, and some over TCP; then one plain query must be answered and the server's log must
+    hold no traceback. (A mutation that makes a packet a response is rightly not answered.)"""
+    rng = random.Random(seed)
+    keyring = {dns.name.from_text(KEY_NAME): SECRET}
+    seeds = [_query(f"www.{ZONE}"), _query(f"fat.{ZONE}", "TXT", edns=True),
+             _query(f"missing.{ZONE}", "AAAA"), _query(ZONE, "SOA", edns=True)]
+    for signed in (False, True):
+        update = dns.update.UpdateMessage(ZONE, keyring=keyring if signed else None,
+                                          keyalgorithm="hmac-sha256")
+        update.present(f"www.{ZONE}", "A", "192.0.2.1")
+        update.replace(f"www.{ZONE}", 60, "A", "192.0.2.2")
+        update.delete(f"gone.{ZONE}")
+        seeds.append(update.to_wire())
+    with run.server("--zone-file", str(run.zone_file()), log_level="WARNING") as server:
+        answered = sent = 0
+        end = time.monotonic() + _MAX_PROBE_S
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((server.host, server.port))
+            while sent < packets and time.monotonic() < end:
+                batch = [_mutate(rng, rng.choice(seeds)) for _ in range(min(64, packets - sent))]
+                sent += len(batch)
+                for packet in batch:  # 64 at a time, then their answers
+                    with contextlib.suppress(OSError):
+                        sock.send(packet)
+                while select.select([sock], [], [], 0.02)[0]:  # until 20 ms of silence
+                    with contextlib.suppress(OSError):
+                        sock.recv(65535)
+                        answered += 1
+                if sent % 6400 < 64:  # now and then, one over TCP
+                    with contextlib.suppress(OSError), socket.create_connection(
+                            (server.host, server.port), timeout=2) as tcp:
+                        tcp.sendall(struct.pack("!H", len(batch[0])) + batch[0])
+        run.results.update(sent=sent, udp_answers=answered)
+        latencies, _ = _udp_latencies(server.host, server.port, 0.3)
+        run.results["answers_after"] = "yes" if latencies else "no"
+    lines, tracebacks = run.server_log()
+    run.results.update(log_lines=lines, tracebacks=tracebacks)
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
@@ -485,6 +609,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--records", type=int, default=20000)
     s = sub.add_parser("big-tcp-answer", help="a TCP answer over 65,535 bytes")
     s.add_argument("--records", type=int, default=5000)
+    s = sub.add_parser("sigkill", help="SIGKILLs during a stream of updates; then look up")
+    s.add_argument("--rounds", type=int, default=20)
+    s.add_argument("--acks-per-round", type=int, default=250)
+    s.add_argument("--seed", type=int, default=1)
+    s = sub.add_parser("fuzz", help="mutated queries and UPDATEs over UDP and TCP")
+    s.add_argument("--packets", type=int, default=100_000)
+    s.add_argument("--seed", type=int, default=1)
     return p
 
 
@@ -521,6 +652,10 @@ def main(argv: list[str] | None = None) -> int:
                 big_rrset(run, args.records)
             elif args.probe == "big-tcp-answer":
                 big_tcp_answer(run, args.records)
+            elif args.probe == "sigkill":
+                sigkill(run, args.rounds, args.acks_per_round, args.seed)
+            elif args.probe == "fuzz":
+                fuzz(run, args.packets, args.seed)
         print(args.probe + ": " + " ".join(f"{k}={v}" for k, v in run.results.items()),
               flush=True)
         log_file = run.workdir / "server.log"
