@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from dns.rcode import Rcode
 
+from fake_dns._ratelimit import LogLimiter
 from fake_dns._records import canonical_name
 from fake_dns._route53_batch import plan_batch
 from fake_dns._route53_values import (
@@ -98,6 +99,7 @@ class Route53Api:
         self._clock = clock
         self._changes: dict[str, _ChangeRecord] = {}
         self._requests = 0
+        self._limited = LogLimiter(log)  # a flood of refused batches is a few lines and a count
 
     # -- the one entry point -----------------------------------------------------------------
 
@@ -271,7 +273,8 @@ class Route53Api:
             return zone
         plan = plan_batch(zone, op.batch)
         if isinstance(plan, tuple):
-            log.info("change batch for %s refused: %s", zone.origin, "; ".join(plan))
+            self._limited.log("refused change batches", logging.INFO,
+                              "change batch for %s refused: %s", zone.origin, "; ".join(plan))
             return ApiError(400, "InvalidChangeBatch", "[" + ", ".join(plan) + "]",
                             messages=plan)
         try:
@@ -282,8 +285,9 @@ class Route53Api:
                             f"({type(exc).__name__}: {exc}); nothing was changed",
                             sender=False)
         if result.rcode != Rcode.NOERROR:
-            log.error("change batch for %s failed to commit: %s %s", zone.origin,
-                      result.rcode.name, result.reason)
+            self._limited.log("change batches that failed to commit", logging.ERROR,
+                              "change batch for %s failed to commit: %s %s", zone.origin,
+                              result.rcode.name, result.reason)
             return ApiError(500, "InternalFailure", "the change could not be committed "
                             f"({result.rcode.name}: {result.reason}); nothing was changed",
                             sender=False)

@@ -6,6 +6,7 @@ answers it with `Route53Api.handle`; responses are read back with ElementTree.
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -564,3 +565,21 @@ def test_a_request_value_is_what_a_scheduler_holds_and_applies_later() -> None:
     assert first.status == 200
     assert second.error is not None and second.error.code == "InvalidChangeBatch"
     assert store.lookup("dynamodb.example.test.", "A").addresses == ("10.0.0.3",)
+
+
+def test_a_flood_of_refused_batches_is_a_few_log_lines_and_a_count(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = ZoneStore([Zone.empty("example.test.")])
+    api = Route53Api(store)
+    zone_id = hosted_zone_id("example.test.")
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest '
+            b'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes>'
+            b'<Change><Action>DELETE</Action><ResourceRecordSet><Name>gone.example.test.</Name>'
+            b'<Type>A</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1'
+            b'</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change>'
+            b'</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>')
+    request = parse_request("POST", f"/2013-04-01/hostedzone/{zone_id}/rrset/", [], {}, body)
+    with caplog.at_level(logging.INFO, logger="fake_dns.route53"):
+        for _ in range(1_000):
+            assert api.handle(request).status == 400
+    assert len(caplog.records) <= 5
