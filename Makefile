@@ -7,7 +7,11 @@ PY     := $(VENV)/bin/python
 RUNTIME := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint pytest reproduce play bench bench-dns bench-lb clean
+.PHONY: help test lint pytest reproduce play docs bench bench-dns bench-lb clean
+
+## help: list these targets
+help:
+	@sed -n 's/^## //p' Makefile
 
 $(RUNTIME): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,15 +41,22 @@ reproduce: $(RUNTIME)
 play: $(RUNTIME)
 	$(PY) -m reproducer play --port $(or $(PORT),0)
 
-## bench: exploration speed and strategy comparison, with peak memory
+## docs: build the documentation site into site/, offline; --strict fails on a broken link
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+## bench: exploration speed and strategy comparison, with peak memory (docs/benchmarks.md)
 bench: $(STAMP)
 	$(PY) -m reproducer.bench
 
+## bench-dns: fake-dns beside knotd under dnsperf
 bench-dns: $(STAMP)
 	$(PY) -m fake_dns.bench
 
+## bench-lb: what a load balancer costs, and how fast it sees an emptied record
 bench-lb: $(STAMP)
 	$(PY) -m fake_lb.bench
 
+## clean: remove the virtualenv, caches and builds; keeps .hypothesis/ (your counterexamples)
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build site *.egg-info
