@@ -4,7 +4,9 @@ For each server, as a subprocess on 127.0.0.1 with a free port: dnsperf queries 
 duration, then dnsperf TSIG-signed dynamic updates (-u -y hmac-sha256:...), each printed with
 the server's peak RSS (VmHWM from /proc/PID/status). Then the round trips of our own
 `DNSClient` against an in-process server: signed UPDATEs and queries per second, client and
-server sharing one event loop, as the reproducer runs them.
+server sharing one event loop, as the reproducer runs them. Last, the cost of one signed UPDATE
+in this process, built, signed, verified and parsed: dnspython against this package's codec
+(`--codec` measures only that, and needs neither dnsperf nor knotd).
 
 Every run is bounded (-l seconds) and every server is stopped at the end.
 """
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -30,10 +33,15 @@ from pathlib import Path
 import dns.exception
 import dns.message
 import dns.query
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
 
 from fake_dns._client import DNSClient
-from fake_dns._records import Change, Update
+from fake_dns._records import Change, ChangeKind, Update
 from fake_dns._server import DNSServer
+from fake_dns._tsig import find_tsig, sign, verify
+from fake_dns._wire import encode_update, parse_message, update_from_message
 from fake_dns._zone import Zone, ZoneStore
 from fake_dns.testing import ServerProcess
 
@@ -214,10 +222,51 @@ async def _client_round_trips(seconds: float, concurrency: int = 64) -> tuple[fl
         return await run("update"), await run("query")
 
 
+def _codec_costs_us() -> tuple[float, float]:
+    """Microseconds to build, sign, verify and parse one UPDATE (delete an RRset, add a record):
+    with dnspython, and with this package's codec; the best of five rounds each."""
+    ring = dns.tsigkeyring.from_text({KEY_NAME + ".": KEY_B64})
+    name = "dyn." + ZONE
+    now = int(time.time())
+
+    def with_dnspython() -> None:
+        u = dns.update.UpdateMessage(ZONE, keyring=ring, keyalgorithm=dns.tsig.HMAC_SHA256)
+        u.delete(name, "A")
+        u.add(name, 60, "A", "198.51.100.1")
+        dns.message.from_wire(u.to_wire(), keyring=ring)
+
+    update = Update(ZONE, (), (Change(ChangeKind.DELETE_RRSET, name, "A"),
+                               Change(ChangeKind.ADD, name, "A", 60, "198.51.100.1")))
+
+    def with_fake_dns() -> None:
+        msg = parse_message(sign(encode_update(1, update), KEY_NAME + ".", SECRET, now)[0])
+        tsig = find_tsig(msg)
+        assert tsig is not None
+        verify(msg, tsig, {KEY_NAME + ".": SECRET}, now)
+        update_from_message(msg)
+
+    costs = []
+    for f in (with_dnspython, with_fake_dns):
+        number, _ = timeit.Timer(f).autorange()
+        costs.append(min(timeit.repeat(f, number=number, repeat=5)) / number * 1e6)
+    return costs[0], costs[1]
+
+
+def _print_codec_costs() -> None:
+    dnspython_us, ours_us = _codec_costs_us()
+    print(f"one signed UPDATE built, signed, verified and parsed: dnspython {dnspython_us:,.0f} "
+          f"µs, fake_dns's codec {ours_us:,.0f} µs ({dnspython_us / ours_us:.0f}x)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fake_dns.bench", description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="per dnsperf run (default 10)")
+    parser.add_argument("--codec", action="store_true",
+                        help="only the cost of one signed UPDATE, dnspython against ours")
     args = parser.parse_args(argv)
+    if args.codec:
+        _print_codec_costs()
+        return 0
     for tool in ("dnsperf", "knotd"):
         if shutil.which(tool) is None:
             print(f"bench: {tool} is not installed (apt-get install dnsperf knot)",
@@ -247,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DNSClient -> DNSServer in one process, one event loop, {seconds} s each: "
           f"{updates_s:,.0f} signed UPDATE round trips/s, {queries_s:,.0f} queries/s",
           flush=True)
+    _print_codec_costs()
     return 0
 
 

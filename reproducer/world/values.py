@@ -395,7 +395,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 def evolve(obj: _E, **changes: Any) -> _E:
     """`dataclasses.replace` for these frozen, slotted state machines without a
-    `__post_init__`, at about half its cost: an exploration calls it twice per step."""
+    `__post_init__`, and cheaper (docs/benchmarks.md): an exploration calls it twice per step."""
     cls = type(obj)
     if hasattr(cls, "__post_init__"):
         return replace(obj, **changes)  # type: ignore[type-var]
