@@ -2,9 +2,10 @@
 
 Why hand-written: the reproducer sends thousands of TSIG-signed UPDATEs a second, and dnspython
 builds, signs and parses each an order of magnitude slower than this codec (measured in
-docs/benchmarks.md, `python -m fake_dns.bench --codec`); dnslib cannot parse most UPDATEs at all
-(RDLENGTH 0 records, paulc/dnslib#76). This module does only what those paths need, over plain bytes, with
-no I/O. dnspython stays the reference: the tests parse the same random messages with both.
+docs/benchmarks.md, `python -m fake_dns.bench --codec`); dnslib cannot parse most UPDATEs at
+all (RDLENGTH 0 records, paulc/dnslib#76). This module does only what those paths need, over
+plain bytes, with no I/O. dnspython stays the reference: the tests parse the same random
+messages with both.
 
 Rdata is converted between canonical presentation text (`_records.canonical_rdata`) and wire
 form through dnspython, cached: a run uses few distinct rdata values, so the cost is paid once.
