@@ -1,1 +1,1 @@
-"""Enactors written as ordinary asyncio code (see README: "Your own enactor")."""
+"""Enactors written as ordinary asyncio code (see docs/how-to/your-enactor.md)."""

@@ -11,12 +11,11 @@
 
 A schedule is a `ChoiceSource`: every time two or more workers are ready, the runtime asks it
 for an index into them, and it draws that index from Hypothesis. The ready workers come in a
-fixed order whose first entry is the unsurprising move (the worker that moved last keeps going,
-`_runtime.py` Rule 2), so index 0 is "no context switch" and Hypothesis, which shrinks draws
-towards fewer and smaller values, shrinks towards schedules with fewer context switches. The
-draws are the whole of Hypothesis's choice sequence: one bounded integer per decision, nothing
-else — that is what lets `reproducer explore` put its own, further minimised schedules into the
-example database (`_explore.py`).
+fixed order whose first entry is the unsurprising move (the worker that moved last keeps going:
+`reproducer.running.core`, Rule 2), so index 0 is "no context switch" and Hypothesis, which
+shrinks draws towards fewer and smaller values, shrinks towards schedules with fewer context
+switches. The draws are the whole of Hypothesis's choice sequence: one bounded integer per
+decision, nothing else.
 """
 
 from __future__ import annotations

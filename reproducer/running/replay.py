@@ -11,7 +11,7 @@ same trace, step for step, every time.
     }
 
 `choices` are indices into the ready workers at each decision where two or more were ready
-(0 = the unsurprising move; see `_runtime.py`). Once they run out, every further choice is 0.
+(0 = the unsurprising move; see `core.py`). Once they run out, every further choice is 0.
 `expected` is what the run that wrote the file saw; replaying checks it.
 
 Optional, beside them (same version: a reader that ignores them replays the same run):

@@ -1,10 +1,10 @@
-"""The DNS Enactor as a state machine, and the variants (AWS 2025, tempting fixes, real fixes).
+"""The DNS Enactor as a state machine; its policies, the variants, are in `variants.py`.
 
 An enactor does no I/O. It is a frozen value with two methods:
 - `next_action(now_ms)` says what it wants to do at its next scheduling point (a DNS query, a
   DNS UPDATE, a plan-store call, a back-off sleep), or None once it has finished;
 - `receive(result, now_ms)` returns the enactor's next state given what the world answered.
-The asyncio worker that runs it (`_runtime.py`) is a thin loop around these two calls, so the
+The scheduling core (`reproducer.running.core`) moves it by these two calls alone, so the
 same enactor runs over a real socket, over the in-process transport, and inside the exhaustive
 search, which copies states freely because they are values.
 

@@ -1,4 +1,4 @@
-"""An enactor written outside the package, as a user would (README: "Explore your own enactor").
+"""An enactor written outside the package, as a user would (docs/how-to/your-enactor.md).
 
     python -m reproducer run --enactor tests.helpers.example_enactor:OneShotEnactor
 
