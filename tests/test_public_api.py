@@ -1,23 +1,23 @@
-"""The public API: what a user imports is declared in `__all__`, and the README and the
-example enactor import nothing private."""
+"""The public API: what a user imports is declared in `__all__`, and the README, the
+documentation pages and the example enactor import nothing private."""
 
 from __future__ import annotations
 
 import ast
 import importlib
-import re
 from pathlib import Path
 
 import pytest
 
 import reproducer
+from tests.helpers.markdown import Block, blocks, doc_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fake_dns", "fake_lb", "reproducer")
 PUBLIC_MODULES = {"fake_dns", "fake_lb", "reproducer", "reproducer.strategies",
                   "reproducer.pytest_plugin", "fake_dns.testing"}
 
-# What writing, running and exploring an enactor needs (README: "Explore your own enactor").
+# What writing, running and exploring an enactor needs (docs/how-to/your-enactor.md).
 FOR_AN_ENACTOR = {"Action", "Query", "SendUpdate", "ReadNewestPlan", "ListPlans", "DeletePlans",
                   "Sleep", "Result", "LookupResult", "UpdateOutcome", "PlanRead", "PlanList",
                   "Done", "Layout", "Plan", "Target", "LockValue", "Worker", "EnactorSettings",
@@ -69,23 +69,17 @@ def _private_imports(source: str) -> list[str]:
     return bad
 
 
-def _readme_python_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    return re.findall(r"```python\n(.*?)```", text, re.S)
+def _python_blocks() -> list[Block]:
+    return [b for page in doc_pages() for b in blocks(page) if b.kind == "python"]
 
 
-def test_the_readme_has_python_examples_to_check() -> None:
-    assert len(_readme_python_blocks()) >= 2
+def test_the_pages_have_python_examples_to_check() -> None:
+    assert len(_python_blocks()) >= 5
 
 
-@pytest.mark.parametrize("index", range(len(_readme_python_blocks())))
-def test_the_readmes_code_imports_only_public_names(index: int) -> None:
-    block = _readme_python_blocks()[index]
-    try:
-        ast.parse(block)
-    except SyntaxError:
-        pytest.skip("a signature sketch, not a program")
-    assert _private_imports(block) == []
+@pytest.mark.parametrize("block", _python_blocks(), ids=lambda b: b.where)
+def test_the_python_on_the_pages_imports_only_public_names(block: Block) -> None:
+    assert _private_imports(block.text) == [], block.where
 
 
 def test_the_example_enactor_imports_only_public_names() -> None:
