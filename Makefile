@@ -43,7 +43,7 @@ play: $(RUNTIME)
 
 ## docs: build the documentation site into site/, offline; --strict fails on a broken link
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 ## bench: exploration speed and strategy comparison, with peak memory (docs/benchmarks.md)
 bench: $(STAMP)
