@@ -236,8 +236,9 @@ def _exit_status(outcome: Exploration) -> int:
 def _bounds_line(args: argparse.Namespace, config: Config) -> str:
     """What a breadth-first search will stop at, said before it starts."""
     plans = f"{config.plans} plan{'s' if config.plans != 1 else ''}"
-    return (f"bfs: every schedule of {config.label} with {config.enactors} enactors and "
-            f"{plans}, up to {config.max_steps} steps (--max-steps) and "
+    endpoints = f", {config.endpoints} endpoints" if config.endpoints > 1 else ""
+    return (f"bfs: every schedule of {config.label} with {config.enactors} enactors{endpoints} "
+            f"and {plans}, up to {config.max_steps} steps (--max-steps) and "
             f"{args.max_states:,} states (--max-states); a search that reaches a bound proves "
             "nothing (exit 3)")
 
