@@ -64,7 +64,7 @@ def schedules() -> st.SearchStrategy[HypothesisSchedule]:
 
 class SampledSchedule(HypothesisSchedule):
     """The default explorer's schedule: a uniform random walk (the best sampler measured on
-    every world, `python -m reproducer.search.measure`) whose generator Hypothesis seeds. Drawing
+    every world, `python -m reproducer.bench.measure`) whose generator Hypothesis seeds. Drawing
     each decision instead (`schedules()`) starts Hypothesis in its small-example phase, whose
     every other example is a random prefix and then no context switch at all; drawing the
     seed makes every example a fresh random walk from the first one. Hypothesis shrinks the

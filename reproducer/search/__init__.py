@@ -22,8 +22,6 @@ A new sampling strategy is a module here with a `ChoiceSource` and an `explore_<
 `sampling.sample`, plus its name in `explore.STRATEGIES`.
 """
 
-from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
-from reproducer.search.cluster import ClusterError, explore_bfs_on_cluster
 from reproducer.search.database import (
     REDIS_URL_FORM,
     DatabaseUnavailable,
@@ -32,17 +30,19 @@ from reproducer.search.database import (
     shared_database,
     shown_url,
 )
+from reproducer.search.distributed.cluster import ClusterError, explore_bfs_on_cluster
+from reproducer.search.distributed.pool import WorkersLost
+from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES, explore_bfs
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS
 from reproducer.search.explore import STRATEGIES, Strategy, explore
-from reproducer.search.hypothesis_search import explore_hypothesis
-from reproducer.search.identity import DEFAULT_REDUCTIONS, REDUCTIONS
 from reproducer.search.minimise import Minimised, memory_result, minimise
 from reproducer.search.outcome import Exploration, Progress, Ticker
-from reproducer.search.parallel import WorkersLost
-from reproducer.search.pct import explore_pct
-from reproducer.search.pos import explore_pos
-from reproducer.search.random_walk import explore_random
-from reproducer.search.sampling import TRANSPORTS, TransportName
-from reproducer.search.surw import explore_surw
+from reproducer.search.sampling.hypothesis_search import explore_hypothesis
+from reproducer.search.sampling.loop import TRANSPORTS, TransportName
+from reproducer.search.sampling.pct import explore_pct
+from reproducer.search.sampling.pos import explore_pos
+from reproducer.search.sampling.random_walk import explore_random
+from reproducer.search.sampling.surw import explore_surw
 
 __all__ = [
     "DEFAULT_MAX_STATES",

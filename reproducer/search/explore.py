@@ -55,16 +55,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from reproducer.search.bfs import DEFAULT_MAX_STATES, explore_bfs
-from reproducer.search.hypothesis_search import explore_hypothesis
-from reproducer.search.identity import DEFAULT_REDUCTIONS
+from reproducer.search.distributed.pool import SAMPLERS, sample_in_parallel
+from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES, explore_bfs
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress
-from reproducer.search.parallel import SAMPLERS, sample_in_parallel
-from reproducer.search.pct import explore_pct
-from reproducer.search.pos import explore_pos
-from reproducer.search.random_walk import explore_random
-from reproducer.search.sampling import TransportName
-from reproducer.search.surw import explore_surw
+from reproducer.search.sampling.hypothesis_search import explore_hypothesis
+from reproducer.search.sampling.loop import TransportName
+from reproducer.search.sampling.pct import explore_pct
+from reproducer.search.sampling.pos import explore_pos
+from reproducer.search.sampling.random_walk import explore_random
+from reproducer.search.sampling.surw import explore_surw
 from reproducer.world.config import Config
 
 __all__ = ["STRATEGIES", "Strategy", "explore"]

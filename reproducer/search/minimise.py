@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from reproducer.running.choices import ReplayChoices
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.bfs import explore_bfs
+from reproducer.search.exhaustive.bfs import explore_bfs
 from reproducer.world.config import Config
 
 __all__ = ["Minimised", "memory_result", "minimise"]

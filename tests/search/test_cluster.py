@@ -19,14 +19,14 @@ import pytest
 
 from reproducer import Config
 from reproducer.cli import main
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.identity import DEFAULT_REDUCTIONS
+from reproducer.search.distributed.levels import search_partitioned
+from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration
-from reproducer.search.partitioned import search_partitioned
 
 distributed = pytest.importorskip("distributed")
 
-from reproducer.search.cluster import DaskShares, explore_bfs_on_cluster  # noqa: E402
+from reproducer.search.distributed.cluster import DaskShares, explore_bfs_on_cluster  # noqa: E402
 
 BROKEN = Config(variant="aws-2025", enactors=2, plans=3)
 SOUND = Config(variant="cas-flip", enactors=2, plans=2)
@@ -150,7 +150,7 @@ def test_an_address_where_something_else_listens_is_one_line_that_it_is_no_sched
 
 
 def test_workers_that_identify_states_otherwise_are_named_before_anything_is_searched() -> None:
-    from reproducer.search.cluster import ClusterError, _check_same_code
+    from reproducer.search.distributed.cluster import ClusterError, _check_same_code
 
     reductions = tuple(sorted(DEFAULT_REDUCTIONS))
     with pytest.raises(ClusterError, match=r"the workers at tcp://10\.0\.0\.2:1 identify"):
@@ -174,7 +174,7 @@ def test_cluster_flags_that_cannot_work_are_one_line_and_exit_2(
 def test_without_cluster_nothing_of_dask_is_imported(tmp_path: Path) -> None:
     script = ("import sys\n"
               "from reproducer.cli import main\n"
-              "import reproducer.search.cluster\n"
+              "import reproducer.search.distributed.cluster\n"
               "main(['explore', '--strategy', 'bfs', '--variant', 'aws-2025', '--enactors',"
               " '2', '--workers', '1', '--json', '--out', sys.argv[1]], report=lambda l: None)\n"
               "print(sorted(m for m in sys.modules if m.split('.')[0] in "

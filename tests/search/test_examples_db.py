@@ -24,7 +24,7 @@ import redis
 
 from fake_dns.testing import require_tool
 from reproducer.search.database import DatabaseUnavailable, shared_database
-from reproducer.search.hypothesis_search import database_key, explore_hypothesis
+from reproducer.search.sampling.hypothesis_search import database_key, explore_hypothesis
 from reproducer.world.config import Config
 
 REPRODUCER = Path(sys.executable).with_name("reproducer")  # .venv/bin/reproducer

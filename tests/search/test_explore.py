@@ -7,11 +7,11 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.hypothesis_search import explore_hypothesis
+from reproducer.search.exhaustive.bfs import explore_bfs
 from reproducer.search.minimise import minimise
-from reproducer.search.pct import PCTChoices, explore_pct
-from reproducer.search.random_walk import explore_random
+from reproducer.search.sampling.hypothesis_search import explore_hypothesis
+from reproducer.search.sampling.pct import PCTChoices, explore_pct
+from reproducer.search.sampling.random_walk import explore_random
 from reproducer.strategies import HypothesisSchedule, schedules
 
 # Small worlds whose breadth-first minimum is known and cheap to recompute in every test.

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from reproducer import VARIANTS, Config
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.identity import DEFAULT_REDUCTIONS
-from reproducer.search.outcome import Exploration, Ticker
-from reproducer.search.parallel import WorkersLost
-from reproducer.search.partitioned import (
+from reproducer.search.distributed.levels import (
     InProcessShares,
     LocalShares,
     ShareLost,
     search_levels,
     search_partitioned,
 )
+from reproducer.search.distributed.pool import WorkersLost
+from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
+from reproducer.search.outcome import Exploration, Ticker
 
 WORLDS = {
     "2 enactors, 2 plans": dict(enactors=2, plans=2),
@@ -73,8 +73,8 @@ def test_without_reductions_the_split_search_still_agrees() -> None:
 
 def test_identities_are_the_same_in_processes_with_different_string_hashes() -> None:
     script = ("from reproducer import Config\n"
-              "from reproducer.search.partition import expansion_of\n"
-              "from reproducer.search.identity import DEFAULT_REDUCTIONS\n"
+              "from reproducer.search.distributed.partition import expansion_of\n"
+              "from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS\n"
               "u, ident, _, ready = expansion_of(Config(variant='aws-2025', enactors=3, "
               "plans=2), set(DEFAULT_REDUCTIONS))\n"
               "s, out = u.root, []\n"

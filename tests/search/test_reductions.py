@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.identity import DEFAULT_REDUCTIONS, REDUCTIONS, check_reductions
+from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS, check_reductions
 
 WORLDS = {
     "2 enactors, 1 plan": dict(enactors=2, plans=1, max_steps=40),

@@ -5,10 +5,10 @@ walks from the first example."""
 from __future__ import annotations
 
 from reproducer import Config
-from reproducer.search.bfs import explore_bfs
-from reproducer.search.measure import Measurement, runs_to_first_violation
-from reproducer.search.pos import POSChoices, explore_pos
-from reproducer.search.surw import explore_surw
+from reproducer.bench.measure import Measurement, runs_to_first_violation
+from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search.sampling.pos import POSChoices, explore_pos
+from reproducer.search.sampling.surw import explore_surw
 
 BACKWARDS = Config(variant="aws-2025", enactors=2, plans=2)
 

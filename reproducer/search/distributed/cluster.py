@@ -40,11 +40,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from reproducer.running.simulation import Universe
-from reproducer.search.bfs import DEFAULT_MAX_STATES
-from reproducer.search.identity import DEFAULT_REDUCTIONS, Identity
+from reproducer.search.distributed.levels import (
+    SHARE_METHODS,
+    ShareLost,
+    answer,
+    search_partitioned,
+)
+from reproducer.search.distributed.partition import Partition, expansion_of
+from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, Identity
 from reproducer.search.outcome import Exploration, Progress
-from reproducer.search.partition import Partition, expansion_of
-from reproducer.search.partitioned import SHARE_METHODS, ShareLost, answer, search_partitioned
 from reproducer.world.config import Config
 
 if TYPE_CHECKING:

@@ -61,7 +61,7 @@ from typing import Any
 from fake_dns import ZoneStore
 from reproducer.running.core import State
 from reproducer.running.simulation import Universe, state_key
-from reproducer.search.digest import Undigestible, digest
+from reproducer.search.exhaustive.digest import Undigestible, digest
 from reproducer.world.enactor import Phase, StateMachineEnactor
 from reproducer.world.planner import Planner
 from reproducer.world.values import LockValue
@@ -112,7 +112,7 @@ class Identity:
         self._objects: dict[int, tuple[Any, int]] = {}
         self._zones: dict[int, tuple[int, int | None, str | None, int]] = {}
         self._enactors: dict[int, tuple[int, int | None, str | None, int | None]] = {}
-        # stable: every process gives a state the same identity (`reproducer.search.digest`),
+        # stable: every process gives a state the same identity (`digest`),
         # which a visited set split across processes needs; async enactors' values hold live
         # coroutines, so their identities are of this process only
         root = universe.root

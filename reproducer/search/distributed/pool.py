@@ -51,7 +51,7 @@ from reproducer.running.choices import ChoiceSource
 from reproducer.running.trace import RunResult
 from reproducer.search.minimise import minimise
 from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress, Ticker
-from reproducer.search.sampling import Executor, Sources, TransportName, serving
+from reproducer.search.sampling.loop import Executor, Sources, TransportName, serving
 from reproducer.world.config import Config
 
 __all__ = ["CHUNK_RUNS", "SAMPLERS", "Failed", "Job", "Ledger", "WorkerPool", "WorkersLost",
@@ -226,11 +226,11 @@ def worker_main(conn: multiprocessing.connection.Connection, job: Job, flag: Any
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         if job.strategy == "bfs":
-            from reproducer.search.partitioned import serve_partition
+            from reproducer.search.distributed.levels import serve_partition
 
             serve_partition(conn, job)
         elif job.strategy == "hypothesis":
-            from reproducer.search.hypothesis_search import serve_hypothesis
+            from reproducer.search.sampling.hypothesis_search import serve_hypothesis
 
             serve_hypothesis(conn, job, flag)
         else:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from reproducer.search.footprint import Shadow, races
 from reproducer.search.outcome import Exploration, Progress
-from reproducer.search.sampling import TransportName, sample
+from reproducer.search.sampling.footprint import Shadow, races
+from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
 __all__ = ["PRIORITY_LEVELS", "POSChoices", "explore_pos"]

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from reproducer.running.choices import ChoiceSource, RandomChoices, ReplayChoices
 from reproducer.running.simulation import Simulation
 from reproducer.search.outcome import Exploration, Progress
-from reproducer.search.sampling import TransportName, sample
+from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
 __all__ = ["PCTChoices", "explore_pct", "pct_horizon"]

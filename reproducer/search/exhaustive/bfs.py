@@ -1,8 +1,8 @@
 """Breadth-first search over states, de-duplicated by a 64-bit identity of the state (Spin's
 hash compaction: the chance that two of n states collide is about n²/2⁶⁵). The identity holds
-only what decides the future, under the reductions asked for (`reproducer.search.identity`:
+only what decides the future, under the reductions asked for (`identity`:
 scheduler bookkeeping, canonical values, unread records, dead fields, symmetry over
-enactors), and a partial-order reduction defers the Planner (`reproducer.search.por`). Each
+enactors), and a partial-order reduction defers the Planner (`por`). Each
 merges only states with the same futures or skips only steps that another order of the same
 length takes, so the first violating state found is still at the least depth: its path is the
 shortest violating schedule, the judge of minimality. With no violation and nothing cut by
@@ -22,9 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from reproducer.running.core import State
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.identity import DEFAULT_REDUCTIONS
+from reproducer.search.distributed.partition import expansion_of
+from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress, Ticker
-from reproducer.search.partition import expansion_of
 from reproducer.world.config import Config
 
 __all__ = ["DEFAULT_MAX_STATES", "explore_bfs"]
@@ -149,7 +149,7 @@ def _explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
 
 def _partitioned(config: Config, workers: int, max_states: int, reductions: tuple[str, ...],
                  progress: Progress | None) -> Exploration:
-    from reproducer.search.partitioned import LocalShares, search_partitioned
+    from reproducer.search.distributed.levels import LocalShares, search_partitioned
 
     return search_partitioned(
         config, lambda n: LocalShares(config, n, reductions, progress), workers,

@@ -16,7 +16,7 @@ For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans
 Every part has a run or state budget, so the whole stays within about five minutes.
 
 `python -m reproducer.bench --strategies [...]` measures runs to the first violation over many
-seeds instead (`reproducer.search.measure`; `--strategies --help` lists its flags).
+seeds instead (`reproducer.bench.measure`; `--strategies --help` lists its flags).
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def main() -> int:
         parallel(lambda line: print(line, flush=True))
         return 0
     if sys.argv[1:2] == ["--strategies"]:
-        from reproducer.search.measure import main as measure_main
+        from reproducer.bench.measure import main as measure_main
 
         return measure_main(sys.argv[2:])
     if sys.argv[1:]:

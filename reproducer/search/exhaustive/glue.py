@@ -6,7 +6,7 @@ Right movers
 ------------
 A step R of worker q is a right mover when, for every step x of another worker taken just
 after it, x could have been taken just before it with the same outcome for both (the same
-state, up to the identity of `reproducer.search.identity` with `values`), and R changes
+state, up to the identity of `reproducer.search.exhaustive.identity` with `values`), and R changes
 nothing an observer sees (no UPDATE commits). Two kinds, each recognised exactly from the
 state right after it:
 
@@ -20,7 +20,7 @@ state right after it:
   carry no prerequisite but the lock's, so a refusal of one was doomed. (A refused flip or
   cas clean-up may have failed on another prerequisite, and is not recognised.)
 - G2, reading the newest plan once the store is sealed: the Planner has stopped and a clean-up
-  never deletes the newest plan (`reproducer.search.por`), so the answer is fixed. Recognised
+  never deletes the newest plan (`por`), so the answer is fixed. Recognised
   as q in CHECK (entered only by a plan read) on the newest plan of a sealed store: the
   newest plan is published in the step that seals, so q read it after the seal.
 

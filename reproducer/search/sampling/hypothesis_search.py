@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from reproducer.running.trace import RunResult
 from reproducer.search.minimise import minimise
 from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress, Ticker
-from reproducer.search.sampling import Executor, TransportName
+from reproducer.search.sampling.loop import Executor, TransportName
 from reproducer.world.config import Config
 
 if TYPE_CHECKING:
-    from reproducer.search.parallel import Job
+    from reproducer.search.distributed.pool import Job
 
 __all__ = ["database_key", "explore_hypothesis", "serve_hypothesis", "worker_salt"]
 
@@ -195,7 +195,7 @@ def _in_parallel(config: Config, seed: int, max_runs: int, n: int, transport: Tr
                  ticker: Ticker, progress: Progress | None) -> _Search:
     """The parent of `n` Hypothesis workers (`serve_hypothesis`): stops them all at the first
     violating run that reaches it."""
-    from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost
+    from reproducer.search.distributed.pool import Failed, Job, WorkerPool, WorkersLost
 
     jobs = [Job("hypothesis", config, seed, 0, max_runs // n + (w < max_runs % n), transport,
                 w, n) for w in range(n)]
@@ -238,7 +238,7 @@ def serve_hypothesis(conn: Connection, job: Job, flag: Any) -> None:
     """A Hypothesis worker process: its share of the runs, its own salt, no shrinking; it
     reports its count every `COUNT_EVERY` runs and its first violating run, then waits to be
     told to stop (`parallel.worker_main`)."""
-    from reproducer.search.parallel import Failed, portable
+    from reproducer.search.distributed.pool import Failed, portable
 
     def each_run(seen: _Search) -> None:
         if flag.value == 0:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from reproducer.running.choices import RandomChoices
 from reproducer.running.simulation import Simulation
-from reproducer.search.footprint import Footprint, Shadow, footprint
 from reproducer.search.outcome import Exploration, Progress
-from reproducer.search.sampling import TransportName, sample
+from reproducer.search.sampling.footprint import Footprint, Shadow, footprint
+from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
 __all__ = ["SURWChoices", "explore_surw", "profile_events"]

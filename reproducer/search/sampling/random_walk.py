@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reproducer.running.choices import RandomChoices
 from reproducer.search.outcome import Exploration, Progress
-from reproducer.search.sampling import TransportName, sample
+from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
 __all__ = ["explore_random"]

@@ -1,5 +1,5 @@
 """Runs to the first violation, per strategy and world, over many seeds, with 95% confidence
-intervals (`python -m reproducer.search.measure`, or `python -m reproducer.bench --strategies`).
+intervals (`python -m reproducer.bench.measure`, or `python -m reproducer.bench --strategies`).
 
 For each (world, strategy), every seed explores until the first violating run, without
 minimising, and the number of runs is recorded (censored at `max_runs`). Reported: the median
@@ -78,7 +78,7 @@ def runs_to_first_violation(strategy: str, config: Config, seed: int, max_runs: 
 
 def _hypothesis_runs(config: Config, seed: int, max_runs: int) -> int | None:
     """The default strategy's runs until its first violating example (no shrinking)."""
-    from reproducer.search.hypothesis_search import explore_hypothesis
+    from reproducer.search.sampling.hypothesis_search import explore_hypothesis
 
     return explore_hypothesis(config, max_runs=max_runs, seed=seed, database=None,
                               shrink=False).first_at
@@ -112,7 +112,7 @@ def table(measurements: Sequence[Measurement], header: bool = True) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reproducer.search.measure")
+    parser = argparse.ArgumentParser(prog="python -m reproducer.bench.measure")
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--max-runs", type=int, default=2_000)
     parser.add_argument("--strategies", default=",".join(SAMPLERS))

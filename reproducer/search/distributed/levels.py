@@ -3,7 +3,7 @@ and the worker processes of one machine.
 
 Theory of operation
 -------------------
-Rule 1: the shares (`reproducer.search.partition`) hold the states; the driver holds none. Each
+Rule 1: the shares (`partition`) hold the states; the driver holds none. Each
 level it asks every share to `expand` (which first ends the level before), then hands each
 share the messages the others wrote for it (`receive`), or calls `settle` when a child broke an
 invariant: two round trips a level. Messages pass through the driver as bytes it never opens.
@@ -22,7 +22,7 @@ search starts again from the beginning on the shares that are left (`on_lost`), 
 share's answer, or raises `ShareLost`. `LocalShares` runs them in processes of this machine
 (`parallel.WorkerPool`: forked where that is safe, else spawned; Ctrl-C is the parent's, every
 process stopped on exit);
-`reproducer.search.cluster` runs them as actors on a Dask cluster.
+`reproducer.search.distributed.cluster` runs them as actors on a Dask cluster.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from reproducer.running.simulation import Simulation
+from reproducer.search.distributed.pool import Failed, Job, WorkerPool, WorkersLost, start_method
 from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress, Ticker
-from reproducer.search.parallel import Failed, Job, WorkerPool, WorkersLost, start_method
 from reproducer.world.config import Config
 
 __all__ = ["RESTARTS", "SHARE_METHODS", "InProcessShares", "LocalShares", "ShareLost", "Shares",
@@ -145,7 +145,7 @@ class InProcessShares:
     and testing the level loop without processes."""
 
     def __init__(self, config: Config, count: int, reductions: tuple[str, ...]) -> None:
-        from reproducer.search.partition import Partition
+        from reproducer.search.distributed.partition import Partition
 
         self.count = count
         self.shares = [Partition(config, i, count, list(reductions)) for i in range(count)]
@@ -205,8 +205,8 @@ def serve_partition(conn: Any, job: Job) -> None:
     told to stop (None)."""
     import gc
 
-    from reproducer.search.parallel import portable
-    from reproducer.search.partition import Partition
+    from reproducer.search.distributed.partition import Partition
+    from reproducer.search.distributed.pool import portable
 
     gc.disable()  # this process serves one share of a search (`bfs.collector_paused`)
     try:

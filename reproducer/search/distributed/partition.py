@@ -19,11 +19,11 @@ then are those first reached under a smaller key (`settle`), and the steps it ha
 the children whose key is at most that one. So verdict, state count, steps and the shortest
 story are those of one process, for any count of shares.
 
-Rule 3: states cross processes as references to their parts (`reproducer.search.shipping`):
+Rule 3: states cross processes as references to their parts (`shipping`):
 a value is sent once per pair of shares, then by number.
 
-A share is driven by `reproducer.search.partitioned` (its processes and the level loop), and
-the same share runs on a Dask worker as an actor (`reproducer.search.cluster`).
+A share is driven by `reproducer.search.distributed.levels` (its processes and the level loop), and
+the same share runs on a Dask worker as an actor (`reproducer.search.distributed.cluster`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from collections.abc import Callable
 
 from reproducer.running.core import State
 from reproducer.running.simulation import Universe
-from reproducer.search.glue import glue_rule
-from reproducer.search.identity import Identity
-from reproducer.search.por import persistent_movers
-from reproducer.search.shipping import Incoming, Outgoing, Shipped
+from reproducer.search.distributed.shipping import Incoming, Outgoing, Shipped
+from reproducer.search.exhaustive.glue import glue_rule
+from reproducer.search.exhaustive.identity import Identity
+from reproducer.search.exhaustive.por import persistent_movers
 from reproducer.world.config import Config
 
 __all__ = ["Expansion", "Partition", "Violating", "expansion_of"]
@@ -51,7 +51,7 @@ def expansion_of(config: Config, reductions: frozenset[str] | set[str]
                             Callable[[State], list[int]]]:
     """The universe, the identity, the reductions used and the successor rule of a
     breadth-first search: one definition for `explore_bfs` and for every share."""
-    from reproducer.search.identity import REDUCTIONS
+    from reproducer.search.exhaustive.identity import REDUCTIONS
 
     universe = Universe(config, "moves")
     universe.bounded = False  # state identities must stay valid for the whole search
