@@ -15,12 +15,12 @@ fixed order whose first entry is the unsurprising move (the worker that moved la
 `reproducer.running.core`, Rule 2), so index 0 is "no context switch" and Hypothesis, which
 shrinks draws towards fewer and smaller values, shrinks towards schedules with fewer context
 switches. The draws are the whole of Hypothesis's choice sequence: one bounded integer per
-decision, nothing else.
+decision, nothing else. (`reproducer explore` draws seeds of random walks instead, and keeps
+its own minimised stories in the example database: `reproducer.search`.)
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from hypothesis import strategies as st
@@ -61,36 +61,3 @@ def schedules() -> st.SearchStrategy[HypothesisSchedule]:
     return st.builds(HypothesisSchedule, st.data())
 
 
-
-class SampledSchedule(HypothesisSchedule):
-    """The default explorer's schedule: a uniform random walk (the best sampler measured on
-    every world, `python -m reproducer.bench.measure`) whose generator Hypothesis seeds. Drawing
-    each decision instead (`schedules()`) starts Hypothesis in its small-example phase, whose
-    every other example is a random prefix and then no context switch at all; drawing the
-    seed makes every example a fresh random walk from the first one. Hypothesis shrinks the
-    seed only; the story is shrunk by `reproducer.search.minimise`, which ends with an
-    exhaustive check."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self.choices: list[int] = []
-
-    def choose(self, ready: Sequence[str]) -> int:
-        if len(ready) < 2:
-            raise ValueError(f"choose() needs two or more ready workers, got {list(ready)}")
-        choice = self._rng.randrange(len(ready))
-        self.choices.append(choice)
-        return choice
-
-    def __repr__(self) -> str:
-        return f"SampledSchedule(choices={self.choices})"
-
-
-def explorer_schedules(salt: int = 0) -> st.SearchStrategy[HypothesisSchedule]:
-    """The schedules `reproducer explore` draws by default (`SampledSchedule`). Hypothesis's
-    first example is its simplest draw (seed 0); the `salt` makes that, like every other seed,
-    a random walk of its own exploration, so no exploration starts with the same walk."""
-    def walk(n: int) -> SampledSchedule:
-        return SampledSchedule(random.Random(f"reproducer/{salt}/{n}"))
-
-    return st.integers(min_value=0, max_value=2**64 - 1).map(walk)

@@ -22,14 +22,17 @@ seeds instead (`reproducer.bench.measure`; `--strategies --help` lists its flags
 from __future__ import annotations
 
 import asyncio
+import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from reproducer.bench.measure import main as measure_main
 from reproducer.running.choices import RandomChoices
 from reproducer.running.simulation import Cache, Simulation, clear_cache
+from reproducer.running.transport import RealSession, fast_event_loop_factory
 from reproducer.search import DEFAULT_REDUCTIONS, REDUCTIONS, Strategy, explore, explore_bfs
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
@@ -71,8 +74,6 @@ def _memory_speed(config: Config, cache: Cache) -> float:
 def _real_speed(config: Config) -> float:
     """Runs over TSIG-signed UDP to one in-process fake_dns, the zone reset by an UPDATE
     before each run (`RealSession`), as `explore --transport real` does."""
-    from reproducer.running.transport import RealSession, fast_event_loop_factory
-
     with asyncio.Runner(loop_factory=fast_event_loop_factory()) as runner:
         session = runner.run(RealSession(config).__aenter__())
         try:
@@ -209,8 +210,6 @@ def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
 
 
 def _children_peak_mb() -> float:
-    import resource
-
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -228,8 +227,6 @@ def main() -> int:
         parallel(lambda line: print(line, flush=True))
         return 0
     if sys.argv[1:2] == ["--strategies"]:
-        from reproducer.bench.measure import main as measure_main
-
         return measure_main(sys.argv[2:])
     if sys.argv[1:]:
         usage = ("usage: python -m reproducer.bench [--parallel | --strategies [--help | "

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from reproducer.search import explore
 from reproducer.world.config import Config
 
 __all__ = ["WORLDS", "Measurement", "measure", "runs_to_first_violation", "table"]
@@ -38,6 +39,7 @@ class Measurement:
     world: str
     strategy: str
     runs: tuple[int | None, ...]  # per seed: runs to the first violation (None: none found)
+    max_runs: int = 2_000  # where each seed's count was cut off
 
     @property
     def found(self) -> int:
@@ -61,27 +63,15 @@ class Measurement:
         spread = Z95 * math.sqrt(p * (1 - p) / trials + Z95 ** 2 / (4 * trials ** 2)) / denom
         return p, max(0.0, centre - spread), min(1.0, centre + spread)
 
-    max_runs: int = 2_000
-
 
 def runs_to_first_violation(strategy: str, config: Config, seed: int, max_runs: int
                             ) -> int | None:
-    from reproducer.search.explore import explore
-
-    if strategy == "hypothesis":
-        return _hypothesis_runs(config, seed, max_runs)
+    """The runs `strategy` ("pct-4": PCT at depth 4) makes until its first violating run,
+    without minimising (Hypothesis: without its shrinking either, which comes after)."""
     name, _, depth = strategy.partition("-")
     found = explore(name, config, seed=seed, max_runs=max_runs,  # type: ignore[arg-type]
                     depth=int(depth or 3), database=None, shrink=False)
     return found.first_at
-
-
-def _hypothesis_runs(config: Config, seed: int, max_runs: int) -> int | None:
-    """The default strategy's runs until its first violating example (no shrinking)."""
-    from reproducer.search.sampling.hypothesis_search import explore_hypothesis
-
-    return explore_hypothesis(config, max_runs=max_runs, seed=seed, database=None,
-                              shrink=False).first_at
 
 
 def measure(worlds: dict[str, Config], strategies: Sequence[str], seeds: int, max_runs: int,

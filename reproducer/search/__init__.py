@@ -4,22 +4,26 @@ choices and reports an `Exploration`.
 This module is the package's face: the rest of `reproducer` (the commands, the applications,
 the benchmarks) imports search from here only, never from its modules.
 
-- `explore.py`: the one entry point (`explore(strategy, config, ...)`) and the strategies' names;
-- one module per strategy: `random_walk.py`, `pct.py`, `pos.py`, `surw.py`,
-  `hypothesis_search.py`, `bfs.py` (with `identity.py`, `por.py` and `glue.py`, its
-  reductions; `footprint.py`, what each action reads and writes, for POS and SURW);
-- `sampling.py`: running sampled schedules in process or over real UDP, the shared search loop;
-  `parallel.py`: the same loop sharded over worker processes (`--workers N`);
-- breadth-first search split over processes: `partition.py` (one share, no I/O),
-  `partitioned.py` (the level loop; local worker processes), `cluster.py` (shares as actors
-  on a Dask cluster, `--cluster`), `shipping.py` (states between shares), `digest.py`
-  (identities that are the same in every process);
-- `database.py`: Hypothesis's example database, in a directory or shared in Redis;
-- `minimise.py`: the shortest story; `outcome.py`: what an exploration reports;
-  `measure.py`: runs to the first violation over many seeds, with confidence intervals.
+Three rooms, each with one job, and four modules at the top:
 
-A new sampling strategy is a module here with a `ChoiceSource` and an `explore_<name>` built on
-`sampling.sample`, plus its name in `explore.STRATEGIES`.
+- `sampling/`: one schedule at a time, until a run breaks an invariant: the shared loop and
+  executor (`loop.py`), one module per sampler (`random_walk.py`, `pct.py`, `pos.py`,
+  `surw.py`, with `footprint.py`), and Hypothesis seeding random walks
+  (`hypothesis_search.py`); `SAMPLERS`, the registry a worker process builds its sources from;
+- `exhaustive/`: every state once: breadth-first search (`bfs.py`), its successor rule
+  (`expansion.py`) and reductions (`identity.py` with `digest.py`, `por.py`, `glue.py`);
+- `distributed/`: the same searches on more processes or machines: a worker pool that runs any
+  module-level target (`pool.py`), the samplers' runs sharded (`samples.py`), one Hypothesis
+  per worker (`hypothesis_workers.py`), breadth-first search split into shares
+  (`partition.py`, one share; `levels.py`, the level loop and local shares; `shipping.py`,
+  states between shares; `cluster.py`, shares as actors on a Dask cluster);
+- `explore.py`: the dispatch (strategy × workers × cluster), the only module that sees every
+  room; `outcome.py`: what an exploration reports; `minimise.py`: the shortest story;
+  `database.py`: Hypothesis's example database, in a directory or shared in Redis.
+
+Imports go one way: `outcome` and `database` ← `exhaustive` ← `minimise` ← `sampling` ←
+`distributed` ← `explore` (`tests/test_package_boundaries.py` checks that no import, not even
+one inside a function, closes a cycle).
 """
 
 from reproducer.search.database import (
@@ -32,12 +36,18 @@ from reproducer.search.database import (
 )
 from reproducer.search.distributed.cluster import ClusterError, explore_bfs_on_cluster
 from reproducer.search.distributed.pool import WorkersLost
-from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES, explore_bfs
+from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS
-from reproducer.search.explore import STRATEGIES, Strategy, explore
+from reproducer.search.explore import (
+    STRATEGIES,
+    Strategy,
+    explore,
+    explore_bfs,
+    explore_hypothesis,
+)
 from reproducer.search.minimise import Minimised, memory_result, minimise
 from reproducer.search.outcome import Exploration, Progress, Ticker
-from reproducer.search.sampling.hypothesis_search import explore_hypothesis
+from reproducer.search.sampling import SAMPLERS
 from reproducer.search.sampling.loop import TRANSPORTS, TransportName
 from reproducer.search.sampling.pct import explore_pct
 from reproducer.search.sampling.pos import explore_pos
@@ -49,6 +59,7 @@ __all__ = [
     "DEFAULT_REDUCTIONS",
     "REDIS_URL_FORM",
     "REDUCTIONS",
+    "SAMPLERS",
     "STRATEGIES",
     "TRANSPORTS",
     "ClusterError",

@@ -1,17 +1,20 @@
 """Where Hypothesis keeps its examples: a directory, or a Redis server that every worker, every
 CI job and every `pytest -n` worker shares, so a counterexample one of them found is replayed
-first by all of them (issue 14, "Shared counterexamples").
+first by all of them.
 
 The Redis side is Hypothesis's own `hypothesis.extra.redis.RedisExampleDatabase` (examples are
 Redis sets under `hypothesis-example:<key>`, kept 8 days after their last use); what this module
 adds is the URL form `redis://HOST:PORT[/DB]` and a PING before anything runs, so a server that
 does not answer is one clear error at start-up instead of one per test or per exploration.
 
+Redis is the optional extra `redis`, and Hypothesis is loaded when a database is asked for:
+both are imported inside the functions that need them, so importing `reproducer` costs neither.
+
 A conftest that shares the examples of every property test, with Hypothesis's profiles::
 
     import os
     from hypothesis import settings
-    from reproducer.search.database import shared_database
+    from reproducer import shared_database
 
     if url := os.environ.get("HYPOTHESIS_REDIS_URL"):
         settings.register_profile("shared", database=shared_database(url))

@@ -8,7 +8,9 @@ worker's steps earlier when that lets a step be removed. Each candidate is repla
 worker that is not ready at its turn is skipped — and kept only if it still breaks a watched
 invariant, in fewer steps. Last, breadth-first search among the workers the story uses, to one
 step less than the story, proves it shortest or finds the shorter one. Every strategy's
-counterexample goes through it.
+counterexample goes through it (`reproducer.search.sampling.loop.conclude`).
+
+Imports: the exhaustive search, for that last check; nothing of sampling or distribution.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from reproducer.running.choices import ReplayChoices
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search.exhaustive.bfs import search_bfs
 from reproducer.world.config import Config
 
 __all__ = ["Minimised", "memory_result", "minimise"]
@@ -124,8 +126,8 @@ def minimise(result: RunResult, *, budget_runs: int = 20_000,
     # Last, exhaustive: is there a shorter violating schedule among the workers this story
     # uses? Breadth-first to one step less than the story (Spin's iterative shortening).
     movers = frozenset(i for i, n in enumerate(config.worker_names) if n in set(schedule))
-    check = explore_bfs(config, max_states=max_states, movers=movers,
-                        max_depth=len(schedule) - 1)
+    check = search_bfs(config, max_states=max_states, movers=movers,
+                       max_depth=len(schedule) - 1)
     if check.found and check.result is not None:
         return Minimised(check.result, local_steps, runs, check.states or 0)
     got = _replay_schedule(config, schedule, len(schedule))

@@ -1,4 +1,7 @@
-"""What an exploration reports (`Exploration`), and the progress ticker every strategy uses."""
+"""What an exploration reports (`Exploration`), and the progress ticker every strategy uses.
+
+The leaf of `reproducer.search`: it imports nothing else of search, and every room imports it.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +19,14 @@ Progress = Callable[[str], None]
 PROGRESS_INTERVAL_S = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Exploration:
-    """The outcome of one exploration. `result` is the reported (minimised) counterexample."""
+    """The outcome of one exploration, built by keyword. `result` is the reported (minimised)
+    counterexample."""
 
     strategy: str
     config: Config
-    executions: int  # runs made to find it (bfs: 0; it counts `steps_expanded` instead)
+    executions: int = 0  # runs made to find it (bfs: 0; it counts `steps_expanded` instead)
     seconds: float
     result: RunResult | None = None
     first_at: int | None = None  # the execution that first broke an invariant

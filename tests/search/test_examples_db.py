@@ -23,8 +23,9 @@ import pytest
 import redis
 
 from fake_dns.testing import require_tool
+from reproducer.search import explore_hypothesis
 from reproducer.search.database import DatabaseUnavailable, shared_database
-from reproducer.search.sampling.hypothesis_search import database_key, explore_hypothesis
+from reproducer.search.sampling.hypothesis_search import database_key
 from reproducer.world.config import Config
 
 REPRODUCER = Path(sys.executable).with_name("reproducer")  # .venv/bin/reproducer

@@ -7,9 +7,7 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
-from reproducer.search.exhaustive.bfs import explore_bfs
-from reproducer.search.minimise import minimise
-from reproducer.search.sampling.hypothesis_search import explore_hypothesis
+from reproducer.search import explore_bfs, explore_hypothesis, minimise
 from reproducer.search.sampling.pct import PCTChoices, explore_pct
 from reproducer.search.sampling.random_walk import explore_random
 from reproducer.strategies import HypothesisSchedule, schedules

@@ -46,8 +46,9 @@ from reproducer.search.distributed.levels import (
     answer,
     search_partitioned,
 )
-from reproducer.search.distributed.partition import Partition, expansion_of
+from reproducer.search.distributed.partition import Partition
 from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES
+from reproducer.search.exhaustive.expansion import Expansion, stable_identity
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, Identity
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.world.config import Config
@@ -186,7 +187,7 @@ class DaskShares:
         return [answers[i] for i in sorted(answers)]
 
     def _is_loss(self, i: int, exc: BaseException) -> bool:
-        from distributed import KilledWorker
+        from distributed import KilledWorker  # Dask, the optional extra: loaded lazily (Rule 3)
 
         place = self.places[i]
         lost = (isinstance(exc, OSError | KilledWorker) or "was lost" in str(exc)
@@ -226,7 +227,7 @@ def explore_bfs_on_cluster(config: Config, address: str, *,
     scheduler is at `address` (`tcp://HOST:PORT`), one share per worker; the same result as
     one process. Raises `ClusterError` when the cluster cannot be used."""
     asked = tuple(sorted(set(reductions)))
-    if not expansion_of(config, set(asked))[1].stable:
+    if not stable_identity(config, asked):
         raise ClusterError("these enactors' states differ in every process (async enactors "
                            "hold live coroutines): search them without --cluster")
     distributed = _import_distributed()
@@ -259,8 +260,8 @@ def root_identity(universe: Universe, identity: Identity) -> tuple[int, int]:
 
 def _check_same_code(config: Config, reductions: tuple[str, ...], places: list[str],
                      roots: list[tuple[int, int]]) -> None:
-    universe, identity, _, _ = expansion_of(config, set(reductions))
-    mine = root_identity(universe, identity)
+    expansion = Expansion(config, reductions)
+    mine = root_identity(expansion.universe, expansion.identity)
     other = sorted({place for place, root in zip(places, roots, strict=True) if root != mine})
     if other:
         raise ClusterError(f"the workers at {', '.join(other)} identify states otherwise than "
@@ -270,7 +271,7 @@ def _check_same_code(config: Config, reductions: tuple[str, ...], places: list[s
 
 def _import_distributed() -> Any:
     try:
-        import distributed
+        import distributed  # Dask, the optional extra: loaded lazily (Rule 3)
     except ImportError:
         raise ClusterError(f"a search on a cluster needs Dask distributed, which is not "
                            f"installed: {INSTALL_HINT}") from None

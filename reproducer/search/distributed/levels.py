@@ -27,19 +27,29 @@ process stopped on exit);
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reproducer.running.simulation import Simulation
-from reproducer.search.distributed.pool import Failed, Job, WorkerPool, WorkersLost, start_method
+from reproducer.search.distributed.partition import Partition
+from reproducer.search.distributed.pool import (
+    Channel,
+    SharedInt,
+    WorkerPool,
+    WorkersLost,
+    answer_each,
+    start_method,
+)
 from reproducer.search.outcome import PROGRESS_INTERVAL_S, Exploration, Progress, Ticker
 from reproducer.world.config import Config
 
-__all__ = ["RESTARTS", "SHARE_METHODS", "InProcessShares", "LocalShares", "ShareLost", "Shares",
-           "answer", "search_levels", "search_partitioned"]
+__all__ = ["RESTARTS", "SHARE_METHODS", "InProcessShares", "LocalShares", "ShareJob",
+           "ShareLost", "Shares", "answer", "search_levels", "search_partitioned", "serve_share"]
 
 RESTARTS = 3
 
@@ -108,9 +118,10 @@ def search_levels(shares: Shares, config: Config, *, max_states: int,
             states = total + min(below, max(0, max_states - total))
             steps += sum(s for _, s in settled)
             result = Simulation(config).follow(list(path), strict=True).result()
-            return Exploration("bfs", config, 0, ticker.elapsed(), result, None,
-                               ticker.elapsed(), result.length, states=states,
-                               steps_expanded=steps, reductions=used, workers=n)
+            return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(),
+                               result=result, first_seconds=ticker.elapsed(),
+                               found_steps=result.length, states=states, steps_expanded=steps,
+                               reductions=used, workers=n)
         steps += sum(e[2] for e in expanded)
         new = sum(arrived)
         room = max(0, max_states - total)
@@ -127,7 +138,7 @@ def search_levels(shares: Shares, config: Config, *, max_states: int,
             ticker.say(f"depth {depth}, {total:,} states, {total / ticker.elapsed():,.0f} "
                        f"states/s, frontier {frontier:,}, {shares.alive()} of {n} workers "
                        f"alive")
-    return Exploration("bfs", config, 0, ticker.elapsed(), None, states=total,
+    return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(), states=total,
                        exhausted=not truncated, steps_expanded=steps, reductions=used,
                        workers=n)
 
@@ -145,8 +156,6 @@ class InProcessShares:
     and testing the level loop without processes."""
 
     def __init__(self, config: Config, count: int, reductions: tuple[str, ...]) -> None:
-        from reproducer.search.distributed.partition import Partition
-
         self.count = count
         self.shares = [Partition(config, i, count, list(reductions)) for i in range(count)]
 
@@ -163,15 +172,24 @@ class InProcessShares:
         return [answer(share, method, a) for share, a in zip(self.shares, args, strict=False)]
 
 
+@dataclass(frozen=True, slots=True)
+class ShareJob:
+    """Which share a worker process holds (pickled to it by the "spawn" context)."""
+
+    config: Config
+    index: int
+    count: int
+    reductions: tuple[str, ...]
+
+
 class LocalShares:
-    """Shares in worker processes of this machine (`parallel.WorkerPool`)."""
+    """Shares in worker processes of this machine (`pool.WorkerPool`, `serve_share`)."""
 
     def __init__(self, config: Config, count: int, reductions: tuple[str, ...],
                  progress: Progress | None) -> None:
         self.count = count
-        jobs = [Job("bfs", config, 0, 0, 0, "memory", w, count, reductions)
-                for w in range(count)]
-        self._pool = WorkerPool(jobs, "bfs", progress, start_method())
+        jobs = [ShareJob(config, w, count, reductions) for w in range(count)]
+        self._pool = WorkerPool(serve_share, jobs, "bfs", progress, start_method())
 
     def __enter__(self) -> LocalShares:
         self._pool.__enter__()
@@ -194,36 +212,16 @@ class LocalShares:
                 if message is None:
                     pool.died(w, "its share of the states is lost")
                     raise ShareLost(f"worker {w + 1} of {self.count} died", len(pool.alive))
-                if isinstance(message, Failed):
-                    raise message.error
                 answers[w] = message
         return [answers[w] for w in sorted(answers)]
 
 
-def serve_partition(conn: Any, job: Job) -> None:
-    """A worker process's loop: build share `job.worker`, then answer the driver's calls until
-    told to stop (None)."""
-    import gc
-
-    from reproducer.search.distributed.partition import Partition
-    from reproducer.search.distributed.pool import portable
-
+def serve_share(channel: Channel, job: ShareJob, flag: SharedInt) -> None:
+    """A worker process holding share `job.index`: build it, then answer the driver's calls
+    until told to stop."""
     gc.disable()  # this process serves one share of a search (`bfs.collector_paused`)
-    try:
-        share = Partition(job.config, job.worker, job.workers, list(job.reductions))
-    except Exception as exc:
-        conn.send(Failed(portable(exc)))
-        while conn.recv() is not None:
-            pass
-        return
-    while (request := conn.recv()) is not None:
-        method, args = request
-        try:
-            conn.send(answer(share, method, args))
-        except (EOFError, OSError):
-            raise
-        except Exception as exc:
-            conn.send(Failed(portable(exc)))
+    share = Partition(job.config, job.index, job.count, list(job.reductions))
+    answer_each(channel, lambda request: answer(share, *request))
 
 
 SHARE_METHODS = ("used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")

@@ -30,37 +30,16 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable
 
 from reproducer.running.core import State
-from reproducer.running.simulation import Universe
 from reproducer.search.distributed.shipping import Incoming, Outgoing, Shipped
-from reproducer.search.exhaustive.glue import glue_rule
-from reproducer.search.exhaustive.identity import Identity
-from reproducer.search.exhaustive.por import persistent_movers
+from reproducer.search.exhaustive.expansion import Expansion
 from reproducer.world.config import Config
 
-__all__ = ["Expansion", "Partition", "Violating", "expansion_of"]
+__all__ = ["LevelReport", "Partition", "Violating"]
 
 Violating = tuple[bytes, bytes]  # (key, path: who moved at each step, one byte each)
-Expansion = tuple[list[bytes], Violating | None, int]  # (a message per share, least, steps)
-
-
-def expansion_of(config: Config, reductions: frozenset[str] | set[str]
-                 ) -> tuple[Universe, Identity, tuple[str, ...],
-                            Callable[[State], list[int]]]:
-    """The universe, the identity, the reductions used and the successor rule of a
-    breadth-first search: one definition for `explore_bfs` and for every share."""
-    from reproducer.search.exhaustive.identity import REDUCTIONS
-
-    universe = Universe(config, "moves")
-    universe.bounded = False  # state identities must stay valid for the whole search
-    identity = Identity(universe, reductions)
-    used = tuple(r for r in REDUCTIONS if r in identity.used)
-    ready_of: Callable[[State], list[int]] = persistent_movers if "por" in used else State.ready
-    if "glue" in used:
-        ready_of = glue_rule(ready_of)
-    return universe, identity, used, ready_of
+LevelReport = tuple[list[bytes], Violating | None, int]  # (a message per share, least, steps)
 
 
 class Partition:
@@ -70,8 +49,9 @@ class Partition:
     def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
         self.index = index
         self.count = count
-        self.universe, self.identity, self.used, self.ready_of = expansion_of(
-            config, set(reductions))
+        self.expansion = Expansion(config, reductions)
+        self.universe, self.identity = self.expansion.universe, self.expansion.identity
+        self.used = self.expansion.used
         if not self.identity.stable:
             raise ValueError("these workers' states differ in every process (async enactors "
                              "hold live coroutines): search them with one worker")
@@ -98,7 +78,7 @@ class Partition:
 
     # -- one level -----------------------------------------------------------------------------
 
-    def expand(self, cut: bytes | None = None, cut_all: bool = False) -> Expansion:
+    def expand(self, cut: bytes | None = None, cut_all: bool = False) -> LevelReport:
         """End the level before, if one is open (`commit(cut, cut_all)`: one round trip per
         level fewer), then expand the frontier in key order: a message for each share (for
         this one, empty: its own children are offered directly), the least violating child
@@ -109,8 +89,7 @@ class Partition:
         self._open = True
         fingerprint = self.identity.fingerprint
         place = self.identity.place
-        step = self.universe.step
-        ready_of = self.ready_of
+        expand = self.expansion.children
         count, me = self.count, self.index
         outbox: list[list[Shipped]] = [[] for _ in range(count)]
         sent = self.sent
@@ -121,23 +100,20 @@ class Partition:
             if violating is not None:
                 break
             made = 0
-            if not state.finished:
-                for rank, w in enumerate(ready_of(state)):
-                    child = step(state, w).child
-                    made += 1
-                    if child.verdict or (child.finished and child.end_violations):
-                        violating = (key + bytes((rank,)), path + bytes((w,)))
-                        break
-                    h = fingerprint(child)
-                    if h in sent:
-                        continue  # sent already: at an earlier level, or under a smaller key
-                    sent.add(h)
-                    owner = place(child) % count
-                    if owner == me:
-                        self._offer(h, key + bytes((rank,)), path + bytes((w,)), child)
-                    else:
-                        outbox[owner].append((h, key + bytes((rank,)), path + bytes((w,)),
-                                              child))
+            for rank, (w, child) in enumerate(expand(state)):
+                made += 1
+                if child.found:
+                    violating = (key + bytes((rank,)), path + bytes((w,)))
+                    break
+                h = fingerprint(child)
+                if h in sent:
+                    continue  # sent already: at an earlier level, or under a smaller key
+                sent.add(h)
+                owner = place(child) % count
+                if owner == me:
+                    self._offer(h, key + bytes((rank,)), path + bytes((w,)), child)
+                else:
+                    outbox[owner].append((h, key + bytes((rank,)), path + bytes((w,)), child))
             children.append(made)
             steps += made
         self.children = children

@@ -1,15 +1,18 @@
-"""Breadth-first search over states, de-duplicated by a 64-bit identity of the state (Spin's
-hash compaction: the chance that two of n states collide is about n²/2⁶⁵). The identity holds
-only what decides the future, under the reductions asked for (`identity`:
+"""Breadth-first search over states, in this process, de-duplicated by a 64-bit identity of the
+state (Spin's hash compaction: the chance that two of n states collide is about n²/2⁶⁵). The
+identity holds only what decides the future, under the reductions asked for (`identity`:
 scheduler bookkeeping, canonical values, unread records, dead fields, symmetry over
-enactors), and a partial-order reduction defers the Planner (`por`). Each
-merges only states with the same futures or skips only steps that another order of the same
-length takes, so the first violating state found is still at the least depth: its path is the
-shortest violating schedule, the judge of minimality. With no violation and nothing cut by
-the bound on states, every reachable state within `max_steps` was checked.
+enactors), and a partial-order reduction defers the Planner (`por`). Each merges only states
+with the same futures or skips only steps that another order of the same length takes, so the
+first violating state found is still at the least depth: its path is the shortest violating
+schedule, the judge of minimality. With no violation and nothing cut by the bound on states,
+every reachable state within `max_steps` was checked.
 
 Memory: the visited set holds one integer per state, the path table two flat arrays (parent
 entry, worker), and only the frontier holds states.
+
+The same search split over processes or machines is `reproducer.search.distributed`'s; which
+one runs is `reproducer.search.explore`'s choice.
 """
 
 from __future__ import annotations
@@ -22,40 +25,36 @@ from collections.abc import Iterable, Iterator, Sequence
 from reproducer.running.core import State
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.distributed.partition import expansion_of
+from reproducer.search.exhaustive.expansion import Expansion
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress, Ticker
 from reproducer.world.config import Config
 
-__all__ = ["DEFAULT_MAX_STATES", "explore_bfs"]
+__all__ = ["DEFAULT_MAX_STATES", "collector_paused", "search_bfs"]
 
 DEFAULT_MAX_STATES = 3_000_000
 
 
-def explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
-                progress: Progress | None = None, movers: frozenset[int] | None = None,
-                max_depth: int | None = None,
-                reductions: Iterable[str] = DEFAULT_REDUCTIONS,
-                start: Sequence[int | str] = (), workers: int = 1) -> Exploration:
-    """Breadth-first search over states (module docstring), in memory. `movers` (worker
+def search_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
+               progress: Progress | None = None, movers: frozenset[int] | None = None,
+               max_depth: int | None = None, reductions: Iterable[str] = DEFAULT_REDUCTIONS,
+               start: Sequence[int | str] = ()) -> Exploration:
+    """Breadth-first search over states (module docstring), in this process. `movers` (worker
     indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the
     reductions of a state's identity to use (default: those that pay). `start` (who moved, by
     index or name) begins the search where that schedule leads instead of at the beginning:
     the result, if any, is that schedule followed by the shortest way on from there (a guide's
-    "from here, in N more moves"); `max_depth` counts from there. `workers` > 1 splits the
-    visited set over that many processes (`partitioned`), with the same result."""
+    "from here, in N more moves"); `max_depth` counts from there."""
     with collector_paused():
-        return _explore_bfs(config, max_states=max_states, progress=progress, movers=movers,
-                            max_depth=max_depth, reductions=reductions, start=start,
-                            workers=workers)
+        return _search(config, max_states=max_states, progress=progress, movers=movers,
+                       max_depth=max_depth, reductions=reductions, start=start)
 
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for a search: a search makes no cyclic garbage
     (the same peak memory either way), and the collector's full passes over its millions of
-    live objects cost a fifth of its time (cas-flip 2/2/3: 5.4-6.3 s with it, 4.4-4.9 s
-    without)."""
+    live objects cost a good part of its time (docs/benchmarks-from-docstrings.md)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -65,11 +64,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
-                progress: Progress | None = None, movers: frozenset[int] | None = None,
-                max_depth: int | None = None,
-                reductions: Iterable[str] = DEFAULT_REDUCTIONS,
-                start: Sequence[int | str] = (), workers: int = 1) -> Exploration:
+def _search(config: Config, *, max_states: int, progress: Progress | None,
+            movers: frozenset[int] | None, max_depth: int | None, reductions: Iterable[str],
+            start: Sequence[int | str]) -> Exploration:
     ticker = Ticker(progress, "bfs")
     names = Simulation(config, stop_at_violation=False).follow(start, strict=True).names
     before = [names.index(w) if isinstance(w, str) else w for w in start]
@@ -80,17 +77,13 @@ def _explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
         asked.discard("por")  # its rule counts every unfinished enactor as a possible mover
     if before:
         asked.discard("glue")  # the schedule may have moved others after a glued step
-    universe, identity, used, ready_of = expansion_of(config, asked)
-    if workers > 1 and identity.stable and not before and movers is None and max_depth is None:
-        return _partitioned(config, workers, max_states, tuple(sorted(asked)), progress)
-    if workers > 1:
-        ticker.say("one process: the states of async enactors are not the same values in "
-                   "other processes" if not identity.stable else
-                   "one process: a narrowed search (start, movers, depth) is not split")
+    expansion = Expansion(config, asked, movers)
+    universe = expansion.universe
     root = universe.root
     for w in before:
         root = universe.step(root, w).child
-    fingerprint = identity.fingerprint
+    fingerprint = expansion.identity.fingerprint
+    children = expansion.children
     seen: set[int] = {fingerprint(root)}
     # the path table: entry i was reached from entry parent[i] by worker mover[i]; 0 is the root
     parent = array("q", [-1])
@@ -110,23 +103,19 @@ def _explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
 
     room = config.max_steps - len(before)
     limit = room if max_depth is None else min(max_depth, room)
-    step = universe.step
     while states and depth < limit:
         next_states: list[State] = []
         next_entries: list[int] = []
         for state, entry in zip(states, entries, strict=True):
-            if state.finished:
-                continue
-            for w in ready_of(state):
-                if movers is not None and w not in movers:
-                    continue
-                child = step(state, w).child
+            for w, child in children(state):
                 expanded += 1
-                if child.verdict or (child.finished and child.end_violations):
+                if child.found:
                     result = _result_of_workers(config, [*before, *path_of(entry), w])
-                    return Exploration("bfs", config, 0, ticker.elapsed(), result, None,
-                                       ticker.elapsed(), result.length, states=len(seen),
-                                       steps_expanded=expanded, reductions=used)
+                    return Exploration(strategy="bfs", config=config,
+                                       seconds=ticker.elapsed(), result=result,
+                                       first_seconds=ticker.elapsed(),
+                                       found_steps=result.length, states=len(seen),
+                                       steps_expanded=expanded, reductions=expansion.used)
                 h = fingerprint(child)
                 if h in seen:
                     continue
@@ -142,18 +131,10 @@ def _explore_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                 ticker.say(f"depth {depth}, {len(seen):,} states, {expanded:,} steps")
         states, entries = next_states, next_entries
         depth += 1
-    exhausted = not truncated  # every state within max_steps (and max_depth) was checked
-    return Exploration("bfs", config, 0, ticker.elapsed(), None, states=len(seen),
-                       exhausted=exhausted, steps_expanded=expanded, reductions=used)
-
-
-def _partitioned(config: Config, workers: int, max_states: int, reductions: tuple[str, ...],
-                 progress: Progress | None) -> Exploration:
-    from reproducer.search.distributed.levels import LocalShares, search_partitioned
-
-    return search_partitioned(
-        config, lambda n: LocalShares(config, n, reductions, progress), workers,
-        max_states=max_states, reductions=reductions, progress=progress)
+    # with nothing cut, every state within max_steps (and max_depth) was checked
+    return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(),
+                       states=len(seen), exhausted=not truncated, steps_expanded=expanded,
+                       reductions=expansion.used)
 
 
 def _result_of_workers(config: Config, workers: list[int]) -> RunResult:

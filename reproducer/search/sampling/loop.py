@@ -1,41 +1,43 @@
-"""Running sampled schedules: the executor (in process, or over real UDP to one fake_dns) and
-the loop every sampling strategy shares (run until an invariant breaks, then minimise).
+"""Running sampled schedules: the executor (in process, or over real UDP to one fake_dns), the
+loop every sampling strategy shares (run until an invariant breaks, then minimise), and the one
+ending of every sampled exploration (`conclude`).
 
 Run i (1-based) uses the choice source `sources(i)`, and nothing else: a strategy's sources are
-a function of the run index, so that a worker process of a parallel exploration (`parallel.py`)
-runs exactly the run i that one process would. In such a worker, `sample` does not loop: it
-serves the run indices the parent hands out (`serving`)."""
+a function of the run index, built once per exploration by the strategy's
+`sources(config, seed, depth)` (the registry `reproducer.search.sampling.SAMPLERS`). So a worker
+process of a parallel exploration (`reproducer.search.distributed.samples`) builds the same
+sources with the same code and runs exactly the run i that one process would."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from reproducer.running.choices import ChoiceSource
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
+from reproducer.running.transport import RealSession, fast_event_loop_factory
 from reproducer.search.minimise import minimise
 from reproducer.search.outcome import Exploration, Progress, Ticker
 from reproducer.world.config import Config
 
-if TYPE_CHECKING:
-    from reproducer.running.transport import RealSession
-
-__all__ = ["TRANSPORTS", "Executor", "Serve", "Sources", "TransportName", "sample", "serving"]
+__all__ = ["TRANSPORTS", "Executor", "Sources", "SourcesOf", "TransportName", "conclude",
+           "sample"]
 
 TransportName = Literal["memory", "real"]
 TRANSPORTS: tuple[TransportName, ...] = ("memory", "real")
+
+Sources = Callable[[int], ChoiceSource]  # run i's choice source
+SourcesOf = Callable[[Config, int, int], Sources]  # a sampler's sources(config, seed, depth)
 
 
 class Executor:
     """Runs schedules over one transport. In memory a run builds no trace unless it is kept."""
 
     def __init__(self, config: Config, transport: TransportName) -> None:
-        if transport not in ("memory", "real"):
-            raise ValueError(f"transport {transport!r}: choose memory or real")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport {transport!r}: choose {' or '.join(TRANSPORTS)}")
         self.config = config
         self.transport = transport
         self._runner: asyncio.Runner | None = None
@@ -43,8 +45,6 @@ class Executor:
 
     def __enter__(self) -> Executor:
         if self.transport == "real":
-            from reproducer.running.transport import RealSession, fast_event_loop_factory
-
             self._runner = asyncio.Runner(loop_factory=fast_event_loop_factory())
             self._session = self._runner.run(RealSession(self.config).__aenter__())
         return self
@@ -70,47 +70,42 @@ class Executor:
         return result.violation is not None, lambda: result
 
 
-Sources = Callable[[int], ChoiceSource]
-# What a worker process does with a strategy's sources instead of the loop below.
-Serve = Callable[[str, Config, Sources, TransportName], None]
-_SERVE: ContextVar[Serve | None] = ContextVar("reproducer_sampling_serve", default=None)
-
-
-@contextmanager
-def serving(serve: Serve) -> Iterator[None]:
-    """Within the block, `sample` hands its sources to `serve` and returns an empty
-    `Exploration`. A worker process of `parallel.py` calls a strategy's own `explore_<name>`
-    under it, so the strategy builds its sources (its horizon, its profile) with its own code,
-    the one that a single process runs, and the worker only decides which indices to run."""
-    token = _SERVE.set(serve)
-    try:
-        yield
-    finally:
-        _SERVE.reset(token)
-
-
 def sample(strategy: str, config: Config, sources: Sources, max_runs: int,
            transport: TransportName, progress: Progress | None, shrink: bool) -> Exploration:
     """Runs 1..max_runs until one breaks an invariant, then minimises that one (`shrink`)."""
-    serve = _SERVE.get()
-    if serve is not None:
-        serve(strategy, config, sources, transport)
-        return Exploration(strategy, config, 0, 0.0, transport=transport)
     ticker = Ticker(progress, strategy)
     with Executor(config, transport) as executor:
         for n in range(1, max_runs + 1):
             broke, get = executor.run(sources(n))
             if broke:
                 first_seconds = ticker.elapsed()
-                found = get()
-                if progress and found.violation:
-                    progress(f"{strategy}: run {n} broke invariant {found.violation.invariant} "
-                             f"in {found.length} steps; minimising")
-                m = minimise(found) if shrink else None
-                return Exploration(strategy, config, n, ticker.elapsed(),
-                                   m.result if m else found, n, first_seconds, found.length,
-                                   None, m.local_steps if m else None, m.runs if m else 0,
-                                   transport=transport)
+                return conclude(strategy, get(), ticker=ticker, shrink=shrink, executions=n,
+                                first_at=n, first_seconds=first_seconds, transport=transport,
+                                progress=progress)
             if ticker.due():
                 ticker.say(f"{n:,} executions, {n / ticker.elapsed():,.0f}/s, no violation yet")
-    return Exploration(strategy, config, max_runs, ticker.elapsed(), transport=transport)
+    return Exploration(strategy=strategy, config=config, executions=max_runs,
+                       seconds=ticker.elapsed(), transport=transport)
+
+
+def conclude(strategy: str, found: RunResult, *, ticker: Ticker, shrink: bool, executions: int,
+             first_at: int | None, first_seconds: float | None, transport: TransportName,
+             found_steps: int | None = None, shrunk_steps: int | None = None, workers: int = 1,
+             progress: Progress | None = None,
+             keep: Callable[[RunResult], None] | None = None) -> Exploration:
+    """The ending of every sampled exploration that found a violating run: say so (to
+    `progress`, if given), minimise it (`shrink`), hand the story to `keep` (Hypothesis saves
+    it), and report. `found_steps` is the first violating run's length (default: `found`'s)."""
+    if progress and found.violation:
+        progress(f"{strategy}: run {first_at} broke invariant {found.violation.invariant} in "
+                 f"{found.length} steps; minimising")
+    m = minimise(found) if shrink else None
+    final = m.result if m else found
+    if keep is not None:
+        keep(final)
+    return Exploration(strategy=strategy, config=found.config, executions=executions,
+                       seconds=ticker.elapsed(), result=final, first_at=first_at,
+                       first_seconds=first_seconds,
+                       found_steps=found.length if found_steps is None else found_steps,
+                       shrunk_steps=shrunk_steps, local_steps=m.local_steps if m else None,
+                       minimise_runs=m.runs if m else 0, transport=transport, workers=workers)

@@ -10,10 +10,8 @@ k is fixed for an exploration (`pct_horizon`): the most decisions among the run 
 choice is 0 and a few uniformly random runs that keep going to the end. Shuttle instead grows
 k to the most decisions any run so far has made; that makes run i depend on the runs before
 it, so N worker processes could not run the run i that one process runs. A fixed k keeps every
-run a function of (seed, i) alone. On the four worlds of `measure.py` it is 0.64 to 1.09
-times the k that Shuttle's rule reaches after 300 runs at depth 4 (68/71, 48/59, 85/133,
-128/117), and PCT-4's median runs to the first violation went from 2 to 3, 303 to
-213.5, 12 to 9 and 45.5 to 76 on them (200 seeds before, 100 after).
+run a function of (seed, i) alone. (How the fixed k compares with Shuttle's on the measured
+worlds: docs/benchmarks-from-docstrings.md.)
 """
 
 from __future__ import annotations
@@ -27,17 +25,16 @@ from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
-__all__ = ["PCTChoices", "explore_pct", "pct_horizon"]
+__all__ = ["PCTChoices", "PCTSources", "explore_pct", "pct_horizon", "sources"]
 
 PROFILE_RUNS = 8  # uniformly random runs that measure k (as many as SURW's profile)
 
 
 class PCTChoices:
-    """PCT as a `ChoiceSource`; see the module docstring."""
+    """PCT as a `ChoiceSource`; see the module docstring. `depth` is at least 1 (`sources`
+    checks it, once per exploration)."""
 
     def __init__(self, seed: int, workers: Sequence[str], depth: int, horizon: int) -> None:
-        if depth < 1:
-            raise ValueError(f"PCT depth {depth}: need at least 1 (d-1 change points)")
         rng = random.Random(seed)
         priorities = list(range(1, len(workers) + 1))
         rng.shuffle(priorities)
@@ -86,10 +83,18 @@ class PCTSources:
         return PCTChoices(self.seed * 1_000_003 + n, self.workers, self.depth, self.horizon)
 
 
+def sources(config: Config, seed: int, depth: int) -> PCTSources:
+    """PCT with bug depth `depth` (d-1 priority change points per run); run i draws its
+    priorities and change points from the generator seeded with (seed, i). The one check of
+    the depth, before anything runs."""
+    if depth < 1:
+        raise ValueError(f"PCT depth {depth}: need at least 1 (d-1 change points)")
+    return PCTSources(seed, config.worker_names, depth, pct_horizon(config))
+
+
 def explore_pct(config: Config, *, max_runs: int = 10_000, seed: int = 0, depth: int = 3,
                 transport: TransportName = "memory", progress: Progress | None = None,
                 shrink: bool = True) -> Exploration:
-    """PCT with bug depth `depth` (d-1 priority change points per run); run i draws its
-    priorities and change points from the generator seeded with (seed, i)."""
-    sources = PCTSources(seed, config.worker_names, depth, pct_horizon(config))
-    return sample("pct", config, sources, max_runs, transport, progress, shrink)
+    """PCT (`sources`), in this process."""
+    return sample("pct", config, sources(config, seed, depth), max_runs, transport, progress,
+                  shrink)

@@ -5,9 +5,8 @@ with the step just taken (`footprint.races`: a common object, one of them writin
 priorities; everyone else keeps theirs. So a worker with a low priority stays delayed across
 many steps until a conflict reshuffles it: the "slow enactor" of the outage.
 
-Where the randomness comes from is injected (`draw`): a seeded generator for `--strategy pos`,
-Hypothesis draws for the default strategy (`reproducer.strategies`), so that Hypothesis shrinks
-the sampler's own decisions (a priority of 0 everywhere is "never switch").
+Where the randomness comes from is injected (`draw`): run i of `--strategy pos` draws from a
+generator seeded with (seed, i) (`sources`).
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from collections.abc import Callable, Sequence
 
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.sampling.footprint import Shadow, races
-from reproducer.search.sampling.loop import TransportName, sample
+from reproducer.search.sampling.loop import Sources, TransportName, sample
 from reproducer.world.config import Config
 
-__all__ = ["PRIORITY_LEVELS", "POSChoices", "explore_pos"]
+__all__ = ["PRIORITY_LEVELS", "POSChoices", "explore_pos", "sources"]
 
 PRIORITY_LEVELS = 1 << 16  # priorities are integers in [0, PRIORITY_LEVELS)
 
@@ -66,9 +65,13 @@ def seeded_draw(seed: int) -> Callable[[], int]:
     return lambda: rng.randrange(PRIORITY_LEVELS)
 
 
+def sources(config: Config, seed: int, depth: int) -> Sources:
+    """Run i draws its priorities from the generator seeded with (seed, i)."""
+    return lambda n: POSChoices(config, seeded_draw(seed * 1_000_003 + n))
+
+
 def explore_pos(config: Config, *, max_runs: int = 10_000, seed: int = 0,
                 transport: TransportName = "memory", progress: Progress | None = None,
                 shrink: bool = True) -> Exploration:
-    """POS; run i draws its priorities from the generator seeded with (seed, i)."""
-    return sample("pos", config, lambda n: POSChoices(config, seeded_draw(seed * 1_000_003 + n)),
-                  max_runs, transport, progress, shrink)
+    """POS (`sources`), in this process."""
+    return sample("pos", config, sources(config, seed, 0), max_runs, transport, progress, shrink)

@@ -16,10 +16,10 @@ from reproducer.running.choices import RandomChoices
 from reproducer.running.simulation import Simulation
 from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.sampling.footprint import Footprint, Shadow, footprint
-from reproducer.search.sampling.loop import TransportName, sample
+from reproducer.search.sampling.loop import Sources, TransportName, sample
 from reproducer.world.config import Config
 
-__all__ = ["SURWChoices", "explore_surw", "profile_events"]
+__all__ = ["SURWChoices", "explore_surw", "profile_events", "sources"]
 
 PROFILE_RUNS = 8
 
@@ -71,10 +71,16 @@ class SURWChoices:
             self._left[worker] = self._left.get(worker, 0.0) - 1
 
 
+def sources(config: Config, seed: int, depth: int) -> Sources:
+    """The profile, measured once (`profile_events`); run i uses the generator seeded with
+    (seed, i)."""
+    profile = profile_events(config)
+    return lambda n: SURWChoices(config, seed * 1_000_003 + n, profile)
+
+
 def explore_surw(config: Config, *, max_runs: int = 10_000, seed: int = 0,
                  transport: TransportName = "memory", progress: Progress | None = None,
                  shrink: bool = True) -> Exploration:
-    """SURW; run i uses the generator seeded with (seed, i)."""
-    profile = profile_events(config)
-    return sample("surw", config, lambda n: SURWChoices(config, seed * 1_000_003 + n, profile),
-                  max_runs, transport, progress, shrink)
+    """SURW (`sources`), in this process."""
+    return sample("surw", config, sources(config, seed, 0), max_runs, transport, progress,
+                  shrink)

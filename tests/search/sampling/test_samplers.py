@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from reproducer import Config
 from reproducer.bench.measure import Measurement, runs_to_first_violation
-from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search import explore_bfs
 from reproducer.search.sampling.pos import POSChoices, explore_pos
 from reproducer.search.sampling.surw import explore_surw
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
-from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search import explore_bfs
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS, check_reductions
 
 WORLDS = {

@@ -19,8 +19,8 @@ import pytest
 
 from reproducer import Config
 from reproducer.cli import main
+from reproducer.search import explore_bfs
 from reproducer.search.distributed.levels import search_partitioned
-from reproducer.search.exhaustive.bfs import explore_bfs
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration
 

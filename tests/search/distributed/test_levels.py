@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from reproducer import VARIANTS, Config
+from reproducer.search import explore_bfs
 from reproducer.search.distributed.levels import (
     InProcessShares,
     LocalShares,
@@ -22,7 +21,6 @@ from reproducer.search.distributed.levels import (
     search_partitioned,
 )
 from reproducer.search.distributed.pool import WorkersLost
-from reproducer.search.exhaustive.bfs import explore_bfs
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Ticker
 
@@ -69,24 +67,6 @@ def test_the_bound_on_states_cuts_the_states_one_process_cuts(max_states: int) -
 def test_without_reductions_the_split_search_still_agrees() -> None:
     config = Config(variant="cas-guarded", enactors=2, plans=1)
     _same(_in_process(config, 2, reductions=()), explore_bfs(config, reductions=()))
-
-
-def test_identities_are_the_same_in_processes_with_different_string_hashes() -> None:
-    script = ("from reproducer import Config\n"
-              "from reproducer.search.distributed.partition import expansion_of\n"
-              "from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS\n"
-              "u, ident, _, ready = expansion_of(Config(variant='aws-2025', enactors=3, "
-              "plans=2), set(DEFAULT_REDUCTIONS))\n"
-              "s, out = u.root, []\n"
-              "for i in range(25):\n"
-              "    out.append((ident.fingerprint(s), ident.place(s)))\n"
-              "    r = ready(s)\n"
-              "    s = u.step(s, r[i % len(r)]).child\n"
-              "print(out)\n")
-    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
-               for seed in ("1", "2", "3")}
-    assert len(outputs) == 1
 
 
 def test_worker_processes_give_what_one_process_gives() -> None:

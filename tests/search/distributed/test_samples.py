@@ -17,11 +17,9 @@ import pytest
 
 from reproducer import Config
 from reproducer.cli import main
-from reproducer.search.distributed.pool import Ledger, shard_samples
-from reproducer.search.exhaustive.bfs import explore_bfs
-from reproducer.search.explore import Strategy, explore
+from reproducer.search import Strategy, explore, explore_bfs, explore_hypothesis
+from reproducer.search.distributed.samples import Ledger, shard_samples
 from reproducer.search.outcome import Exploration
-from reproducer.search.sampling.hypothesis_search import explore_hypothesis
 from reproducer.search.sampling.pct import PCTSources, pct_horizon
 
 BACKWARDS = Config(variant="aws-2025", enactors=2, plans=2)  # first violations within ~50 runs

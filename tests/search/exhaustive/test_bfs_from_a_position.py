@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reproducer import Config, ReplayChoices, Simulation
-from reproducer.search.exhaustive.bfs import explore_bfs
+from reproducer.search import explore_bfs
 
 EMPTY_RECORD = Config(enactors=2, invariants=(1,))
 
