@@ -1,10 +1,11 @@
-"""The import rules between the three packages , checked on the source.
+"""The import rules between the three packages, checked on the source.
 
 - fake_dns is a DNS server: it imports neither fake_lb nor reproducer;
 - fake_lb is load balancers in front of a DNS name: it does not import reproducer;
 - no package imports another package's private module (a dotted path with a component that
   starts with `_`, other than `__init__` and `__main__`), nor a private name from it: what one
-  package needs of another is public there, in its `__init__` and `__all__`.
+  package needs of another is public there, in its `__init__` and `__all__`;
+- `reproducer.search` has no import cycle: its rooms import one way.
 
 Imports inside functions count too: a lazy import is still a dependency.
 """
@@ -12,7 +13,7 @@ Imports inside functions count too: a lazy import is still a dependency.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,3 +98,86 @@ def test_the_check_reports_every_forbidden_or_private_import_with_its_file_and_l
         "reproducer/sub/bad.py:1: fake_dns._journal.read_journal is private to fake_dns; make "
         "what reproducer needs public in fake_dns/__init__.py",
     ]
+
+
+def import_graph(root: Path, package: str) -> dict[str, set[str]]:
+    """Every module of `package` (a dotted name under `root`) and the modules of `package` it
+    imports, imports inside functions included. `from a import b` is an edge to `a.b` when that
+    is a module, else to `a`; a package is its `__init__`."""
+    base = root.joinpath(*package.split("."))
+    paths = {module_name(root, path): path for path in sorted(base.rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        edges = set()
+        for _, dotted in imported_names(tree, module, path.name == "__init__.py"):
+            while dotted and dotted not in paths:
+                dotted = dotted.rpartition(".")[0]
+            if dotted and dotted != module:
+                edges.add(dotted)
+        graph[module] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of `graph`: each strongly connected component of more than one module,
+    sorted (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def cycles_in(root: Path, packages: Iterable[str]) -> list[str]:
+    """One line per import cycle inside each of `packages`."""
+    return [f"{package}: {' <-> '.join(cycle)}" for package in packages
+            for cycle in cycles(import_graph(root, package))]
+
+
+def test_search_has_no_import_cycle_counting_imports_inside_functions() -> None:
+    bad = cycles_in(ROOT, ["reproducer.search"])
+    assert not bad, "import cycles:\n" + "\n".join(bad)
+
+
+def test_the_cycle_check_finds_a_cycle_closed_by_an_import_inside_a_function(
+        tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "room").mkdir(parents=True)
+    (package / "__init__.py").write_text("from pkg.top import run\n")
+    (package / "top.py").write_text("from pkg.room import low\n\ndef run():\n    pass\n")
+    (package / "room" / "__init__.py").write_text("")
+    (package / "room" / "low.py").write_text("import json\n\ndef f():\n"
+                                             "    from pkg.top import run\n")
+    (package / "room" / "side.py").write_text("from . import low\n")
+
+    assert import_graph(tmp_path, "pkg") == {
+        "pkg": {"pkg.top"}, "pkg.top": {"pkg.room.low"}, "pkg.room": set(),
+        "pkg.room.low": {"pkg.top"}, "pkg.room.side": {"pkg.room.low"}}
+    assert cycles_in(tmp_path, ["pkg"]) == ["pkg: pkg.room.low <-> pkg.top"]
