@@ -36,6 +36,16 @@ Rules:
      something else: that counts as a failure of the plan; after `max_failures` the plan is
      abandoned (a real enactor would retry forever; the bound lets runs end).
   3. Clean-up deletes plans older than `last applied - keep_generations` ("significantly older").
+
+Facts the exhaustive search relies on (`reproducer.search.exhaustive`), stated here, beside
+the transitions they are read off, so that a change to a phase, a field or a policy changes
+them in the same place (the differential test of the reductions guards them):
+  - `live_fields()`: the fields an enactor may read before it overwrites them; the others
+    decide nothing it will do (Spin's dead variables);
+  - `deadline_ms()`: the one absolute time that can still matter to it; `backoff_that_matters`:
+    the back-off count as far as it changes a delay;
+  - `just_took_right_mover(store)`: its last step was a right mover (Lipton's reduction),
+    recognised from the state right after it.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ from reproducer.world.values import (
     Plan,
     PlanList,
     PlanRead,
+    PlanStore,
     Query,
     ReadNewestPlan,
     Result,
@@ -84,6 +95,10 @@ class Phase(enum.Enum):
 
 
 _FREE = LockValue.free()
+# phase groups the facts below read (`live_fields`)
+_LOCK_REPLACED = (Phase.FIND_PLAN, Phase.CHECK, Phase.READ_ALIAS, Phase.LOCK_READ, Phase.BACKOFF)
+_WAITING = (Phase.LOCK_READ, Phase.BACKOFF)  # waiting for the lock, to resume `resume`
+_CLEANUP = (Phase.CLEANUP_LIST, Phase.CLEANUP_READ_ACTIVE, Phase.CLEANUP_DNS, Phase.CLEANUP_STORE)
 
 
 def _answer_rdata(result: LookupResult, rtype: str) -> str | None:
@@ -153,6 +168,9 @@ class StateMachineEnactor:
     def _gen(self, tree: str | None) -> int | None:
         return self.layout.generation_of_tree(tree)
 
+    def _backoff_delay_ms(self) -> int:
+        return min(self.settings.backoff_base_ms << self.backoff, self.settings.backoff_max_ms)
+
     @property
     def _endpoints(self) -> tuple[str, ...]:
         return self.layout.endpoints
@@ -161,6 +179,119 @@ class StateMachineEnactor:
     def _plan(self) -> Plan:
         assert self.plan is not None, f"{self.name}: phase {self.phase} without a plan"
         return self.plan
+
+    # -- facts for the exhaustive search (module docstring) ------------------------------------
+
+    def live_fields(self) -> frozenset[str]:
+        """The fields this enactor may still read before it overwrites them (a sound
+        over-approximation: every field left out is overwritten first, on every path; the
+        configuration fields and `name` never change and are not listed). Read off the
+        transitions below:
+
+        - DONE: none (it never moves again);
+        - `phase`, `last_done`, `retrying`, `suspect`, `backoff`, `writes`: always;
+        - `lock`, unless it will replace it before using it: in FIND_PLAN, CHECK, READ_ALIAS,
+          LOCK_READ and BACKOFF, the next lock read replaces the lock it believes, unless it
+          believes it holds it (`_next_endpoint` releases it under that belief), or a refused
+          UPDATE is behind it (`retrying`, `suspect`: the lock read compares with it);
+        - by where it is headed (its phase, or in LOCK_READ and BACKOFF the phase it resumes
+          with the lock): `plan`, unless it will pick up a plan (FIND_PLAN) or clean up (which
+          never reads it) or release the lock on its way to either; `endpoint`, when it will
+          read an alias, create, flip or clean-up-read (every other way into those sets it);
+          `active`, when it will create or flip, read the aliases for clean-up, re-read after
+          a refused flip, or delete under the cas clean-up's prerequisite; `doomed`, in the
+          clean-up after its listing (which sets them);
+        - `resume`, in LOCK_READ and BACKOFF; `after_release`, in RELEASE (every way into those
+          sets them); `failures`, outside FIND_PLAN (picking up a plan resets it);
+        - `moved_ms`, in BACKOFF and CREATE_TREES only (`deadline_ms`): every step sets it;
+        - `note`: never (it is prose for the trace).
+        """
+        ph = self.phase
+        if ph is Phase.DONE:
+            return frozenset()
+        live = {"phase", "last_done", "retrying", "suspect", "backoff", "writes"}
+        holds = self.lock is not None and self.lock.holder == self.name
+        if not (ph in _LOCK_REPLACED and not holds and not self.retrying and not self.suspect):
+            live.add("lock")
+        waiting = ph in _WAITING
+        goal = self.resume if waiting else ph
+        if not (ph is Phase.FIND_PLAN or goal in _CLEANUP or (
+                ph is Phase.RELEASE and self.after_release is not Phase.READ_ALIAS)):
+            live.add("plan")
+        if goal in (Phase.CREATE_TREES, Phase.READ_ALIAS, Phase.FLIP,
+                    Phase.CLEANUP_READ_ACTIVE) or (
+                ph is Phase.RELEASE and self.after_release is Phase.READ_ALIAS):
+            live.add("endpoint")
+        if (goal in (Phase.CREATE_TREES, Phase.FLIP, Phase.CLEANUP_READ_ACTIVE)
+                or (goal is Phase.READ_ALIAS and (waiting or self.suspect))
+                or (goal is Phase.CLEANUP_DNS and self.policy.cleanup == "cas")):
+            live.add("active")
+        if goal in _CLEANUP and goal is not Phase.CLEANUP_LIST:
+            live.add("doomed")
+        if waiting:
+            live.add("resume")
+        if ph is Phase.RELEASE:
+            live.add("after_release")
+        if ph is not Phase.FIND_PLAN:
+            live.add("failures")
+        if ph in (Phase.BACKOFF, Phase.CREATE_TREES):
+            live.add("moved_ms")
+        return frozenset(live)
+
+    def deadline_ms(self) -> int | None:
+        """The absolute virtual time that can still change what this enactor does: when it
+        wakes (BACKOFF), or the expiry it will write into the lock (CREATE_TREES); None in
+        every other phase, whose next step replaces `moved_ms` before anything reads it.
+        Every rule adds constants to it and compares, so only its distance from now
+        matters, and only until it has passed."""
+        if self.phase is Phase.BACKOFF:
+            return self.moved_ms + self._backoff_delay_ms()
+        if self.phase is Phase.CREATE_TREES:
+            return self.moved_ms + self.settings.lease_ms
+        return None
+
+    @property
+    def backoff_that_matters(self) -> int:
+        """`backoff` as far as it can change anything: it counts only through the delay, which
+        stops doubling at its cap, so every count past the first capped one is that one."""
+        base, cap = self.settings.backoff_base_ms, self.settings.backoff_max_ms
+        capped = 0
+        while base > 0 and (base << capped) < cap:
+            capped += 1
+        return min(self.backoff, capped)
+
+    def just_took_right_mover(self, store: PlanStore) -> bool:
+        """Whether this enactor's last step was a right mover: for every step x of another
+        worker taken just after it, x could have been taken just before it with the same
+        outcome for both (the same state, up to the identity with `values` of
+        `reproducer.search.exhaustive.identity`), and it changed nothing an observer sees (no
+        UPDATE committed). Recognised from this state and the plan store, exactly:
+
+        - G1, a refused UPDATE whose lock prerequisite failed ("doomed"): this enactor is in
+          LOCK_READ, `retrying`, resuming CREATE_TREES, or CLEANUP_DNS under the age clean-up
+          (those UPDATEs carry no prerequisite but the lock's, so their refusal was the
+          lock's; a refused flip or cas clean-up may have failed on another prerequisite, and
+          is not recognised). Lock values carry a stamp unique to each write and every
+          committed UPDATE writes a fresh one, so the lock record never again holds the value
+          it believed: sent later, the UPDATE is refused again. It commits nothing, and what
+          it leaves differs only in `moved_ms` (which the lock read that follows replaces
+          before anything uses it) and the rcode in `note`.
+        - G2, reading the newest plan once the store is sealed: this enactor is in CHECK
+          (entered only by a plan read) on the newest plan of a sealed store. The Planner
+          has stopped and a clean-up never deletes the newest plan (rule 3), so the answer is
+          fixed; the newest plan is published in the step that seals, so it was read after.
+
+        Both read only what that identity keeps (the phase, `retrying`, `resume`, the plan in
+        CHECK, the store), so states it merges are recognised alike."""
+        ph = self.phase
+        if ph is Phase.LOCK_READ:
+            return self.retrying and (self.resume is Phase.CREATE_TREES or (
+                self.resume is Phase.CLEANUP_DNS and self.policy.cleanup == "age"))
+        if ph is Phase.CHECK:
+            newest = store.newest
+            return (store.sealed and newest is not None and self.plan is not None
+                    and self.plan.generation == newest.generation)
+        return False
 
     # -- the two methods -------------------------------------------------------------------
 
@@ -178,8 +309,7 @@ class StateMachineEnactor:
         if ph is Phase.LOCK_READ:
             return Query(lay.lock_name, "TXT", "read the lock")
         if ph is Phase.BACKOFF:
-            delay = min(self.settings.backoff_base_ms << self.backoff, self.settings.backoff_max_ms)
-            return Sleep(self.moved_ms + delay)
+            return Sleep(self.moved_ms + self._backoff_delay_ms())
         if ph is Phase.CREATE_TREES:
             plan = self._plan
             ep = self._endpoints[self.endpoint]

@@ -6,26 +6,12 @@ Right movers
 ------------
 A step R of worker q is a right mover when, for every step x of another worker taken just
 after it, x could have been taken just before it with the same outcome for both (the same
-state, up to the identity of `reproducer.search.exhaustive.identity` with `values`), and R changes
-nothing an observer sees (no UPDATE commits). Two kinds, each recognised exactly from the
-state right after it:
-
-- G1, a refused UPDATE whose lock prerequisite failed ("doomed"). Lock values carry a stamp
-  unique to each write (`LockValue`) and every committed UPDATE writes a fresh one, so the
-  lock record never again holds the value q believed: sent later, the UPDATE is refused
-  again. It commits nothing, and what it leaves in q differs only in the clock reading
-  (`moved_ms`, which the lock read that follows replaces before anything uses it) and the
-  rcode in q's note (which the `values` identity leaves out). Recognised as q in LOCK_READ,
-  retrying, resuming CREATE_TREES, or CLEANUP_DNS under the age clean-up: those UPDATEs
-  carry no prerequisite but the lock's, so a refusal of one was doomed. (A refused flip or
-  cas clean-up may have failed on another prerequisite, and is not recognised.)
-- G2, reading the newest plan once the store is sealed: the Planner has stopped and a clean-up
-  never deletes the newest plan (`por`), so the answer is fixed. Recognised
-  as q in CHECK (entered only by a plan read) on the newest plan of a sealed store: the
-  newest plan is published in the step that seals, so q read it after the seal.
-
-Both recognitions read only what the identity keeps (the phase, `retrying`, `resume`, the
-plan in CHECK, the store), so states merged by the identity are glued alike.
+state, up to the identity of `identity` with `values`), and R changes nothing an observer sees
+(no UPDATE commits). Which steps of an enactor are right movers, and how each is recognised
+exactly from the state right after it, is the enactor's own statement, beside its transitions
+(`StateMachineEnactor.just_took_right_mover`, in `reproducer.world.enactor`: G1, a refused
+UPDATE whose lock prerequisite failed; G2, reading the newest plan once the store is sealed).
+It reads only what the identity keeps, so states merged by the identity are glued alike.
 
 Rule: if an enactor is glued (it just took a right mover, as recognised above), expand it
 alone; otherwise expand what the next rule (the Planner's deferral, or every ready worker)
@@ -54,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reproducer.running.core import State
-from reproducer.world.enactor import Phase, StateMachineEnactor
+from reproducer.world.enactor import StateMachineEnactor
 
 __all__ = ["glue_rule"]
 
@@ -65,18 +51,9 @@ def glue_rule(fallback: Callable[[State], list[int]]) -> Callable[[State], list[
     def movers(state: State) -> list[int]:
         workers = state.workers
         store = state.store
-        newest = store.newest.generation if store.sealed and store.newest is not None else None
         for w in range(1, len(workers)):
             e = workers[w]
-            if not isinstance(e, StateMachineEnactor):
-                continue
-            ph = e.phase
-            if ph is Phase.LOCK_READ:
-                if e.retrying and (e.resume is Phase.CREATE_TREES or (
-                        e.resume is Phase.CLEANUP_DNS and e.policy.cleanup == "age")):
-                    return [w]
-            elif (ph is Phase.CHECK and newest is not None and e.plan is not None
-                  and e.plan.generation == newest):
+            if isinstance(e, StateMachineEnactor) and e.just_took_right_mover(store):
                 return [w]
         return fallback(state)
 

@@ -20,9 +20,8 @@ benchmark can measure each against the search without it.
   * Virtual time matters only relative to now and only until it has passed: every rule adds
     constants to it and compares (`takeable_by`, a sleep's `max`), so the clock is dropped and
     the times that can still matter are kept relative to it, clamped at 0 once in the past:
-    the zone lock's expiry; a sleeping enactor's wake-up time; for an enactor about to take
-    the lock (CREATE_TREES), the expiry it will write. Elsewhere `moved_ms` is overwritten
-    before it is read.
+    the zone lock's expiry, and each enactor's `deadline_ms()` (its wake-up time, or the
+    expiry it will write); a back-off count, as `backoff_that_matters`.
   * The action a built-in worker is parked on is a function of its state (`next_action`
     reads no clock: its times come from `moved_ms`), and its trace note is prose: dropped.
 - unread (with values): records that no worker and no observer ever reads are left out: the
@@ -31,20 +30,10 @@ benchmark can measure each against the search without it.
   prerequisites name only the lock, the aliases and the trees' addresses) and the trees' TXT
   descriptions.
 - dead (with values): an enactor's fields that it will overwrite before it reads them again
-  are left out (Spin's dead variable reduction), read off `reproducer.world.enactor`:
-  * DONE: everything (it never moves again);
-  * the lock it believes, unless it believes it holds it (then `_next_endpoint` releases it
-    under that belief) or it will send it: in FIND_PLAN, CHECK, READ_ALIAS without a refused
-    flip behind it, LOCK_READ and BACKOFF before a refusal, the next lock read replaces it;
-  * by where it is headed (its phase, or in LOCK_READ and BACKOFF the phase it resumes with
-    the lock): the plan, unless it will flip (clean-up never reads it; picking up a plan
-    replaces it); the endpoint, unless it will read an alias, create, flip or clean-up-read
-    (each way into those sets it); the aliases read, unless it will create or flip, read the
-    aliases for clean-up, re-read after a refused flip, or delete under the cas clean-up's
-    prerequisite; the doomed plans, outside the clean-up after its listing (which sets them);
-  * what to resume, outside LOCK_READ and BACKOFF; where to go after a release, outside
-    RELEASE (every way into those sets them); the failure count in FIND_PLAN (picking up a
-    plan resets it).
+  are left out (Spin's dead variable reduction). Which fields are live in which phase is the
+  enactor's own statement, beside its transitions (`StateMachineEnactor.live_fields`, in
+  `reproducer.world.enactor`): a field it leaves out decides nothing the enactor will do, so
+  two states that differ only there have the same futures.
 - symmetry (with values): the enactors are identical but for their names, which appear only
   in their own state, the lock's holder and the stamps. Enactors are listed sorted by what
   they hold (holders as positions in that list), trying every order of the ones that tie,
@@ -70,8 +59,8 @@ __all__ = ["DEFAULT_REDUCTIONS", "REDUCTIONS", "Identity", "check_reductions"]
 
 REDUCTIONS = ("bookkeeping", "values", "unread", "dead", "symmetry", "por", "glue")
 # The reductions used unless asked otherwise: those that pay. `glue` is sound and tested, but
-# costs more than it saves (cas-flip 2/2/3: 0.3% fewer states, 6% fewer steps, 6% slower; median
-# of three rounds each way), so it is there to be asked for by name.
+# costs more time than it saves (docs/benchmarks-from-docstrings.md), so it is there to be asked
+# for by name.
 DEFAULT_REDUCTIONS = tuple(r for r in REDUCTIONS if r != "glue")
 _NEEDS = {"values": "bookkeeping", "unread": "values", "dead": "values", "symmetry": "values",
           "por": "bookkeeping", "glue": "values"}
@@ -162,9 +151,8 @@ class Identity:
         enactors, the generations they have finished with (sorted: the same for any renaming
         of enactors). The last splits the states that share a zone and a store (enactors
         spinning on the lock over the same records), and changes only when an enactor is
-        done with a plan: cas-flip 3/1/2, largest share against the mean at 2/4/16 shares,
-        1.07/1.65/5.26 without it and 1.00/1.23/2.14 with it, for 14% of the new states
-        crossing instead of 12%."""
+        done with a plan: it evens the shares out for a few more states crossing
+        (docs/benchmarks-from-docstrings.md)."""
         if "values" in self.used:
             # (a finished enactor's generation is not part of its identity: dead)
             done = tuple(sorted(-1 if w.phase is Phase.DONE else w.last_done  # type: ignore
@@ -220,18 +208,14 @@ class Identity:
         absolute time that can still matter), per enactor state."""
         known = self._enactors.get(id(e))
         if known is None:
-            s = e.settings
-            # the back-off count matters only through the delay, which stops doubling at its cap
-            backoff = min(e.backoff, _saturation(s.backoff_base_ms, s.backoff_max_ms))
+            backoff = e.backoff_that_matters
             lock = e.lock
             local: tuple[Any, ...] = (
                 e.phase, e.plan, e.last_done, e.endpoint, e.lock is None, e.resume,
                 e.after_release, e.retrying, e.suspect, backoff, e.failures, e.active, e.doomed)
             if "dead" in self.used:
-                local, lock = _live(e, local, backoff)
-            when = (e.moved_ms + min(s.backoff_base_ms << e.backoff, s.backoff_max_ms)
-                    if e.phase is Phase.BACKOFF else
-                    e.moved_ms + s.lease_ms if e.phase is Phase.CREATE_TREES else None)
+                local, lock = _live(e, backoff)
+            when = e.deadline_ms()
             known = (self._intern(local), None if lock is None else self._index.get(lock.holder),
                      None if lock is None else lock.stamp, when)
             self._enactors[id(e)] = known
@@ -285,48 +269,20 @@ def _tie_orders(order: list[int], sig: dict[int, Any]) -> list[list[int]]:
             for combo in itertools.product(*(itertools.permutations(g) for g in groups))]
 
 
-_LOCK_REPLACED = (Phase.FIND_PLAN, Phase.CHECK, Phase.READ_ALIAS, Phase.LOCK_READ, Phase.BACKOFF)
-_WAITING = (Phase.LOCK_READ, Phase.BACKOFF)
-_CLEANUP = (Phase.CLEANUP_LIST, Phase.CLEANUP_READ_ACTIVE, Phase.CLEANUP_DNS, Phase.CLEANUP_STORE)
-_TO_FLIP = (Phase.CREATE_TREES, Phase.READ_ALIAS)
+def _live(e: StateMachineEnactor, backoff: int) -> tuple[tuple[Any, ...], LockValue | None]:
+    """What the enactor holds, and the lock it believes, with the fields it will overwrite
+    before reading them (`StateMachineEnactor.live_fields`) left out."""
+    live = e.live_fields()
+    if not live:  # done: it never moves again
+        return (e.phase,), None
+    lock = e.lock if "lock" in live else None
 
+    def kept(name: str) -> Any:
+        return getattr(e, name) if name in live else None
 
-def _live(e: StateMachineEnactor, local: tuple[Any, ...], backoff: int
-          ) -> tuple[tuple[Any, ...], LockValue | None]:
-    """`local` and the believed lock with the dead fields blanked (module docstring, dead)."""
-    ph = e.phase
-    if ph is Phase.DONE:
-        return (ph,), None
-    lock = e.lock
-    holds = lock is not None and lock.holder == e.name
-    dead_lock = ph in _LOCK_REPLACED and not holds and not e.retrying and not e.suspect
-    if dead_lock:
-        lock = None
-    waiting = ph in _WAITING
-    # where this enactor is headed: its phase, or the phase it resumes once it has the lock
-    goal = e.resume if waiting else ph
-    cas_cleanup = e.policy.cleanup == "cas"
-    plan = None if ph is Phase.FIND_PLAN or goal in _CLEANUP or (
-        ph is Phase.RELEASE and e.after_release is not Phase.READ_ALIAS) else e.plan
-    endpoint = e.endpoint if goal in _TO_FLIP or goal in (
-        Phase.FLIP, Phase.CLEANUP_READ_ACTIVE) or (
-        ph is Phase.RELEASE and e.after_release is Phase.READ_ALIAS) else None
-    active = e.active if (goal in (Phase.CREATE_TREES, Phase.FLIP, Phase.CLEANUP_READ_ACTIVE)
-                          or (goal is Phase.READ_ALIAS and (waiting or e.suspect))
-                          or (goal is Phase.CLEANUP_DNS and cas_cleanup)) else None
-    doomed = e.doomed if goal in _CLEANUP and goal is not Phase.CLEANUP_LIST else None
-    return ((ph, plan, e.last_done, endpoint, dead_lock or e.lock is None,
-             e.resume if waiting else None,
-             e.after_release if ph is Phase.RELEASE else None, e.retrying, e.suspect,
-             backoff, 0 if ph is Phase.FIND_PLAN else e.failures, active, doomed), lock)
-
-
-def _saturation(base_ms: int, max_ms: int) -> int:
-    """The least back-off count whose delay is the cap: counts beyond it are the same."""
-    count = 0
-    while base_ms > 0 and (base_ms << count) < max_ms:
-        count += 1
-    return count
+    return ((e.phase, kept("plan"), e.last_done, kept("endpoint"), lock is None, kept("resume"),
+             kept("after_release"), e.retrying, e.suspect, backoff,
+             e.failures if "failures" in live else 0, kept("active"), kept("doomed")), lock)
 
 
 def _plain(state: State) -> int:
