@@ -31,6 +31,7 @@ from reproducer.search import (
     REDIS_URL_FORM,
     REDUCTIONS,
     STRATEGIES,
+    ClusterError,
     DatabaseUnavailable,
     Exploration,
     WorkersLost,
@@ -247,16 +248,14 @@ def _explore_on_cluster(args: argparse.Namespace, config: Config,
                         progress: Callable[[str], None] | None) -> Exploration:
     """`--cluster ADDRESS`: bfs on a running Dask cluster; a cluster that cannot be used (or
     Dask not installed) is a `UsageError`. Nothing of Dask is imported without --cluster."""
-    from reproducer.search import ClusterError, explore_bfs_on_cluster
-
     with contextlib.suppress(ImportError):  # (its absence is explore_bfs_on_cluster's to say)
         import distributed  # noqa: F401  (sets up its own handler, printing to stderr)
 
         for handler in logging.getLogger("distributed").handlers:
             handler.setLevel(logging.CRITICAL)  # what went wrong is our one line
     try:
-        return explore_bfs_on_cluster(config, args.cluster, max_states=args.max_states,
-                                      reductions=reductions_of(args), progress=progress)
+        return explore("bfs", config, cluster=args.cluster, max_states=args.max_states,
+                       reductions=reductions_of(args), progress=progress)
     except ClusterError as exc:
         raise UsageError(f"--cluster: {exc}") from None
 
