@@ -1,4 +1,4 @@
-"""Shared counterexamples (issue 14): Hypothesis's example database in a real Redis server, so a
+"""Shared counterexamples: Hypothesis's example database in a real Redis server, so a
 counterexample one process found is the first thing every other process replays.
 
 Each test that needs a server starts its own `redis-server` on a free port (Redis cannot bind

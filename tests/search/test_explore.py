@@ -1,5 +1,5 @@
-"""Exploration (issue 5): breadth-first search is the judge, Hypothesis and the minimiser reach
-its minimum, the baselines find the race, correct fixes hold under Hypothesis and exhaustively."""
+"""Exploration: breadth-first search is the judge, Hypothesis and the minimiser reach its
+minimum, the baselines find the race, correct fixes hold under Hypothesis and exhaustively."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
-from reproducer.search import explore_bfs, explore_hypothesis, minimise
-from reproducer.search.sampling.pct import PCTChoices, explore_pct
-from reproducer.search.sampling.random_walk import explore_random
+from reproducer.search import explore_bfs, explore_hypothesis, explore_pct, explore_random, minimise
 from reproducer.strategies import HypothesisSchedule, schedules
 
 # Small worlds whose breadth-first minimum is known and cheap to recompute in every test.
@@ -82,44 +80,6 @@ def test_a_seeded_exploration_gives_the_same_counterexample_every_time() -> None
     assert one.result.choices == two.result.choices
 
 
-def test_pct_runs_the_highest_priority_ready_worker_and_demotes_it_at_a_change_point() -> None:
-    pct = PCTChoices(seed=1, workers=["a", "b", "c"], depth=2, horizon=1)
-    assert pct.change_points == {1}  # one change point, and with k=1 it is decision 1
-    ranked = sorted(pct.priority, key=pct.priority.__getitem__, reverse=True)
-    ready = ["a", "b", "c"]
-    # decision 1 is the change point; before anyone moved, the top worker is demoted at once
-    assert ready[pct.choose(ready)] == ranked[1]
-    pct.moved(ranked[1])
-    assert ready[pct.choose(ready)] == ranked[1]  # no more change points: it keeps going
-
-
-def test_pct_demotes_a_later_victim_below_an_earlier_one_so_the_earlier_can_overtake() -> None:
-    pct = PCTChoices(seed=3, workers=["a", "b", "c"], depth=3, horizon=2)
-    assert pct.change_points == {1, 2}
-    ready = ["a", "b", "c"]
-    first_victim = max(pct.priority, key=pct.priority.__getitem__)
-    pct.choose(ready)  # decision 1: the top worker is demoted below everyone
-    later = next(w for w in ready if w != first_victim)
-    pct.moved(later)
-    pct.choose(ready)  # decision 2: the worker that moved last goes below the first victim
-    (untouched,) = set(ready) - {first_victim, later}
-    assert pct.priority[later] < pct.priority[first_victim] < pct.priority[untouched]
-    assert ready[pct.choose(ready)] == untouched
-    stalled = [later, first_victim]  # only the two demoted ones are ready
-    assert stalled[pct.choose(stalled)] == first_victim  # stalled first, but moves first
-
-
-def test_pct_at_depth_four_empties_the_record_where_the_earlier_stalled_enactor_overtakes() -> None:
-    """The outage's story stalls enactor-1 (after its check), then enactor-2 (after listing
-    the plans), and needs enactor-1 to move first: only demotion below every earlier victim
-    allows that, so PCT must find it (with depth 3 the third switch is missing)."""
-    config = Config(enactors=2, invariants=(1,))
-    found = explore_pct(config, depth=4, seed=0, max_runs=3_000, shrink=False)
-    assert found.found and found.result is not None and found.result.violation is not None
-    assert found.result.violation.invariant == 1
-    assert not explore_pct(config, depth=3, seed=0, max_runs=300, shrink=False).found
-
-
 @pytest.mark.parametrize("variant", TEMPTING)
 def test_each_tempting_fix_is_falsified_and_shrunk_to_the_breadth_first_minimum(
         variant: str) -> None:
@@ -135,7 +95,7 @@ def test_each_correct_fix_is_proved_exhaustively_within_the_bounds(variant: str)
     # each enactor stealing the other's expired lease under an unfair scheduler)
     whole = explore_bfs(Config(variant=variant, enactors=2, plans=1, max_steps=60))
     assert not whole.found and whole.exhausted and whole.states is not None
-    assert whole.states > 100  # after the reductions (tests/test_search_reductions.py)
+    assert whole.states > 100  # after the reductions (exhaustive/test_reductions.py)
     # with clean-up in play (g1 deleted once g3 is applied), every schedule of 22 steps
     deep = explore_bfs(Config(variant=variant, enactors=2, plans=2, max_steps=22))
     assert not deep.found and deep.exhausted

@@ -1,11 +1,11 @@
-"""Breadth-first search with its visited set split over the workers of a Dask cluster (issue 14,
-"many machines"): `reproducer explore --strategy bfs --cluster tcp://HOST:PORT`.
+"""Breadth-first search with its visited set split over the workers of a Dask cluster, for more
+machines than one: `reproducer explore --strategy bfs --cluster tcp://HOST:PORT`.
 
 Theory of operation
 -------------------
 Rule 1: one share per cluster worker, each a Dask actor. A share is a `partition.Partition`
 living in a worker process (an actor keeps its part of the visited set in place between
-calls); the level loop is `partitioned.search_levels`, the same as on one machine, so the
+calls); the level loop is `levels.search_levels`, the same as on one machine, so the
 verdict, state count, steps and shortest story are one process's. Shares are placed
 round-robin over the workers the scheduler lists. One share per worker, not per thread: a
 share is pure Python (one thread holds the GIL), and a Dask worker runs every actor method of
@@ -20,7 +20,7 @@ worker is still there. A worker that left (its process died, its machine went aw
 that cannot reach its worker, or an answer from a share that is not the one created (a
 worker restarted by its nanny on the same address re-creates the actor, empty) is a lost
 share: `ShareLost`, with the workers still in the cluster, and `search_partitioned` starts
-again from the beginning on them (`partitioned`, Rule 3). Any other exception is the share's
+again from the beginning on them (`levels`, Rule 3). Any other exception is the share's
 own and is raised as is.
 
 Rule 3: nothing of Dask is imported until a search on a cluster is asked for, and nothing is
@@ -92,7 +92,7 @@ class ClusterShare:
 
 
 class DaskShares:
-    """`count` shares as actors on the workers of `client`'s cluster (`partitioned.Shares`)."""
+    """`count` shares as actors on the workers of `client`'s cluster (`levels.Shares`)."""
 
     def __init__(self, client: Client, config: Config, count: int,
                  reductions: tuple[str, ...]) -> None:
@@ -223,7 +223,7 @@ def explore_bfs_on_cluster(config: Config, address: str, *,
                            reductions: Iterable[str] = DEFAULT_REDUCTIONS,
                            progress: Progress | None = None,
                            connect_timeout: float = CONNECT_TIMEOUT_S) -> Exploration:
-    """`explore_bfs` with its visited set split over the workers of the Dask cluster whose
+    """Breadth-first search with its visited set split over the workers of the Dask cluster whose
     scheduler is at `address` (`tcp://HOST:PORT`), one share per worker; the same result as
     one process. Raises `ClusterError` when the cluster cannot be used."""
     asked = tuple(sorted(set(reductions)))

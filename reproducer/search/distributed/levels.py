@@ -1,11 +1,11 @@
-"""Breadth-first search with its visited set split across processes (issue 14): the level loop,
-and the worker processes of one machine.
+"""Breadth-first search with its visited set split across processes or machines: the level
+loop, and the shares in worker processes of one machine.
 
 Theory of operation
 -------------------
-Rule 1: the shares (`partition`) hold the states; the driver holds none. Each
-level it asks every share to `expand` (which first ends the level before), then hands each
-share the messages the others wrote for it (`receive`), or calls `settle` when a child broke an
+Rule 1: the shares (`partition`) hold the states; the driver holds none. Each level it asks
+every share to `expand` (which first ends the level before), then hands each share the
+messages the others wrote for it (`receive`), or calls `settle` when a child broke an
 invariant: two round trips a level. Messages pass through the driver as bytes it never opens.
 
 Rule 2: the result is the one process's (`partition`, Rule 2): same verdict, same state count,
@@ -15,14 +15,13 @@ least ones, as the one process would have added them.
 
 Rule 3: a share that is lost (its process died, its machine left the cluster) takes its part of
 the visited set and of the frontier with it. What was found without it proves nothing, so the
-search starts again from the beginning on the shares that are left (`on_lost`), at most
+search starts again from the beginning on the shares that are left, at most
 `RESTARTS` times; after that `WorkersLost` is raised, and no exhaustion is ever claimed.
 
 `Shares` is all the driver needs of a transport: `call(method, args per share)` returns every
-share's answer, or raises `ShareLost`. `LocalShares` runs them in processes of this machine
-(`parallel.WorkerPool`: forked where that is safe, else spawned; Ctrl-C is the parent's, every
-process stopped on exit);
-`reproducer.search.distributed.cluster` runs them as actors on a Dask cluster.
+share's answer, or raises `ShareLost`. `LocalShares` runs them in worker processes of this
+machine (`pool.WorkerPool`, each running `serve_share`); `cluster` runs them as actors on a
+Dask cluster.
 """
 
 from __future__ import annotations

@@ -6,11 +6,12 @@ Rule 1: a state belongs to the share `Identity.place(state) % count`, and only i
 it: the owner's part of the visited set, and its part of each level's frontier. The place is a
 function of the state's identity (so a state reached twice goes to one owner) that a step
 changes only when it commits an UPDATE or changes the plan store: most children stay with
-their parent, and only the others cross processes. The identity is the one `explore_bfs` uses,
-made the same in every process (`Identity.stable`).
+their parent, and only the others cross processes. The identity and the successor rule are
+the ones the search in one process uses (`reproducer.search.exhaustive.expansion`), the
+identity made the same in every process (`Identity.stable`).
 
-Rule 2: the order of one process is kept by a key. `explore_bfs` expands a level in the order
-its states were first reached, and each state's children in the order of its ready workers;
+Rule 2: the order of one process is kept by a key. The search in one process expands a level
+in the order its states were first reached, and each state's children in the rule's order;
 so a state's key is its parent's key plus the rank of the worker that moved (one byte), and
 comparing keys as bytes is comparing first-reached order. A state reached several times in a
 level is kept under its least key, the one the single process reaches first. The least
@@ -19,11 +20,11 @@ then are those first reached under a smaller key (`settle`), and the steps it ha
 the children whose key is at most that one. So verdict, state count, steps and the shortest
 story are those of one process, for any count of shares.
 
-Rule 3: states cross processes as references to their parts (`shipping`):
-a value is sent once per pair of shares, then by number.
+Rule 3: states cross processes as references to their parts (`shipping`): a value is sent
+once per pair of shares, then by number.
 
-A share is driven by `reproducer.search.distributed.levels` (its processes and the level loop), and
-the same share runs on a Dask worker as an actor (`reproducer.search.distributed.cluster`).
+A share is driven by `levels` (its processes and the level loop), and the same share runs on a
+Dask worker as an actor (`cluster`).
 """
 
 from __future__ import annotations

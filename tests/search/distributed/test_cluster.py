@@ -1,4 +1,4 @@
-"""Breadth-first search on a Dask cluster (issue 14, "many machines"): a real `LocalCluster` of two
+"""Breadth-first search on a Dask cluster, for many machines: a real `LocalCluster` of two
 worker processes on 127.0.0.1, one share of the visited set on each as an actor. The result is
 one process's (verdict, states, steps, shortest story), also when a worker is killed
 mid-search: the search starts again on the workers left. Skipped where Dask distributed is not

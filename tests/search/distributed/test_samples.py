@@ -1,10 +1,10 @@
-"""All the cores of one machine (issue 14, first part): the samplers sharded over worker
-processes give one process's verdict, first violating run and minimised story; every run is
-counted once; a worker that dies is reported and its runs are made by the others; no worker
-process outlives its exploration; --workers below 1 is one line and exit 2.
+"""All the cores of one machine: the samplers sharded over worker processes give one process's
+verdict, first violating run and minimised story; every run is counted once; a worker that
+dies is reported and its runs are made by the others; no worker process outlives its
+exploration; --workers below 1 is one line and exit 2.
 
-Each exploration here starts two "spawn" worker processes (about a second each on this
-machine), so the worlds are small and the explorations few."""
+Each exploration here starts two worker processes, so the worlds are small and the
+explorations few."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from reproducer.cli import main
 from reproducer.search import Strategy, explore, explore_bfs, explore_hypothesis
 from reproducer.search.distributed.samples import Ledger, shard_samples
 from reproducer.search.outcome import Exploration
-from reproducer.search.sampling.pct import PCTSources, pct_horizon
 
 BACKWARDS = Config(variant="aws-2025", enactors=2, plans=2)  # first violations within ~50 runs
 CORRECT = Config(variant="cas-flip", enactors=2, plans=2)
@@ -100,15 +99,6 @@ def test_a_worker_that_dies_is_named_in_one_line_and_its_runs_are_made_by_the_ot
     assert not found.found and found.executions == 200
     assert [i for s, e in ledger.chunks for i in range(s, e)] == list(range(1, 201))
     assert our_worker_processes() == []
-
-
-def test_pct_run_i_is_the_same_run_whatever_ran_before_it() -> None:
-    sources = PCTSources(7, BACKWARDS.worker_names, 4, pct_horizon(BACKWARDS))
-    later = sources(5)
-    for n in range(1, 5):
-        sources(n)
-    again = sources(5)
-    assert (again.priority, again.change_points) == (later.priority, later.change_points)
 
 
 def test_hypothesis_with_two_workers_finds_the_breadth_first_minimum() -> None:
