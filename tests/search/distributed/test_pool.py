@@ -5,6 +5,7 @@ parent, and no worker outlives the pool."""
 from __future__ import annotations
 
 import multiprocessing
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def refuse(channel: Channel, why: str, flag: SharedInt) -> None:
     raise ValueError(why)
 
 
-def answers(pool: WorkerPool[int], count: int) -> dict[int, object]:
+def answers(pool: WorkerPool[Any], count: int) -> dict[int, object]:
     got: dict[int, object] = {}
     while len(got) < count:
         for w, message in pool.wait(5.0):
