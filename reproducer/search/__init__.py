@@ -11,7 +11,7 @@ Three rooms, each with one job, and four modules at the top:
   `surw.py`, with `footprint.py`), and Hypothesis seeding random walks
   (`hypothesis_search.py`); `SAMPLERS`, the registry a worker process builds its sources from;
 - `exhaustive/`: every state once: breadth-first search (`bfs.py`), its successor rule
-  (`expansion.py`) and reductions (`identity.py` with `digest.py`, `por.py`, `glue.py`);
+  (`expansion.py`) and reductions (`identity.py` with `digest.py`, `persistent.py`, `glue.py`);
 - `distributed/`: the same searches on more processes or machines: a worker pool that runs any
   module-level target (`pool.py`), the samplers' runs sharded (`samples.py`), one Hypothesis
   per worker (`hypothesis_workers.py`), breadth-first search split into shares

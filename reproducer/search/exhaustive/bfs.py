@@ -2,7 +2,7 @@
 state (Spin's hash compaction: the chance that two of n states collide is about n²/2⁶⁵). The
 identity holds only what decides the future, under the reductions asked for (`identity`:
 scheduler bookkeeping, canonical values, unread records, dead fields, symmetry over
-enactors), and a partial-order reduction defers the Planner (`por`). Each merges only states
+enactors), and a partial-order reduction defers the Planner (`persistent`). Each merges only states
 with the same futures or skips only steps that another order of the same length takes, so the
 first violating state found is still at the least depth: its path is the shortest violating
 schedule, the judge of minimality. With no violation and nothing cut by the bound on states,

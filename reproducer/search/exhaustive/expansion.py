@@ -2,7 +2,7 @@
 (`bfs`) and for every share of a split one (`reproducer.search.distributed.partition`).
 
 A state is expanded by stepping each worker the rule names, in the order of its ready workers
-(`State.ready`, or fewer under the partial-order reduction `por` and the glued steps of
+(`State.ready`; fewer under the partial-order reduction, `persistent`, and the glued steps,
 `glue`); a finished state has no children. Both searches walk `Expansion.children` and stop at
 the first child whose step broke an invariant (`State.found`), so they take the same steps in
 the same order, and their counts of states and steps agree.
@@ -16,7 +16,7 @@ from reproducer.running.core import State
 from reproducer.running.simulation import Universe
 from reproducer.search.exhaustive.glue import glue_rule
 from reproducer.search.exhaustive.identity import REDUCTIONS, Identity
-from reproducer.search.exhaustive.por import persistent_movers
+from reproducer.search.exhaustive.persistent import persistent_movers
 from reproducer.world.config import Config
 
 __all__ = ["Expansion", "stable_identity"]
