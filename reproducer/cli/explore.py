@@ -35,6 +35,9 @@ from reproducer.search import (
     DatabaseUnavailable,
     Exploration,
     WorkersLost,
+    check_depth,
+    check_transport,
+    check_workers,
     explore,
     is_redis_url,
     minimise,
@@ -150,15 +153,13 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-runs {args.max_runs}: need at least 1 execution")
     if args.max_states < 1:
         raise UsageError(f"--max-states {args.max_states}: need at least 1 state")
-    if args.depth < 1:
-        raise UsageError(f"--depth {args.depth}: PCT needs a depth of at least 1 (the empty "
-                         "record of the outage needs 4)")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: need at least 1 worker process (1 runs in "
-                         "this process, without starting any)")
-    if args.strategy == "bfs" and args.transport != "memory":
-        raise UsageError("--strategy bfs copies states, so it runs over --transport memory only; "
-                         "replay the counterexample it finds with --transport real")
+    try:  # the search's own checks, with the flags' names
+        check_depth(args.depth, name="--depth")
+        if args.workers is not None:
+            check_workers(args.workers, name="--workers")
+        check_transport(args.strategy, args.transport)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if getattr(args, "cluster", None) is not None:
         if args.strategy != "bfs":
             raise UsageError(f"--cluster runs --strategy bfs only, not {args.strategy}; the "

@@ -41,6 +41,8 @@ from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS
 from reproducer.search.explore import (
     STRATEGIES,
     Strategy,
+    check_transport,
+    check_workers,
     explore,
     explore_bfs,
     explore_hypothesis,
@@ -49,7 +51,7 @@ from reproducer.search.minimise import Minimised, memory_result, minimise
 from reproducer.search.outcome import Exploration, Progress, Ticker
 from reproducer.search.sampling import SAMPLERS
 from reproducer.search.sampling.loop import TRANSPORTS, TransportName
-from reproducer.search.sampling.pct import explore_pct
+from reproducer.search.sampling.pct import check_depth, explore_pct
 from reproducer.search.sampling.pos import explore_pos
 from reproducer.search.sampling.random_walk import explore_random
 from reproducer.search.sampling.surw import explore_surw
@@ -71,6 +73,9 @@ __all__ = [
     "Ticker",
     "TransportName",
     "WorkersLost",
+    "check_depth",
+    "check_transport",
+    "check_workers",
     "example_database",
     "explore",
     "explore_bfs",

@@ -29,18 +29,25 @@ from reproducer.search.sampling.hypothesis_search import search_hypothesis
 from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
-__all__ = ["STRATEGIES", "Strategy", "check_workers", "explore", "explore_bfs",
-           "explore_hypothesis"]
+__all__ = ["STRATEGIES", "Strategy", "check_transport", "check_workers", "explore",
+           "explore_bfs", "explore_hypothesis"]
 
 Strategy = Literal["hypothesis", "random", "pct", "pos", "surw", "bfs"]
 STRATEGIES: tuple[Strategy, ...] = ("hypothesis", "random", "pct", "pos", "surw", "bfs")
 
 
-def check_workers(workers: int) -> None:
-    """The one check of a count of worker processes."""
+def check_workers(workers: int, name: str = "workers") -> None:
+    """The one check of a count of worker processes (`name`: what the caller calls it)."""
     if workers < 1:
-        raise ValueError(f"{workers} worker processes: need at least 1 (1 runs in this "
+        raise ValueError(f"{name} {workers}: need at least 1 worker process (1 runs in this "
                          "process, without starting any)")
+
+
+def check_transport(strategy: str, transport: str) -> None:
+    """The one check that a strategy can run over a transport."""
+    if strategy == "bfs" and transport != "memory":
+        raise ValueError("--strategy bfs copies states, so it runs over --transport memory "
+                         "only; replay the counterexample it finds with --transport real")
 
 
 def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed: int = 0,
@@ -68,9 +75,7 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
                                   progress=progress, database=database, shrink=shrink,
                                   workers=workers)
     if strategy == "bfs":
-        if transport != "memory":
-            raise ValueError("--strategy bfs copies states: it runs over --transport memory "
-                             "only (replay its counterexample with --transport real)")
+        check_transport(strategy, transport)
         return explore_bfs(config, max_states=max_states, progress=progress,
                            reductions=reductions, workers=workers, cluster=cluster)
     raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")

@@ -54,7 +54,7 @@ def search_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for a search: a search makes no cyclic garbage
     (the same peak memory either way), and the collector's full passes over its millions of
-    live objects cost a good part of its time (docs/benchmarks-from-docstrings.md)."""
+    live objects cost a good part of its time (docs/benchmarks.md)."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -59,7 +59,7 @@ __all__ = ["DEFAULT_REDUCTIONS", "REDUCTIONS", "Identity", "check_reductions"]
 
 REDUCTIONS = ("bookkeeping", "values", "unread", "dead", "symmetry", "por", "glue")
 # The reductions used unless asked otherwise: those that pay. `glue` is sound and tested, but
-# costs more time than it saves (docs/benchmarks-from-docstrings.md), so it is there to be asked
+# costs more time than it saves (docs/benchmarks.md), so it is there to be asked
 # for by name.
 DEFAULT_REDUCTIONS = tuple(r for r in REDUCTIONS if r != "glue")
 _NEEDS = {"values": "bookkeeping", "unread": "values", "dead": "values", "symmetry": "values",
@@ -152,7 +152,7 @@ class Identity:
         of enactors). The last splits the states that share a zone and a store (enactors
         spinning on the lock over the same records), and changes only when an enactor is
         done with a plan: it evens the shares out for a few more states crossing
-        (docs/benchmarks-from-docstrings.md)."""
+        (docs/benchmarks.md)."""
         if "values" in self.used:
             # (a finished enactor's generation is not part of its identity: dead)
             done = tuple(sorted(-1 if w.phase is Phase.DONE else w.last_done  # type: ignore

@@ -11,7 +11,7 @@ choice is 0 and a few uniformly random runs that keep going to the end. Shuttle 
 k to the most decisions any run so far has made; that makes run i depend on the runs before
 it, so N worker processes could not run the run i that one process runs. A fixed k keeps every
 run a function of (seed, i) alone. (How the fixed k compares with Shuttle's on the measured
-worlds: docs/benchmarks-from-docstrings.md.)
+worlds: docs/benchmarks.md.)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from reproducer.search.outcome import Exploration, Progress
 from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
-__all__ = ["PCTChoices", "PCTSources", "explore_pct", "pct_horizon", "sources"]
+__all__ = ["PCTChoices", "PCTSources", "check_depth", "explore_pct", "pct_horizon", "sources"]
 
 PROFILE_RUNS = 8  # uniformly random runs that measure k (as many as SURW's profile)
 
@@ -83,12 +83,18 @@ class PCTSources:
         return PCTChoices(self.seed * 1_000_003 + n, self.workers, self.depth, self.horizon)
 
 
+def check_depth(depth: int, name: str = "depth") -> None:
+    """The one check of PCT's bug depth (`name`: what the caller calls it)."""
+    if depth < 1:
+        raise ValueError(f"{name} {depth}: PCT needs a depth of at least 1 (the empty record of "
+                         "the outage needs 4)")
+
+
 def sources(config: Config, seed: int, depth: int) -> PCTSources:
     """PCT with bug depth `depth` (d-1 priority change points per run); run i draws its
-    priorities and change points from the generator seeded with (seed, i). The one check of
-    the depth, before anything runs."""
-    if depth < 1:
-        raise ValueError(f"PCT depth {depth}: need at least 1 (d-1 change points)")
+    priorities and change points from the generator seeded with (seed, i). The depth is
+    checked before anything runs."""
+    check_depth(depth)
     return PCTSources(seed, config.worker_names, depth, pct_horizon(config))
 
 

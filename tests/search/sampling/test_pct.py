@@ -60,5 +60,5 @@ def test_pct_run_i_is_the_same_run_whatever_ran_before_it() -> None:
 
 
 def test_a_depth_below_one_is_refused_before_anything_runs() -> None:
-    with pytest.raises(ValueError, match="PCT depth 0: need at least 1"):
+    with pytest.raises(ValueError, match="depth 0: PCT needs a depth of at least 1"):
         sources(BACKWARDS, 0, 0)
