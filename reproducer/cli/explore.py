@@ -227,7 +227,7 @@ def verdict_of(outcome: Exploration) -> str:
     if outcome.found:
         return "found"
     if outcome.strategy == "bfs":
-        return "proved" if outcome.exhausted else "bounded"
+        return "proved" if outcome.exhausted and not outcome.steps_cut else "bounded"
     return "none found"
 
 
@@ -310,10 +310,14 @@ def main(args: argparse.Namespace, report: Report) -> int:
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
         report(f"{outcome.strategy}: no invariant broken in {config.label} — "
                f"{what}, {outcome.seconds:.1f}s")
-        if verdict_of(outcome) == "bounded":
+        if verdict_of(outcome) == "bounded" and not outcome.exhausted:
             report(f"NOT PROVED: the search stopped at {outcome.states:,} states "
                    f"(--max-states {args.max_states:,}) with states left to check; raise "
                    "--max-states, or prove a smaller world (--enactors, --plans)")
+        elif verdict_of(outcome) == "bounded":
+            report(f"NOT PROVED: runs longer than {config.max_steps} steps (--max-steps) were "
+                   "not checked, and some states at that bound could still move; raise "
+                   "--max-steps")
         return _exit_status(outcome)
     result = outcome.result
     for line in format_trace(result):

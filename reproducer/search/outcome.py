@@ -37,6 +37,9 @@ class Exploration:
     minimise_runs: int = 0
     states: int | None = None  # bfs: distinct states reached
     exhausted: bool = False  # bfs: every reachable state within the bounds was checked
+    # bfs: some state at the step bound (max_steps) could still move: what lies beyond it was
+    # not checked, so even an exhausted search is no proof
+    steps_cut: bool = False
     transport: str = "memory"
     steps_expanded: int | None = None  # bfs: steps taken from a state to a successor
     reductions: tuple[str, ...] = ()  # bfs: the reductions of a state's identity used
@@ -73,6 +76,7 @@ class Exploration:
         if self.strategy == "bfs":
             out["states"] = self.states
             out["exhausted"] = self.exhausted
+            out["steps_cut"] = self.steps_cut
             out["steps_expanded"] = self.steps_expanded
             out["reductions"] = list(self.reductions)
         return out

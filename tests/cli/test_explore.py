@@ -158,3 +158,19 @@ def test_a_cluster_address_with_a_scheme_dask_does_not_speak_is_one_line_at_once
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert f"--cluster {address}: {hint}" in err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_breadth_first_search_cut_by_the_step_bound_is_no_proof_either(workers: str) -> None:
+    lines: list[str] = []
+    code = main(["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+                 "--plans", "1", "--max-steps", "10", "--workers", workers, "--json"],
+                report=lines.append)
+    data = json.loads(lines[-1])
+    assert code == 3
+    assert (data["verdict"], data["exhausted"], data["steps_cut"]) == ("bounded", True, True)
+    lines.clear()
+    code = main(["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+                 "--plans", "1", "--max-steps", "10", "--workers", workers],
+                report=lines.append)
+    assert code == 3 and lines[-1].startswith("NOT PROVED: runs longer than 10 steps")

@@ -137,9 +137,11 @@ def search_levels(shares: Shares, config: Config, *, max_states: int,
             ticker.say(f"depth {depth}, {total:,} states, {total / ticker.elapsed():,.0f} "
                        f"states/s, frontier {frontier:,}, {shares.alive()} of {n} workers "
                        f"alive")
+    steps_cut = bool(frontier) and depth >= config.max_steps and sum(
+        shares.call("movable", [ending] * n)) > 0
     return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(), states=total,
-                       exhausted=not truncated, steps_expanded=steps, reductions=used,
-                       workers=n)
+                       exhausted=not truncated, steps_cut=steps_cut, steps_expanded=steps,
+                       reductions=used, workers=n)
 
 
 def _least_keys(sorted_keys: list[list[bytes]], room: int) -> bytes | None:
@@ -223,7 +225,8 @@ def serve_share(channel: Channel, job: ShareJob, flag: SharedInt) -> None:
     answer_each(channel, lambda request: answer(share, *request))
 
 
-SHARE_METHODS = ("used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit")
+SHARE_METHODS = ("used", "frontier", "expand", "receive", "settle", "arrival_keys", "commit",
+                 "movable")
 
 
 def answer(share: Any, method: str, args: tuple[Any, ...]) -> Any:

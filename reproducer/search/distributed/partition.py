@@ -167,6 +167,13 @@ class Partition:
     def frontier(self) -> int:
         return len(self.states)
 
+    def movable(self, cut: bytes | None, cut_all: bool = False) -> int:
+        """After the last level (`commit(cut, cut_all)` ends it): the frontier's states that
+        could still move, which the step bound keeps from being expanded."""
+        if self._open:
+            self.commit(cut, cut_all)
+        return sum(1 for s in self.states if not s.finished and s.ready())
+
     def _offer(self, h: int, key: bytes, path: bytes, state: State) -> None:
         if h in self.seen:
             return

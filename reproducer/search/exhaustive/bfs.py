@@ -131,10 +131,12 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
                 ticker.say(f"depth {depth}, {len(seen):,} states, {expanded:,} steps")
         states, entries = next_states, next_entries
         depth += 1
-    # with nothing cut, every state within max_steps (and max_depth) was checked
+    # with nothing cut, every state within max_steps (and max_depth) was checked; a state
+    # left at the step bound that can still move means the bound cut the search
+    steps_cut = depth >= room and any(not s.finished and s.ready() for s in states)
     return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(),
-                       states=len(seen), exhausted=not truncated, steps_expanded=expanded,
-                       reductions=expansion.used)
+                       states=len(seen), exhausted=not truncated, steps_cut=steps_cut,
+                       steps_expanded=expanded, reductions=expansion.used)
 
 
 def _result_of_workers(config: Config, workers: list[int]) -> RunResult:
