@@ -20,6 +20,7 @@ import pytest
 
 from reproducer.play.worlds import Guide, PlayError
 from reproducer.world.config import Config
+from tests.helpers.processes import cpu_ticks
 from tests.play.test_api import names, play_client, worlds_for
 
 
@@ -117,9 +118,9 @@ def test_ctrl_c_stops_the_server_while_guide_searches_run(tmp_path: Path) -> Non
 
         asker = threading.Thread(target=ask_the_proof, daemon=True)
         asker.start()
-        busy_from = _cpu_ticks(proc.pid)
+        busy_from = cpu_ticks(proc.pid)
         deadline = time.monotonic() + 30
-        while _cpu_ticks(proc.pid) < busy_from + 100 and time.monotonic() < deadline:
+        while cpu_ticks(proc.pid) < busy_from + 100 and time.monotonic() < deadline:
             time.sleep(0.05)  # until the search has run for about a second of CPU
         proc.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 30  # a generous bound; minutes before the fix
@@ -131,9 +132,3 @@ def test_ctrl_c_stops_the_server_while_guide_searches_run(tmp_path: Path) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-def _cpu_ticks(pid: int) -> int:
-    """User + system CPU time of a process, in clock ticks (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])

@@ -23,6 +23,7 @@ from reproducer.search import memory_result
 from reproducer.wild.faults import Faults, parse_stall
 from reproducer.wild.run import WildSettings, run_wild
 from reproducer.world.config import Config
+from tests.helpers.processes import children
 
 STRONG_STALL = ["--stall", "0.5:0.5", "--latency", "1", "--plan-interval", "0.02"]
 
@@ -83,19 +84,6 @@ def test_a_stall_flag_out_of_range_is_one_line_and_exit_status_2(
         parse_stall("often")
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_ctrl_c_stops_a_wild_run_and_leaves_no_process_behind(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -105,22 +93,22 @@ def test_ctrl_c_stops_a_wild_run_and_leaves_no_process_behind(tmp_path: Path) ->
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
-        children: set[int] = set()
+        kids: set[int] = set()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # running, with its load balancers started
             line = proc.stdout.readline()
             assert line, f"wild exited early: {proc.stderr.read() if proc.stderr else ''}"
-            children = _children(proc.pid)
-            if line.startswith("t=") and children and " requests 0 " not in line:
+            kids = children(proc.pid)
+            if line.startswith("t=") and kids and " requests 0 " not in line:
                 break
-        assert children, "the load balancers' process never started"
+        assert kids, "the load balancers' process never started"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists()
-                                                  for c in children):
+                                                  for c in kids):
             time.sleep(0.05)
-        assert not any(Path(f"/proc/{c}").exists() for c in children)
+        assert not any(Path(f"/proc/{c}").exists() for c in kids)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -22,6 +22,10 @@ naming it (`died`), with what becomes of its work, which the parent decides.
 Workers are forked where that is safe (`start_method`: Linux, in memory, one thread), else
 started with the "spawn" context: a fresh interpreter each, so no event loop, uvloop policy or
 socket of the parent leaks into them.
+
+Rule 4: a worker never outlives its parent. Killed outright (SIGKILL, the OOM killer, a CI job
+cancelled), the parent runs no `__exit__`; each worker ends itself as soon as its parent is gone
+(`die_with_parent`), rather than searching on for minutes, holding gigabytes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,7 +51,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from reproducer.search.outcome import Progress
 
 __all__ = ["STOP", "Channel", "Failed", "ParentGone", "SharedInt", "Target", "WorkerPool",
-           "WorkersLost", "answer_each", "portable", "start_method", "worker_main"]
+           "WorkersLost", "answer_each", "die_with_parent", "portable", "start_method",
+           "worker_main"]
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +160,8 @@ class WorkerPool(Generic[P]):
             for w, payload in enumerate(self.payloads):
                 ours, theirs = self._ctx.Pipe()
                 process = self._ctx.Process(
-                    target=worker_main, args=(theirs, self.target, payload, self.flag),
+                    target=worker_main,
+                    args=(theirs, self.target, payload, self.flag, os.getpid()),
                     daemon=True, name=f"reproducer {self.label} worker {w + 1}/{n}")
                 self.conns.append(ours)
                 try:
@@ -218,6 +225,30 @@ class WorkerPool(Generic[P]):
             log.warning(line)
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_S = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """Rule 4: end this process as soon as `parent` is gone, whatever it is doing (a worker
+    busy in a long level reads no pipe). On Linux the kernel's parent-death signal does it at
+    once; everywhere, a thread that looks at the parent every `PARENT_POLL_S` does it too (and
+    covers a parent that went before the signal was asked for)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def start_method(transport: str = "memory") -> str:
     """"fork" where it is safe: on Linux, in memory, from a process with no other thread (a
     thread could hold a lock the child would inherit locked; a real transport's event loop and
@@ -229,8 +260,11 @@ def start_method(transport: str = "memory") -> str:
 
 
 def worker_main(conn: multiprocessing.connection.Connection, target: Target[P], payload: P,
-                flag: SharedInt) -> None:
-    """A worker process (module docstring): the target, then the wait for the stop."""
+                flag: SharedInt, parent: int | None = None) -> None:
+    """A worker process (module docstring): the target, then the wait for the stop. With
+    `parent` (the pool's pid), it dies with its parent (Rule 4)."""
+    if parent is not None:
+        die_with_parent(parent)
     # Forked, this process holds every object of its parent: out of the collector's sight
     # (never freed here, and never scanned, which would copy their pages and cost seconds).
     gc.freeze()
