@@ -123,8 +123,8 @@ class DaskShares:
                                    key=f"reproducer-share-{i + 1}-of-{self.count}-{run}")
                 for i, place in enumerate(self.places)]
             self._actors = self._gather(list(enumerate(self._futures)), "start")
-            roots = self._gather([(i, a.call("root", ())) for i, a in
-                                  enumerate(self._actors)], "start")
+            roots = self._gather([(i, self._ask(i, "root", ())) for i in
+                                  range(len(self._actors))], "start")
             self._tokens = [token for token, _ in roots]
             _check_same_code(self.config, self.reductions, self.places,
                              [root for _, root in roots])
@@ -151,7 +151,7 @@ class DaskShares:
 
     def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
         """Every share's (or the first len(args) shares') answer, called at once."""
-        calls = [(i, self._actors[i].call(method, a)) for i, a in enumerate(args)]
+        calls = [(i, self._ask(i, method, a)) for i, a in enumerate(args)]
         answers = self._gather(calls, method)
         out = []
         for i, (token, reply) in enumerate(answers):
@@ -162,6 +162,17 @@ class DaskShares:
         return out
 
     # -- waiting, and telling a lost share from a share's own error ---------------------------
+
+    def _ask(self, i: int, method: str, args: tuple[Any, ...]) -> Any:
+        """Share i's call, as a future. Dask may refuse at once, before there is a future to
+        wait on ("Worker holding Actor was lost"): that too is a lost share."""
+        try:
+            return self._actors[i].call(method, args)
+        except Exception as exc:
+            if self._is_loss(i, exc):
+                raise self._lost(i, f"could not be reached ({type(exc).__name__}: "
+                                    f"{exc})") from None
+            raise
 
     def _gather(self, calls: list[tuple[int, Any]], doing: str) -> list[Any]:
         answers: dict[int, Any] = {}

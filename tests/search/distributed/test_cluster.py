@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,15 +64,19 @@ def test_a_search_on_the_cluster_gives_the_verdict_states_steps_and_story_of_one
 
 
 class KillsAWorker:
-    """Real shares on the cluster that, after `level` levels, kill the process of the worker
-    holding the last share (SIGKILL: its actor and its states are gone at once)."""
+    """Real shares on the cluster that, once `method` has been answered `times` times, kill the
+    process of the worker holding the last share (SIGKILL: its actor and its states are gone at
+    once): the next call reaches an actor whose worker is gone."""
 
-    def __init__(self, shares: DaskShares, level: int, pids: dict[str, int]) -> None:
+    def __init__(self, shares: DaskShares, method: str, times: int,
+                 pids: dict[str, int], noticed: bool) -> None:
         self.shares = shares
+        self.noticed = noticed  # wait until the scheduler knows: Dask refuses the next call
         self.count = shares.count
-        self.level = level
+        self.method = method
+        self.times = times
         self.pids = pids
-        self.levels = 0
+        self.calls = 0
         self.killed: int | None = None
 
     def __enter__(self) -> KillsAWorker:
@@ -86,16 +91,24 @@ class KillsAWorker:
 
     def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
         answers = self.shares.call(method, args)
-        if method == "expand":
-            self.levels += 1
-            if self.levels == self.level:
-                self.killed = self.pids[self.shares.places[-1]]
+        if method == self.method:
+            self.calls += 1
+            if self.calls == self.times:
+                place = self.shares.places[-1]
+                self.killed = self.pids[place]
                 os.kill(self.killed, signal.SIGKILL)
+                deadline = time.monotonic() + 30
+                while self.noticed and time.monotonic() < deadline and \
+                        place in self.shares.client.scheduler_info()["workers"]:
+                    time.sleep(0.05)
         return answers
 
 
+@pytest.mark.parametrize(("method", "times", "noticed"), [
+    ("expand", 5, False), ("receive", 2, False), ("expand", 9, True), ("frontier", 1, True),
+    ("receive", 4, True)])
 def test_a_killed_worker_loses_its_share_and_the_search_starts_again_with_the_same_result(
-        cluster: Any) -> None:
+        cluster: Any, method: str, times: int, noticed: bool) -> None:
     reductions = tuple(sorted(DEFAULT_REDUCTIONS))
     lines: list[str] = []
     opened: list[Any] = []
@@ -106,7 +119,8 @@ def test_a_killed_worker_loses_its_share_and_the_search_starts_again_with_the_sa
 
         def open_shares(n: int) -> Any:
             shares = DaskShares(client, BROKEN, n, reductions)
-            opened.append(KillsAWorker(shares, 5, pids) if not opened else shares)
+            opened.append(KillsAWorker(shares, method, times, pids, noticed) if not opened
+                          else shares)
             return opened[-1]
 
         got = search_partitioned(BROKEN, open_shares, 2, max_states=3_000_000,
