@@ -128,3 +128,23 @@ def test_the_aws_variant_fails_a_users_given_test_with_a_replayable_message() ->
 
     with pytest.raises(AssertionError, match=r"reproducer run --variant aws-2025 "):
         holds()
+
+
+def test_a_failing_property_test_reports_the_shortest_story_which_replays() -> None:
+    config = Config(variant="aws-2025", enactors=2, invariants=(1,))  # the empty record
+    shortest = explore_bfs(config, workers=1)
+    assert shortest.steps is not None
+
+    @settings(max_examples=200, database=None)  # every phase, explain included
+    @given(schedules())
+    def holds(schedule: HypothesisSchedule) -> None:
+        result = run_memory(config, schedule)
+        assert result.violation is None, schedule.replay_command(result)
+
+    with pytest.raises(AssertionError) as failed:
+        holds()
+    command = str(failed.value).splitlines()[0]
+    choices = command.split("--choices ")[1].split()[0]
+    replayed = run_memory(config, ReplayChoices([int(c) for c in choices.split(",")]))
+    assert replayed.violation is not None and replayed.violation.invariant == 1
+    assert replayed.length == shortest.steps  # the breadth-first minimum

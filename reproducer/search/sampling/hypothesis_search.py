@@ -3,10 +3,10 @@ database key made from the configuration, so the example database (.hypothesis/ 
 replays a counterexample first on the next run.
 
 What Hypothesis draws is a seed, not the decisions (`explorer_schedules`): each example is a
-uniform random walk (`SampledSchedule`) whose generator Hypothesis seeds. Drawing each decision
-instead (`reproducer.strategies.schedules()`) starts Hypothesis in its small-example phase,
-whose every other example is a random prefix and then no context switch at all; drawing the
-seed makes every example a fresh random walk from the first one. Hypothesis shrinks the seed
+uniform random walk (`SampledSchedule`) whose generator Hypothesis seeds, as the user-facing
+`reproducer.strategies.schedules()` does too. Drawing each decision instead starts Hypothesis
+in its small-example phase, whose every other example is a random prefix and then no context
+switch at all; drawing the seed makes every example a fresh random walk from the first one. Hypothesis shrinks the seed
 only; the story is shrunk by `reproducer.search.minimise`, which ends with an exhaustive check.
 
 The database keeps the minimised story of a world under a key of its own, replayed before
