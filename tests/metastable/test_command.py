@@ -115,7 +115,18 @@ def test_the_search_reports_the_shrunk_configuration_and_exits_1_when_it_finds_o
         "collapsing: outages of 0-6 s, fleets of 10-247 hosts (those the pool can keep without "
         "an outage)",
         "stuck after an outage of 6 s with 90 hosts, shrunk towards the smallest fleet (30 "
-        "configurations run)"]
+        "configurations run; the first stuck one was number 7)"]
+
+
+def test_the_uniform_sampler_over_many_seeds_says_how_many_configurations_it_needed() -> None:
+    status, lines = run_main(["search", "--sampler", "uniform", "--max-outage-s", "1",
+                              "--seeds", "5", "--max-examples", "60"])
+
+    assert status == 1
+    assert lines[1:] == [
+        "uniform samples, seeds 0-4: a stuck configuration within 60 with 5 of 5 seeds",
+        "configurations run to the first stuck one: median 15, mean 18.6, fewest 4, most 33",
+        "per seed: 13 28 4 33 15"]
 
 
 def test_the_search_exits_0_when_the_policy_recovers_from_everything_explored() -> None:
