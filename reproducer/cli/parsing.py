@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from reproducer.commands import CONFIG_FLAGS
-from reproducer.running.files import OutputError, check_output
+from reproducer.running.files import output_path
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
 
@@ -119,22 +119,12 @@ def int_list(text: str) -> tuple[int, ...]:
 def output_file(text: str) -> Path:
     """A file a command writes (`--out`, `--trace`, `--report`, `--save`): refused now when it
     cannot be written (a folder, a file in the way, no permission), not after the run."""
-    path = Path(text)
-    try:
-        check_output(path)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return path
+    return output_path(text)
 
 
 def output_folder(text: str) -> Path:
     """A folder a command writes its files into (`story --out`), checked as `output_file`."""
-    path = Path(text)
-    try:
-        check_output(path, directory=True)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return path
+    return output_path(text, directory=True)
 
 
 def bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:

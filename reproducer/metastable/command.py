@@ -58,7 +58,7 @@ from reproducer.metastable.search import (
 )
 from reproducer.metastable.series import Sample, Series
 from reproducer.metastable.simulation import simulate
-from reproducer.running.files import OutputError, check_output
+from reproducer.running.files import output_path
 
 __all__ = ["EXIT_STATUSES", "OnFigure", "add_commands", "build_parser", "execute", "main"]
 
@@ -165,18 +165,7 @@ def _scenario_flags(p: argparse.ArgumentParser) -> None:
                         f"{r.goodput_fraction:g})")
     g.add_argument("--sample-s", type=_POSITIVE, default=0.25, help="(default 0.25)")
     g.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    g.add_argument("--svg", type=_output, metavar="PATH", help="also write the chart here")
-
-
-def _output(text: str) -> Path:
-    """A file a command writes (`--svg`): refused now when it cannot be written, not after
-    the run."""
-    path = Path(text)
-    try:
-        check_output(path)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return path
+    g.add_argument("--svg", type=output_path, metavar="PATH", help="also write the chart here")
 
 
 def add_commands(sub: Any, *, manager: bool = True) -> dict[str, argparse.ArgumentParser]:
@@ -210,7 +199,7 @@ def add_commands(sub: Any, *, manager: bool = True) -> dict[str, argparse.Argume
     boundary.add_argument("--times", action="store_true",
                           help="show the seconds from the repair to every lease held")
     boundary.add_argument("--json", action="store_true")
-    boundary.add_argument("--svg", type=_output, metavar="PATH",
+    boundary.add_argument("--svg", type=output_path, metavar="PATH",
                           help="write the maps here (one SVG per policy: PATH-<policy>.svg)")
     finder = sub.add_parser("search", help="the smallest outage (or fleet) that leaves it stuck: "
                             "Hypothesis, or uniform samples", **formatted)
