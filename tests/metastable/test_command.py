@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from reproducer.metastable import Restart, Throttle
 from reproducer.metastable.command import main
 from reproducer.metastable.live_manager import decode_command, encode_command
-from tests.helpers.sockets import refuses
+from tests.helpers.sockets import interrupt_a_real_run
 
 PROG = "python -m reproducer.metastable"
 
@@ -153,26 +151,10 @@ def test_the_manager_process_reports_ready_then_counters_then_stops_by_itself() 
 
 
 def test_ctrl_c_during_a_real_run_stops_every_process_it_started() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "reproducer.metastable", "run", "--json",
-                             "--hosts", "20"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        stage = json.loads(proc.stdout.readline())
-        assert stage["event"] == "stage"
-        assert json.loads(proc.stdout.readline())["event"] == "sample"  # the manager runs
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    host, _, port = stage["dns"].rpartition(":")
-    nodes = [(host, int(port))] + [(n["address"], n["port"])
-                                   for n in stage["backends"] + stage["lbs"]]
-    deadline = time.monotonic() + 10
-    while [n for n in nodes if not refuses(*n)] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [n for n in nodes if not refuses(*n)] == []
+    code, _ = interrupt_a_real_run(["-m", "reproducer.metastable", "run", "--json",
+                                    "--hosts", "20"])
+
+    assert code == 130
 
 
 def test_the_help_ends_with_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
