@@ -45,7 +45,7 @@ from reproducer.metastable.params import FleetParams, ParamError
 from reproducer.metastable.policies import POLICIES, policy_named
 from reproducer.metastable.recovery import Recovery
 from reproducer.metastable.render_boundary import boundary_grid, boundary_svg
-from reproducer.metastable.render_series import series_rows, series_svg
+from reproducer.metastable.render_series import RowsSoFar, series_svg
 from reproducer.metastable.scenario import Scenario
 from reproducer.metastable.search import (
     SAMPLERS,
@@ -267,21 +267,16 @@ class _Teller:
     """Prints a series as it comes (JSON lines, or a table row a second), then the verdict."""
 
     def __init__(self, hosts: int, as_json: bool, report: Report) -> None:
-        self._hosts = hosts
         self._json = as_json
         self._report = report
-        self._samples: list[Sample] = []
-        self._rows = 0
+        self._rows = RowsSoFar(hosts)
 
     def sample(self, sample: Sample) -> None:
-        self._samples.append(sample)
         if self._json:
             self._report(json.dumps({"event": "sample", **sample.to_json()}))
             return
-        rows = series_rows(Series(self._hosts, 0.0, 0.0, 0.0, tuple(self._samples)))
-        for row in rows[self._rows:len(rows) - 1]:  # the last row may still grow
+        for row in self._rows.add(sample):
             self._report(row)
-        self._rows = len(rows) - 1
 
     def end(self, series: Series, prop: Recovery, svg: Path | None,
             on_figure: OnFigure | None = None) -> int:
@@ -295,7 +290,7 @@ class _Teller:
                                      "floor_per_s": verdict.floor_per_s,
                                      "recovery_s": verdict.recovery_s}))
         else:
-            for row in series_rows(series)[self._rows:]:
+            for row in self._rows.rest(series):
                 self._report(row)
             self._report(verdict.describe())
         if svg is not None:
