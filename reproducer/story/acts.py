@@ -344,6 +344,8 @@ async def _story(out_dir: Path, report: Report, zone_file: Path, journal: Path) 
     second = await play_second_act(report, stage.section)
     stage.section("Summary of the second act")
     _table(report, second.header, second.rows)
+    for line in second.timeline:
+        report(line)
     markers = [(t_emptied, "record emptied"), (t_repair, "repair"), (t_fix, "fix run")]
     report_path = await asyncio.to_thread(write_story_report, out_dir, found, live, fixed,
                                           traffic, markers, journal, header, rows, second)
@@ -387,7 +389,7 @@ def write_story_report(out_dir: Path, found: RunResult, live: RunResult, fixed: 
         dns_log=dns_log, summary_rows=rows, summary_header=header,
         sections=[_report.FigureSection(
             "The second act: DNS is back, and the lease manager is not", "second-act",
-            _SECOND_ACT_TEXT,
+            (*_SECOND_ACT_TEXT, " ".join(second.timeline)),
             (_report.Figure("The collapse, then the operators (real run)",
                             series_svg(second.operators, element_id="second-act-operators"),
                             "Goodput stays near zero with DNS healthy while the queue grows; "

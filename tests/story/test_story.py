@@ -66,6 +66,8 @@ def test_the_story_shows_the_outage_the_repair_and_the_fix_and_exits_0(tmp_path:
     # 7. the fix recovers by itself; the summary compares them
     assert "recovered by itself: every lease held" in second.split("== 7.")[1]
     assert re.search(r"admission by queue size \(the fix\)\s+3\.0 s\s+none", text)
+    assert re.search(r"Here: the operators acted \S+ s after the repair,\nevery lease was back "
+                     r"\S+ s after it; under the fix, \S+ s, and nobody had to act", text)
     assert "STORY FAILED" not in text
     # what it leaves: a report, a replay file that replays, and no process
     report = (tmp_path / "story.html").read_text()
