@@ -9,6 +9,7 @@
     reproducer repair --dns HOST:PORT --tsig-key NAME:SECRET [--addresses A,B]
     reproducer play [--port N]
     reproducer story
+    reproducer collapse [boundary | model | run | search] [--policy P] [--hosts N] [--html F]
 
 One module per command (`run.py`, `replay.py`, ...), each declaring its `COMMAND`; `parsing.py`
 holds what they share; `runs.py` what `run` and `replay` share.
@@ -17,8 +18,9 @@ Configuration flags shared by every subcommand: --variant, --enactors, --endpoin
 --keep-generations, --plans, --max-steps, --invariants, --enactor package.module:Name.
 
 Exit status, the same for every subcommand (`reproducer.cli.parsing.EXIT_STATUSES`):
-0 it ran and broke no invariant (repair: applied; story: told); 1 it ran and an invariant broke,
-a replay did not match its file, the server refused a repair, or the story failed; 2 nothing
+0 it ran and broke no invariant (repair: applied; story: told; collapse: the fleet recovered,
+or the map was drawn); 1 it ran and an invariant broke, a replay did not match its file, the
+server refused a repair, the story failed, or (collapse) the fleet collapsed; 2 nothing
 was judged: a bad flag or file, or a --dns server that cannot be used as given (one line on
 stderr, "reproducer: error: ..."); 130 interrupted.
 """
@@ -32,7 +34,7 @@ from importlib.metadata import version as _version
 from typing import Any
 
 from fake_dns import DNSClientError
-from reproducer.cli import explore, play, repair, replay, run, story, variants, wild
+from reproducer.cli import collapse, explore, play, repair, replay, run, story, variants, wild
 from reproducer.cli.parsing import (
     EXIT_INTERRUPTED,
     EXIT_STATUSES,
@@ -54,7 +56,8 @@ from reproducer.world.config import ConfigError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS: tuple[Command, ...] = (variants.COMMAND, run.COMMAND, replay.COMMAND, repair.COMMAND,
-                                 explore.COMMAND, wild.COMMAND, play.COMMAND, story.COMMAND)
+                                 explore.COMMAND, wild.COMMAND, play.COMMAND, story.COMMAND,
+                                 collapse.COMMAND)
 
 # Every --help ends with the exit statuses.
 _EPILOG: dict[str, Any] = {"epilog": EXIT_STATUSES,
@@ -85,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, report: Report = _print) -> int:
     """Run one command; the exit status follows `EXIT_STATUSES`."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    line = list(sys.argv[1:] if argv is None else argv)
+    for command in COMMANDS:
+        line = command.with_default_action(line)
+    args = parser.parse_args(line)
     try:
         code: int = args.func(args, report)
         return code

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from reproducer.commands import CONFIG_FLAGS
-from reproducer.running.files import OutputError, check_output
+from reproducer.running.files import output_path
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
 
@@ -32,10 +32,12 @@ EXIT_INTERRUPTED = 130
 
 EXIT_STATUSES = """\
 exit status:
-  0    it ran and broke no invariant (repair: the server applied it; story: the story was told)
+  0    it ran and broke no invariant (repair: the server applied it; story: the story was told;
+       collapse: the fleet recovered, the map was drawn, or the search found nothing stuck)
   1    it ran and an invariant broke (explore found a counterexample, run or replay showed a
        violation), a replay did not match what its file expected, the server refused a
-       repair, or the story failed
+       repair, or the story failed; collapse: the fleet collapsed (goodput stayed low once DNS
+       had been healthy), or the search found a configuration that collapses
   2    nothing was judged: a bad flag or file, or a DNS server that cannot be used as given
        (one line on stderr: "reproducer: error: ...")
   3    a breadth-first search stopped at a bound (--max-states, or --max-steps with moves
@@ -83,13 +85,27 @@ class OneLineParser(argparse.ArgumentParser):
 @dataclass(frozen=True)
 class Command:
     """One `reproducer` subcommand, as its module declares it (`COMMAND = Command(...)`).
-    `configured` commands take the shared configuration flags (`config_parent`)."""
+    `configured` commands take the shared configuration flags (`config_parent`). A command
+    with actions of its own (`reproducer collapse boundary`) may name the one it runs when its
+    line starts with no action (`default_action`: `reproducer collapse --fleet 80,200`)."""
 
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     main: Callable[[argparse.Namespace, Report], int]
     configured: bool = True
+    default_action: str | None = None
+
+    def with_default_action(self, argv: Sequence[str]) -> list[str]:
+        """`argv` (starting with this command's name) with the default action put in where
+        the line gives none: nothing, or a flag other than --help, follows the name."""
+        line = list(argv)
+        if self.default_action is None or line[:1] != [self.name]:
+            return line
+        rest = line[1:]
+        if not rest or (rest[0].startswith("-") and rest[0] not in ("-h", "--help")):
+            return [self.name, self.default_action, *rest]
+        return line
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -119,22 +135,12 @@ def int_list(text: str) -> tuple[int, ...]:
 def output_file(text: str) -> Path:
     """A file a command writes (`--out`, `--trace`, `--report`, `--save`): refused now when it
     cannot be written (a folder, a file in the way, no permission), not after the run."""
-    path = Path(text)
-    try:
-        check_output(path)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return path
+    return output_path(text)
 
 
 def output_folder(text: str) -> Path:
     """A folder a command writes its files into (`story --out`), checked as `output_file`."""
-    path = Path(text)
-    try:
-        check_output(path, directory=True)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return path
+    return output_path(text, directory=True)
 
 
 def bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:

@@ -35,7 +35,7 @@ from reproducer.metastable.params import FleetParams, ParamError
 from reproducer.metastable.policies import POLICIES, Backoff, Operators, Policy, policy_named
 from reproducer.metastable.recovery import Recovery, Verdict
 from reproducer.metastable.render_boundary import boundary_grid, boundary_svg
-from reproducer.metastable.render_series import series_rows, series_svg
+from reproducer.metastable.render_series import RowsSoFar, series_rows, series_svg
 from reproducer.metastable.scenario import Scenario
 from reproducer.metastable.search import Budget, Found, SearchResult, Shrink, Space, search
 from reproducer.metastable.series import Event, Sample, Series
@@ -60,6 +60,7 @@ __all__ = [
     "Policy",
     "Recovery",
     "Restart",
+    "RowsSoFar",
     "Sample",
     "Scenario",
     "SearchResult",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from reproducer.metastable.series import Sample, Series
 from reproducer.metastable.svg import GOOD, OUTAGE, QUEUE, WASTED, esc, fmt, svg_open, ticks
 
-__all__ = ["series_rows", "series_svg"]
+__all__ = ["RowsSoFar", "series_rows", "series_svg"]
 
 
 def series_rows(series: Series, every_s: float = 1.0) -> list[str]:
@@ -38,6 +38,30 @@ def series_rows(series: Series, every_s: float = 1.0) -> list[str]:
                         f"{last.in_flight:9d}  {last.leases_held:5d}/{series.hosts:<5d}")
             group = []
     return rows
+
+
+class RowsSoFar:
+    """The table of a series still running: `add(sample)` returns the rows completed by it (the
+    header first), `rest(series)` the rows left once the run is over. Printed in turn, they are
+    `series_rows(series)`."""
+
+    def __init__(self, hosts: int, every_s: float = 1.0) -> None:
+        self._hosts, self._every_s = hosts, every_s
+        self._samples: list[Sample] = []
+        self._given = 0
+
+    def add(self, sample: Sample) -> list[str]:
+        self._samples.append(sample)
+        rows = series_rows(Series(self._hosts, 0.0, 0.0, 0.0, tuple(self._samples)),
+                           self._every_s)
+        done = rows[self._given:len(rows) - 1]  # the last row may still grow
+        self._given = len(rows) - 1
+        return done
+
+    def rest(self, series: Series) -> list[str]:
+        rows = series_rows(series, self._every_s)[self._given:]
+        self._given += len(rows)
+        return rows
 
 
 _W = 900

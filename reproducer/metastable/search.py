@@ -21,6 +21,14 @@ Bounded: `Budget.max_examples` configurations at most while generating (shrinkin
 number more), `Budget.deadline_s` per configuration (Hypothesis's deadline), no example database
 (a search is a function of its inputs), and every draw comes from `Budget.seed`.
 
+Beside Hypothesis, a seeded uniform sampler (`sample_uniformly`) draws configurations of the same
+space, every one equally likely, and stops at the first stuck one, unshrunk: the baseline
+Hypothesis is measured against. `first_stuck` runs either over many seeds and says how many
+configurations each needed to find a stuck one (`SearchResult.first_found_at`), within the same
+bound. The project's schedule samplers (`reproducer.search`) draw schedules of the race's
+enactors, choice by choice; a configuration here is two numbers, so the sampler is these few
+lines, not one of those.
+
 Only viable fleets are drawn: a fleet whose healthy renewals alone need more than
 `Space.viable`'s share of the pool cannot keep its leases without any outage, and would say
 nothing about the outage.
@@ -31,6 +39,7 @@ from __future__ import annotations
 import enum
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,7 +53,10 @@ from reproducer.metastable.recovery import Recovery, Verdict
 from reproducer.metastable.scenario import Scenario
 from reproducer.metastable.simulation import simulate
 
-__all__ = ["Budget", "Found", "SearchResult", "Shrink", "Space", "configurations", "search"]
+__all__ = ["SAMPLERS", "Budget", "Found", "SearchResult", "Shrink", "Space", "configurations",
+           "first_stuck", "sample_uniformly", "search"]
+
+SAMPLERS = ("hypothesis", "uniform")
 
 
 class Shrink(enum.Enum):
@@ -96,9 +108,11 @@ class Found:
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     policy: str
-    shrink: Shrink
+    shrink: Shrink | None  # the direction Hypothesis shrank in; None: not shrunk
     found: Found | None  # None: the property held over everything explored
     examples: int  # configurations run, shrinking included
+    first_found_at: int | None = None  # configurations run until the first stuck one
+    sampler: str = "hypothesis"
 
 
 def configurations(space: Space, shrink: Shrink) -> st.SearchStrategy[tuple[float, int]]:
@@ -112,25 +126,79 @@ def configurations(space: Space, shrink: Shrink) -> st.SearchStrategy[tuple[floa
                      st.integers(space.min_hosts, space.max_hosts))
 
 
-def search(base: Scenario, prop: Recovery, space: Space, shrink: Shrink = Shrink.OUTAGE,
-           budget: Budget = Budget()) -> SearchResult:
-    """The smallest (outage, fleet), in the `shrink` direction, for which `base.policy` does not
-    recover; `found` is None if it recovered from everything explored."""
-    verdicts: dict[tuple[float, int], Verdict] = {}
+class _Judge:
+    """Runs configurations of `base` and remembers every verdict, and when the first stuck
+    one came."""
 
-    def stuck(configuration: tuple[float, int]) -> bool:
+    def __init__(self, base: Scenario, prop: Recovery) -> None:
+        self._base, self._prop = base, prop
+        self.verdicts: dict[tuple[float, int], Verdict] = {}
+        self.first_found_at: int | None = None
+
+    def stuck(self, configuration: tuple[float, int]) -> bool:
         outage_s, hosts = configuration
-        verdict = prop.judge(simulate(scenario_at(base, prop, outage_s, hosts)))
-        verdicts[configuration] = verdict
+        verdict = self._prop.judge(simulate(scenario_at(self._base, self._prop, outage_s,
+                                                        hosts)))
+        self.verdicts[configuration] = verdict
+        if not verdict.recovered and self.first_found_at is None:
+            self.first_found_at = len(self.verdicts)
         return not verdict.recovered
 
+
+def search(base: Scenario, prop: Recovery, space: Space, shrink: Shrink = Shrink.OUTAGE,
+           budget: Budget = Budget(), *, shrunk: bool = True) -> SearchResult:
+    """The smallest (outage, fleet), in the `shrink` direction, for which `base.policy` does not
+    recover; `found` is None if it recovered from everything explored. Without `shrunk`, the
+    first stuck configuration Hypothesis draws, as drawn."""
+    judge = _Judge(base, prop)
+    phases = (Phase.generate, Phase.shrink) if shrunk else (Phase.generate,)
     rules = settings(max_examples=budget.max_examples,
                      deadline=timedelta(seconds=budget.deadline_s), database=None,
-                     phases=(Phase.generate, Phase.shrink))
+                     phases=phases)
     try:
-        outage_s, hosts = find(configurations(space, shrink), stuck, settings=rules,
+        outage_s, hosts = find(configurations(space, shrink), judge.stuck, settings=rules,
                                random=random.Random(budget.seed))
     except NoSuchExample:
-        return SearchResult(base.policy.name, shrink, None, len(verdicts))
-    return SearchResult(base.policy.name, shrink,
-                        Found(outage_s, hosts, verdicts[(outage_s, hosts)]), len(verdicts))
+        return SearchResult(base.policy.name, shrink if shrunk else None, None,
+                            len(judge.verdicts))
+    return SearchResult(base.policy.name, shrink if shrunk else None,
+                        Found(outage_s, hosts, judge.verdicts[(outage_s, hosts)]),
+                        len(judge.verdicts), judge.first_found_at)
+
+
+def sample_uniformly(base: Scenario, prop: Recovery, space: Space,
+                     budget: Budget = Budget()) -> SearchResult:
+    """Up to `budget.max_examples` configurations drawn uniformly from `space` (whole tenths of
+    a second, whole hosts) with `random.Random(budget.seed)`; the first stuck one, unshrunk.
+    A configuration drawn twice is run once and counted once."""
+    rng = random.Random(budget.seed)
+    low, high = round(space.min_outage_s * 10), round(space.max_outage_s * 10)
+    judge = _Judge(base, prop)
+    for _ in range(budget.max_examples):
+        configuration = (rng.randint(low, high) / 10, rng.randint(space.min_hosts,
+                                                                  space.max_hosts))
+        if configuration in judge.verdicts:
+            continue
+        if judge.stuck(configuration):
+            outage_s, hosts = configuration
+            return SearchResult(base.policy.name, None,
+                                Found(outage_s, hosts, judge.verdicts[configuration]),
+                                len(judge.verdicts), judge.first_found_at, "uniform")
+    return SearchResult(base.policy.name, None, None, len(judge.verdicts), sampler="uniform")
+
+
+def first_stuck(base: Scenario, prop: Recovery, space: Space, sampler: str,
+                seeds: Sequence[int], shrink: Shrink = Shrink.OUTAGE,
+                max_examples: int = Budget().max_examples) -> tuple[int | None, ...]:
+    """For each seed, how many configurations `sampler` ("hypothesis", drawing without
+    shrinking, or "uniform") ran until the first stuck one; None where it found none within
+    `max_examples`."""
+    if sampler not in SAMPLERS:
+        raise ParamError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    counts = []
+    for seed in seeds:
+        budget = Budget(max_examples=max_examples, seed=seed)
+        result = (search(base, prop, space, shrink, budget, shrunk=False)
+                  if sampler == "hypothesis" else sample_uniformly(base, prop, space, budget))
+        counts.append(result.first_found_at)
+    return tuple(counts)

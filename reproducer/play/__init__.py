@@ -3,7 +3,10 @@
 - `server.py`: the aiohttp application and its JSON API (`make_app`, `serve`);
 - `worlds.py`: each learner's world (its own fake_dns server and enactors) and the guide's
   breadth-first search; `view.py`: what a position looks like, the challenges;
-- `page/`: the page itself (HTML, CSS and JavaScript, no build step).
+- `second_act.py`: the second act's page (/second-act): the lease fleet's collapse after the
+  DNS repair, run by the model in virtual time for the outage, fleet and policy the learner
+  chooses;
+- `page/`: the pages themselves (HTML, CSS and JavaScript, no build step).
 """
 
 from reproducer.play.server import make_app, serve

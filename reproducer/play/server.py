@@ -1,10 +1,11 @@
 """The play server: a page where the learner is the scheduler, over real DNS
 (`reproducer play`; its flags are in `reproducer.cli.play`).
 
-The page (`page/`: index.html, play.css, play.js; no build step, nothing from outside) talks to
-a small JSON API. Every world is a learner's own (`reproducer.play.worlds`); what a position looks
-like is decided in `reproducer.play.view`. Errors are JSON, `{"error": "..."}`, with a
-4xx status when the request was wrong (nothing changed then) and 5xx when the server was.
+The page (`page/`: index.html, play.css, play.js, with common.js, what the pages share; no build
+step, nothing from outside) talks to a small JSON API. Every world is a learner's own
+(`reproducer.play.worlds`); what a position looks like is decided in `reproducer.play.view`.
+Errors are JSON, `{"error": "..."}`, with a 4xx status when the request was wrong (nothing
+changed then) and 5xx when the server was.
 
     GET  /api/challenges                   the challenges, in order, and the free world
     GET  /api/challenges/{id}/proof        breadth-first search from the start: the minimum,
@@ -18,6 +19,13 @@ like is decided in `reproducer.play.view`. Errors are JSON, `{"error": "..."}`, 
     GET  /api/worlds/{id}/guide                     how far the violation is from here
     GET  /api/worlds/{id}/replay                    a replay file for `reproducer replay`
     POST /api/worlds/{id}/close                     the page is leaving
+
+The second act's page (/second-act: the lease fleet's collapse after the DNS repair, driven by
+the model in virtual time) has its own API, described in `reproducer.play.second_act`:
+
+    GET  /api/second-act                            the policies, the bounds, the constants
+    POST /api/second-act/run  {policy, hosts, outage_s}   one run of the model
+    GET  /api/second-act/boundary/{policy}          a policy's map: outage x fleet size
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from fake_dns import DNSClientError
+from reproducer.play.second_act import boundary_json, run_json, scenario_from, setup_json
 from reproducer.play.view import CHALLENGES, FREE, describe_world, guide_json, proof_json
 from reproducer.play.worlds import Guide, PlayError, World, Worlds
 from reproducer.running.choices import ReplayChoices
@@ -48,9 +57,15 @@ log = logging.getLogger(__name__)
 WORLDS: web.AppKey[Worlds] = web.AppKey("worlds", Worlds)
 GUIDE: web.AppKey[Guide] = web.AppKey("guide", Guide)
 FREE_CONFIG: web.AppKey[Config] = web.AppKey("free_config", Config)
+MODEL_RUNS: web.AppKey[asyncio.Semaphore] = web.AppKey("model_runs", asyncio.Semaphore)
+MODEL_RUNS_AT_ONCE = 2  # the second act's model runs (CPU work, off the event loop)
 _PAGE_FILES = {"/": ("index.html", "text/html"),
                "/play.css": ("play.css", "text/css"),
-               "/play.js": ("play.js", "text/javascript")}
+               "/play.js": ("play.js", "text/javascript"),
+               "/common.js": ("common.js", "text/javascript"),
+               "/second-act": ("second-act.html", "text/html"),
+               "/second-act.css": ("second-act.css", "text/css"),
+               "/second-act.js": ("second-act.js", "text/javascript")}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -263,6 +278,22 @@ async def replay_file(request: web.Request) -> web.Response:
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+async def second_act_setup(request: web.Request) -> web.Response:
+    return web.json_response(setup_json())
+
+
+async def second_act_run(request: web.Request) -> web.Response:
+    scenario = scenario_from(await _body(request))  # checked whole before anything runs
+    async with request.app[MODEL_RUNS]:
+        return web.json_response(await asyncio.to_thread(run_json, scenario))
+
+
+async def second_act_boundary(request: web.Request) -> web.Response:
+    async with request.app[MODEL_RUNS]:
+        return web.json_response(await asyncio.to_thread(boundary_json,
+                                                         request.match_info["policy"]))
+
+
 async def close_world(request: web.Request) -> web.Response:
     await request.app[WORLDS].close(request.match_info["world"])
     return web.Response(status=204)
@@ -279,6 +310,7 @@ def make_app(free: Config, *, max_worlds: int = 32, idle_s: float = 900.0,
                         max_worlds=max_worlds, idle_s=idle_s)
     app[WORLDS] = worlds
     app[GUIDE] = Guide(max_states=guide_states)
+    app[MODEL_RUNS] = asyncio.Semaphore(MODEL_RUNS_AT_ONCE)
     app.on_shutdown.append(_stop_guide)
     app.cleanup_ctx.append(_expiry)
     for path in _PAGE_FILES:
@@ -294,6 +326,9 @@ def make_app(free: Config, *, max_worlds: int = 32, idle_s: float = 900.0,
     app.router.add_get("/api/worlds/{world}/guide", guide)
     app.router.add_get("/api/worlds/{world}/replay", replay_file)
     app.router.add_post("/api/worlds/{world}/close", close_world)
+    app.router.add_get("/api/second-act", second_act_setup)
+    app.router.add_post("/api/second-act/run", second_act_run)
+    app.router.add_get("/api/second-act/boundary/{policy}", second_act_boundary)
     return app
 
 

@@ -3,17 +3,20 @@
 - Rule 1: a file is written to a temporary file beside it and renamed over it, so a reader never
   sees half of one; when the write fails, the temporary file is removed and nothing is left.
 - Rule 2: a place that cannot be written is one `OutputError`, naming the path and why, which a
-  command prints as one line. `check_output` finds most such places before anything runs.
+  command prints as one line. `check_output` finds most such places before anything runs;
+  `output_path` is the same check as a command-line flag's type, so a bad path is refused
+  while the flags are read.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["OutputError", "check_output", "write_atomically"]
+__all__ = ["OutputError", "check_output", "output_path", "write_atomically"]
 
 
 class OutputError(Exception):
@@ -50,6 +53,17 @@ def check_output(path: Path, *, directory: bool = False) -> None:
                           f"({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def output_path(text: str, *, directory: bool = False) -> Path:
+    """A flag's type for a file (or with `directory`, a folder) a command writes: refused by
+    argparse, with `check_output`'s reason, when it cannot be written."""
+    path = Path(text)
+    try:
+        check_output(path, directory=directory)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
 
 
 def write_atomically(path: Path, text: str) -> Path:

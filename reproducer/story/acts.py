@@ -11,7 +11,11 @@
 4. The operators' manual repair (`reproducer repair`) restores the record; the time
    until traffic recovers is measured.
 5. The same schedule under the correct fix: no empty record, no failed request, newest plan.
-A closing table compares the two runs, and an HTML report is written.
+A table compares the two runs.
+6. The second act (`second_act.py`, on processes of its own): DNS is healthy again, yet the
+   lease manager's goodput stays near zero and its queue grows, until the operators throttle
+   and restart it; 7. the same outage under admission by queue size recovers by itself.
+A table compares them, and an HTML report is written, with the second act's charts.
 
 Every expectation is checked; the command exits 0 only when each happened as described, and it
 stops every process it started, also on Ctrl-C or when a step fails.
@@ -35,6 +39,7 @@ from reproducer.commands import shell_command
 from reproducer.running.choices import FollowWorkers, ReplayChoices
 from reproducer.running.trace import RunResult, Step
 from reproducer.running.transport import run_against
+from reproducer.story.second_act import SecondAct, play_second_act
 from reproducer.story.stage import (
     DEADLINE_S,
     STORY_KEY,
@@ -329,29 +334,43 @@ async def _story(out_dir: Path, report: Report, zone_file: Path, journal: Path) 
         fixed, fix = await _fix(stage, found, t_fix)
         await traffic.stop()
 
-    stage.section("Summary")
+    stage.section("Summary of the race")
     header = ("run", "failed requests", "seconds without addresses", "invariants broken")
     rows = [(o.label, f"{o.failed_requests}/{o.sent_requests}",
              f"{o.seconds_without_addresses:.1f}", ", ".join(o.broken) or "none")
             for o in (aws, fix)]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(4)]
-    for row in (header, *rows):
-        report("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    _table(report, header, rows)
+
+    second = await play_second_act(report, stage.section)
+    stage.section("Summary of the second act")
+    _table(report, second.header, second.rows)
+    for line in second.timeline:
+        report(line)
     markers = [(t_emptied, "record emptied"), (t_repair, "repair"), (t_fix, "fix run")]
     report_path = await asyncio.to_thread(write_story_report, out_dir, found, live, fixed,
-                                          traffic, markers, journal, header, rows)
+                                          traffic, markers, journal, header, rows, second)
     report(f"report: {report_path}")
     report("replay the outage: "
            + shell_command("replay", str(out_dir / "story.replay.json")))
     report(f"finished in {time.monotonic() - t_start:.0f} s")
     report("Conclusion: a check made once and acted on later let a stale plan overwrite a new "
-           "one;\nmaking the check and the write one conditional UPDATE closes the race.")
+           "one;\nmaking the check and the write one conditional UPDATE closes the race. Once "
+           "DNS was back,\nretries of timed-out work kept the lease manager down until people "
+           "stepped in;\nadmitting work by the size of the queue lets it recover by itself.")
     return 0
+
+
+def _table(report: Report, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        report("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def write_story_report(out_dir: Path, found: RunResult, live: RunResult, fixed: RunResult,
                        traffic: Traffic, markers: list[tuple[float, str]], journal: Path,
-                       header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Path:
+                       header: tuple[str, ...], rows: Sequence[tuple[str, ...]],
+                       second: SecondAct) -> Path:
+    from reproducer.metastable import series_svg
     from reproducer.running.replay import save_replay
     from reproducer.telling import report as _report
 
@@ -367,7 +386,30 @@ def write_story_report(out_dir: Path, found: RunResult, live: RunResult, fixed: 
         out_dir / "story.html", title="The DynamoDB DNS race, reproduced",
         runs=[("aws-2025 (the outage, live)", live), (f"{FIX_VARIANT} (the fix)", fixed)],
         traffic=points, markers=[_report.Marker(t, label) for t, label in markers],
-        dns_log=dns_log, summary_rows=rows, summary_header=header)
+        dns_log=dns_log, summary_rows=rows, summary_header=header,
+        sections=[_report.FigureSection(
+            "The second act: DNS is back, and the lease manager is not", "second-act",
+            (*_SECOND_ACT_TEXT, " ".join(second.timeline)),
+            (_report.Figure("The collapse, then the operators (real run)",
+                            series_svg(second.operators, element_id="second-act-operators"),
+                            "Goodput stays near zero with DNS healthy while the queue grows; "
+                            "the operators' throttle and restart bring every lease back."),
+             _report.Figure("The same outage under admission by queue size (real run)",
+                            series_svg(second.fix, element_id="second-act-fix"),
+                            "The fleet recovers by itself; the queue stays within its limit.")),
+            second.header, second.rows)])
+
+
+_SECOND_ACT_TEXT = (
+    "The race emptied DynamoDB's name for under three hours; the outage lasted about fifteen. "
+    "AWS's summary: EC2's DropletWorkflow Manager, which holds a lease on every physical host "
+    "through DynamoDB, lost its leases while the name was empty, and once DNS was back it "
+    "\u201chad entered a state of congestive collapse\u201d: re-establishing that many leases "
+    "took longer than their timeout, and the timed-out work was queued again.",
+    "Below, a lease manager (its own process) renews its leases through the same kind of load "
+    "balancers and DNS server, against a lease table of bounded capacity. Each chart has three "
+    "panels on one time axis: goodput (leases established per second) and wasted work, the "
+    "manager's queue, and the leases held. The DNS outage is shaded grey.")
 
 
 def tell_story(out_dir: Path, report: Report) -> int:
@@ -376,7 +418,7 @@ def tell_story(out_dir: Path, report: Report) -> int:
     zone_file, journal = _prepare(out_dir, story_config())
     try:
         return asyncio.run(asyncio.wait_for(_story(out_dir, report, zone_file, journal),
-                                            timeout=DEADLINE_S + 60))
+                                            timeout=DEADLINE_S + 120))
     except StoryFailed as exc:
         report(f"STORY FAILED: {exc}")
         return 1

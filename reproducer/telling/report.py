@@ -22,6 +22,8 @@ Theory of operation
   `rcode`; an endpoint is written by `EndpointState.describe`, the one formatter of it.
 - Stable hooks for tests and readers: `class="lane"` with `data-actor` on each lane's header,
   `data-actor` on every cell, `id="run-N-step-K"` on rows, `id="traffic-chart"` on the SVG.
+- Sections of pictures (`FigureSection`, drawn by `report_figures`) follow the runs, as the
+  story's second act does; `render_page` is a page of such sections alone.
 """
 
 from __future__ import annotations
@@ -43,11 +45,17 @@ from reproducer.telling.report_chart import (
     traffic_points_from,
     traffic_section,
 )
+from reproducer.telling.report_figures import (
+    FIGURES_CSS,
+    Figure,
+    FigureSection,
+    figure_section,
+)
 from reproducer.world.values import EndpointState, Layout
 from reproducer.world.variants import VARIANTS
 
-__all__ = ["DNS_LANE", "IntervalRecord", "Marker", "TrafficPoint", "render_report",
-           "traffic_points_from", "write_report"]
+__all__ = ["DNS_LANE", "Figure", "FigureSection", "IntervalRecord", "Marker", "TrafficPoint",
+           "render_page", "render_report", "traffic_points_from", "write_page", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +69,12 @@ def write_report(path: Path, *, title: str, runs: Sequence[tuple[str, RunResult]
                  traffic: Sequence[TrafficPoint] = (), markers: Sequence[Marker] = (),
                  dns_log: Sequence[CommittedUpdate] = (),
                  summary_rows: Sequence[tuple[str, ...]] = (),
-                 summary_header: tuple[str, ...] = ()) -> Path:
+                 summary_header: tuple[str, ...] = (),
+                 sections: Sequence[FigureSection] = ()) -> Path:
     """Write the report of `runs` (each with its label) to `path`; returns `path`."""
     page = render_report(title=title, runs=runs, traffic=traffic, markers=markers,
                          dns_log=dns_log, summary_rows=summary_rows,
-                         summary_header=summary_header)
+                         summary_header=summary_header, sections=sections)
     write_atomically(path, page)
     log.info("wrote the report %s (%d runs, %d traffic intervals, %d bytes)",
              path, len(runs), len(traffic), len(page.encode()))
@@ -76,12 +85,11 @@ def render_report(*, title: str, runs: Sequence[tuple[str, RunResult]],
                   traffic: Sequence[TrafficPoint] = (), markers: Sequence[Marker] = (),
                   dns_log: Sequence[CommittedUpdate] = (),
                   summary_rows: Sequence[tuple[str, ...]] = (),
-                  summary_header: tuple[str, ...] = ()) -> str:
+                  summary_header: tuple[str, ...] = (),
+                  sections: Sequence[FigureSection] = ()) -> str:
     """The report as one self-contained HTML document."""
-    parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{_e(title)}</title><style>{_CSS}{CHART_CSS}</style></head><body>",
-             f"<header><h1>{_e(title)}</h1>{_INTRO}{_contents(runs)}</header>"]
+    parts = [_head(title),
+             f"<header><h1>{_e(title)}</h1>{_INTRO}{_contents(runs, sections)}</header>"]
     if summary_rows or summary_header:
         parts.append(_summary(summary_header, summary_rows))
     if traffic:
@@ -90,8 +98,30 @@ def render_report(*, title: str, runs: Sequence[tuple[str, RunResult]],
     if dns_log:
         lock_names = {run.config.layout.lock_name for _, run in runs} or {Layout().lock_name}
         parts.append(_dns_log_section(dns_log, lock_names))
+    parts.extend(figure_section(section) for section in sections)
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+def render_page(*, title: str, intro: Sequence[str], sections: Sequence[FigureSection]) -> str:
+    """A self-contained page of picture sections alone, with the report's look."""
+    lede = "".join(f'<p class="lede">{_e(p)}</p>' for p in intro)
+    return "".join([_head(title), f"<header><h1>{_e(title)}</h1>{lede}</header>",
+                    *(figure_section(section) for section in sections), "</body></html>\n"])
+
+
+def write_page(path: Path, *, title: str, intro: Sequence[str],
+               sections: Sequence[FigureSection]) -> Path:
+    """Write `render_page`'s page to `path` whole; returns `path`."""
+    write_atomically(path, render_page(title=title, intro=intro, sections=sections))
+    return path
+
+
+def _head(title: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{_CSS}{CHART_CSS}{FIGURES_CSS}</style></head>"
+            "<body>")
 
 
 def _e(text: object) -> str:
@@ -117,12 +147,13 @@ an invariant (a property that must always hold) broke.</li></ul></div>
 """
 
 
-def _contents(runs: Sequence[tuple[str, RunResult]]) -> str:
+def _contents(runs: Sequence[tuple[str, RunResult]], sections: Sequence[FigureSection]) -> str:
     items = []
     for n, (label, run) in enumerate(runs, 1):
         verdict = ("✗ " + _e(run.violation.describe()) if run.violation is not None
                    else "✓ no invariant broke")
         items.append(f'<li><a href="#run-{n}">{_e(label)}</a> — {verdict}</li>')
+    items.extend(f'<li><a href="#{_e(s.anchor)}">{_e(s.title)}</a></li>' for s in sections)
     return f'<ol class="contents">{"".join(items)}</ol>' if items else ""
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from reproducer.metastable import Restart, Throttle
 from reproducer.metastable.command import main
 from reproducer.metastable.live_manager import decode_command, encode_command
-from tests.helpers.sockets import refuses
+from tests.helpers.sockets import interrupt_a_real_run
 
 PROG = "python -m reproducer.metastable"
 
@@ -115,7 +113,18 @@ def test_the_search_reports_the_shrunk_configuration_and_exits_1_when_it_finds_o
         "collapsing: outages of 0-6 s, fleets of 10-247 hosts (those the pool can keep without "
         "an outage)",
         "stuck after an outage of 6 s with 90 hosts, shrunk towards the smallest fleet (30 "
-        "configurations run)"]
+        "configurations run; the first stuck one was number 7)"]
+
+
+def test_the_uniform_sampler_over_many_seeds_says_how_many_configurations_it_needed() -> None:
+    status, lines = run_main(["search", "--sampler", "uniform", "--max-outage-s", "1",
+                              "--seeds", "5", "--max-examples", "60"])
+
+    assert status == 1
+    assert lines[1:] == [
+        "uniform samples, seeds 0-4: a stuck configuration within 60 with 5 of 5 seeds",
+        "configurations run to the first stuck one: median 15, mean 18.6, fewest 4, most 33",
+        "per seed: 13 28 4 33 15"]
 
 
 def test_the_search_exits_0_when_the_policy_recovers_from_everything_explored() -> None:
@@ -142,26 +151,10 @@ def test_the_manager_process_reports_ready_then_counters_then_stops_by_itself() 
 
 
 def test_ctrl_c_during_a_real_run_stops_every_process_it_started() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "reproducer.metastable", "run", "--json",
-                             "--hosts", "20"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        stage = json.loads(proc.stdout.readline())
-        assert stage["event"] == "stage"
-        assert json.loads(proc.stdout.readline())["event"] == "sample"  # the manager runs
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    host, _, port = stage["dns"].rpartition(":")
-    nodes = [(host, int(port))] + [(n["address"], n["port"])
-                                   for n in stage["backends"] + stage["lbs"]]
-    deadline = time.monotonic() + 10
-    while [n for n in nodes if not refuses(*n)] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [n for n in nodes if not refuses(*n)] == []
+    code, _ = interrupt_a_real_run(["-m", "reproducer.metastable", "run", "--json",
+                                    "--hosts", "20"])
+
+    assert code == 130
 
 
 def test_the_help_ends_with_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:

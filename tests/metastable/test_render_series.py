@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from reproducer.metastable import (
     POLICIES,
     FleetParams,
+    RowsSoFar,
     Scenario,
     series_rows,
     series_svg,
@@ -31,6 +32,16 @@ def test_the_table_has_a_row_a_second_with_dns_marked_empty_during_the_outage() 
     dns = [row.split()[1] for row in rows[1:]]
     assert dns == ["ok"] + ["EMPTY"] * 2 + ["ok"] * (len(dns) - 3)
     assert rows[-1].split()[-1] == "200/200"
+
+
+def test_rows_printed_as_the_samples_arrive_are_the_whole_table() -> None:
+    series = simulate(collapse())
+    table = RowsSoFar(series.hosts)
+    printed = [row for sample in series.samples for row in table.add(sample)]
+
+    assert printed == series_rows(series)[:-1]  # the last row may still have grown
+    assert printed + table.rest(series) == series_rows(series)
+    assert table.rest(series) == []
 
 
 def test_the_table_averages_rates_over_its_rows() -> None:

@@ -19,7 +19,7 @@ from reproducer.metastable import (
     simulate,
 )
 from reproducer.metastable.boundary import scenario_at
-from reproducer.metastable.search import configurations
+from reproducer.metastable.search import configurations, first_stuck, sample_uniformly
 
 PARAMS = FleetParams()
 PROP = Recovery()
@@ -64,6 +64,37 @@ def test_the_same_budget_gives_the_same_answer() -> None:
 
     assert search(base("backoff"), PROP, SPACE, Shrink.FLEET, budget) == \
         search(base("backoff"), PROP, SPACE, Shrink.FLEET, budget)
+
+
+def test_the_uniform_sampler_finds_a_stuck_configuration_unshrunk_and_the_same_every_time(
+        ) -> None:
+    result = sample_uniformly(base("collapsing"), PROP, SPACE, Budget(seed=0))
+
+    assert result.found is not None and result.shrink is None
+    assert not recovers("collapsing", result.found.outage_s, result.found.hosts)
+    assert result.first_found_at == result.examples
+    assert sample_uniformly(base("collapsing"), PROP, SPACE, Budget(seed=0)) == result
+
+
+def test_the_uniform_sampler_finds_nothing_for_the_fix_within_its_bound() -> None:
+    result = sample_uniformly(base("admission"), PROP, SPACE, Budget(max_examples=40))
+
+    assert result.found is None and result.first_found_at is None
+    assert result.examples <= 40
+
+
+def test_in_a_space_where_collapse_is_rare_hypothesis_needs_fewer_configurations_than_uniform(
+        ) -> None:
+    # Outages of at most 1 s: only the largest fleets collapse, a corner of the space.
+    # Hypothesis tries the extremes of each coordinate early; uniform samples land there by luck.
+    space = Space.viable(PARAMS, max_outage_s=1.0)
+    seeds = range(8)
+    drawn = first_stuck(base("collapsing"), PROP, space, "hypothesis", seeds, Shrink.OUTAGE, 100)
+    uniform = first_stuck(base("collapsing"), PROP, space, "uniform", seeds, Shrink.OUTAGE, 100)
+
+    assert None not in drawn and None not in uniform
+    assert max(d for d in drawn if d is not None) <= 6
+    assert sum(u for u in uniform if u is not None) > 3 * sum(d for d in drawn if d is not None)
 
 
 def test_backoff_without_admission_control_only_moves_the_boundary() -> None:

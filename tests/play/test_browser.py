@@ -30,6 +30,7 @@ from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "reports" / "play.png"
+SECOND_ACT_SCREENSHOT = ROOT / "reports" / "second-act-play.png"
 STORY = "p111pp222222211122"  # the outage's shortest story, as in test_play_api
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -179,3 +180,44 @@ def test_the_guide_gives_the_distance_and_its_hints_lead_to_the_violation() -> N
         assert page.locator("#banner.bad").inner_text().startswith("invariant 1 broken at step 18")
         page.keyboard.press("g")
         page.wait_for_selector("#guide:has-text('Already broken.')")
+
+
+def verdict(page: Page, recovered: bool) -> str:
+    banner = page.locator(f"#verdict[data-recovered='{str(recovered).lower()}']")
+    banner.wait_for()
+    return banner.inner_text()
+
+
+def test_on_the_second_acts_page_a_learner_sees_the_fleet_collapse_and_the_fix_recover() -> None:
+    with play_server(Config()) as url, browser_page() as page:
+        page.goto(url)
+        page.click("a[href='/second-act']")
+        page.wait_for_selector("#chart svg")
+        # The default: the outage at the project's scale, under the policy that collapses.
+        assert verdict(page, False).startswith("Collapsed: DNS is healthy, the fleet is not. "
+                                               "Goodput 0.0 leases/s")
+        assert int(page.locator("#queue-at-end").inner_text()) > 3000
+        assert page.locator("#chart svg text", has_text="DNS repaired").count() == 1
+        page.click("#policies label[data-policy='admission']")
+        assert "Every lease held again 3.00 s after the repair" in verdict(page, True)
+        assert page.url.endswith("#policy=admission&hosts=200&outage=3")
+        # The tempting fix, from the presets; then a cell of its map, to the small side.
+        page.click("[data-preset='backoff,240,3']")
+        verdict(page, False)
+        page.wait_for_selector("#map-policy:has-text('backoff')")
+        cell = page.locator("#boundary td[data-outage='6'][data-hosts='80']")
+        cell.wait_for()
+        cell.click()
+        verdict(page, True)
+        assert page.locator("#boundary td.chosen").get_attribute("data-hosts") == "80"
+        assert page.locator("#boundary td.collapsed").count() > 0
+        # The keyboard moves the sliders; a longer outage of a big fleet collapses again.
+        page.click("#policies label[data-policy='collapsing']")
+        page.focus("#hosts")
+        for _ in range(16):  # 80 -> 240 hosts, 10 a step
+            page.keyboard.press("ArrowRight")
+        page.wait_for_selector("#hosts-value:has-text('240')")
+        verdict(page, False)
+        SECOND_ACT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        png = page.screenshot(path=str(SECOND_ACT_SCREENSHOT), full_page=True)
+        assert distinct_colours(page, png) >= 8, "the screenshot looks blank"

@@ -1,4 +1,5 @@
-"""`make reproduce` end to end: it tells what it promised and leaves nothing behind."""
+"""`make reproduce` end to end: it tells what it promised, the race and its second act, and
+leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def dns_port(output: str) -> str:
 
 def test_the_story_shows_the_outage_the_repair_and_the_fix_and_exits_0(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "reproducer", "story", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=150)
+                         capture_output=True, text=True, timeout=300)
     text = out.stdout
     assert out.returncode == 0, text + out.stderr
     # 1. the baseline
@@ -53,12 +54,36 @@ def test_the_story_shows_the_outage_the_repair_and_the_fix_and_exits_0(tmp_path:
     # 4. the repair, 5. the fix, and the table
     assert "traffic recovered" in text
     assert re.search(r"cas-guarded \(the fix\)\s+0/\d+\s+0\.0\s+none", text)
+    # 6. the second act: DNS healthy, goodput near zero, the queue growing; the operators
+    second = text.split("== 6. The second act")[1]
+    stuck = re.search(r"stuck: from \S+ s to \S+ s DNS was healthy, yet goodput was (\S+) "
+                      r"leases/s .* the queue grew from (\d+) to (\d+)", second)
+    assert stuck is not None, second
+    assert float(stuck[1]) <= 5.0 and int(stuck[2]) < int(stuck[3])
+    assert re.search(r"restarted the manager at \S+ s, which dropped its queue: every lease held "
+                     r"again \S+ s later", second)
+    assert "left alone (the model, no operators)" in second
+    # 7. the fix recovers by itself; the summary compares them
+    assert "recovered by itself: every lease held" in second.split("== 7.")[1]
+    assert re.search(r"admission by queue size \(the fix\)\s+3\.0 s\s+none", text)
+    assert re.search(r"Here: the operators acted \S+ s after the repair,\nevery lease was back "
+                     r"\S+ s after it; under the fix, \S+ s, and nobody had to act", text)
     assert "STORY FAILED" not in text
     # what it leaves: a report, a replay file that replays, and no process
-    assert (tmp_path / "story.html").stat().st_size > 10_000
+    report = (tmp_path / "story.html").read_text()
+    assert len(report) > 10_000
+    for chart in ("second-act-operators", "second-act-fix"):  # goodput, queue, leases
+        svg = report[report.index(f'id="{chart}"'):]
+        svg = svg[:svg.index("</svg>")]
+        assert "goodput (leases established)" in svg and "attempts waiting" in svg
+        assert "leases held (of 200)" in svg and "<title>DNS outage:" in svg
     replay = json.loads((tmp_path / "story.replay.json").read_text())
     assert replay["expected"]["violation"]["invariant"] == 1
     assert processes_mentioning(f"127.0.0.1:{dns_port(text)}") == []
+    stage = re.search(r"fake-dns on (127\.0\.0\.1:\d+) serving .* load balancers (\S+),", second)
+    assert stage is not None
+    assert processes_mentioning(stage[1]) == []  # fake-dns and the fleet
+    assert processes_mentioning(f"--lb {stage[2]}") == []  # the lease manager
     assert processes_mentioning(str(tmp_path)) == []
 
 

@@ -27,7 +27,15 @@ from fake_dns import CommittedUpdate
 from fake_dns.testing import require_tool
 from fake_lb._traffic import IntervalBook, Outcome, TrafficPlan
 from reproducer import Config, MemoryTransport, ReplayChoices, RunResult, run_async, run_memory
-from reproducer.telling.report import Marker, TrafficPoint, traffic_points_from, write_report
+from reproducer.telling.report import (
+    Figure,
+    FigureSection,
+    Marker,
+    TrafficPoint,
+    render_page,
+    traffic_points_from,
+    write_report,
+)
 
 # The outage schedule (AWS's summary, aws.amazon.com/message/101925): enactor-1 checks g2 once
 # and is slow, enactor-2 applies g4 and cleans up, enactor-1 flips to the stale g2, the
@@ -358,6 +366,40 @@ def test_the_dns_change_log_lists_every_committed_update_with_who_signed_it(
         assert len(changes.with_class("change")) == len(update.changes)
     deletes = [li.text() for li in section.with_class("change", "delete-rrset")]
     assert any(text.endswith(" A") and text.startswith("delete-rrset g0002.") for text in deletes)
+
+
+SQUARE = ('<svg xmlns="http://www.w3.org/2000/svg" id="square" viewBox="0 0 10 10">'
+          '<rect width="10" height="10" fill="#2f9e44"/></svg>')
+
+
+def test_sections_of_pictures_follow_the_runs_with_their_table_and_are_in_the_contents(
+        tmp_path: Path, fix: RunResult) -> None:
+    section = FigureSection("The second act", "second-act", ("Once DNS was back...",),
+                            (Figure("a square", SQUARE, "green"),), ("policy", "recovered"),
+                            (("admission", "yes"),))
+    page = parse(write_report(tmp_path / "r.html", title="t", runs=[("fix", fix)],
+                              sections=[section]).read_text())
+
+    body = [e for e in page.find_all(lambda e: e.tag == "body")[0].children
+            if isinstance(e, Element)]
+    assert [e.attrs.get("id") for e in body][-2:] == ["run-1", "second-act"]
+    figures = page.by_id("second-act")
+    assert figures.find_all(lambda e: e.tag == "figcaption")[0].text() == "a squaregreen"
+    assert figures.by_id("square").tag == "svg"
+    assert [c.text() for c in figures.find_all(lambda e: e.tag == "td")] == ["admission", "yes"]
+    links = [e.attrs["href"] for e in page.find_all(lambda e: e.tag == "a")]
+    assert links == ["#run-1", "#second-act"]
+
+
+def test_a_page_of_pictures_alone_escapes_its_text_and_keeps_the_pictures_as_drawn() -> None:
+    evil = '<script>alert("x")</script>&'
+    page = parse(render_page(title=evil, intro=(evil,), sections=[
+        FigureSection(evil, "maps", (evil,), (Figure(evil, SQUARE, evil),))]))
+
+    assert page.find_all(lambda e: e.tag == "script") == []
+    assert page.find_all(lambda e: e.tag == "title")[0].text() == evil
+    assert page.by_id("maps").text().count(evil) == 4
+    assert page.by_id("square").find_all(lambda e: e.tag == "rect")
 
 
 # -- safety: escaping, no network ----------------------------------------------------------------

@@ -4,24 +4,12 @@
 "use strict";
 
 const PROGRESS_KEY = "dns-race-play/progress";
-const $ = (id) => document.getElementById(id);
 
 let challenges = [];     // in order, then free play
 let current = null;      // the challenge being played
 let view = null;         // the world as the server last described it
 let hint = null;         // a worker the guide suggests
 let busy = false;
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") node.className = v; else node.setAttribute(k, v);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
-  return node;
-}
 
 // -- the link and the progress ------------------------------------------------------------
 
@@ -51,22 +39,6 @@ function markDone(id, how) {
 }
 
 // -- talking to the server ----------------------------------------------------------------
-
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = response.status === 204 ? {} : await response.json();
-  if (!response.ok) throw { status: response.status, message: data.error || response.statusText };
-  return data;
-}
-
-function say(text) {
-  const box = $("message");
-  box.textContent = text || "";
-  box.hidden = !text;
-}
 
 async function openWorld(position) {
   if (view) api("POST", `/api/worlds/${view.world}/close`).catch(() => {});
