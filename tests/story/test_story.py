@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# Real processes in real time: one xdist worker runs these and the live metastable runs, so
+# they never compete with each other for the cores.
+pytestmark = pytest.mark.xdist_group("live-processes")
+
 
 def processes_mentioning(text: str) -> list[str]:
     found = []

@@ -6,8 +6,9 @@ What Hypothesis draws is a seed, not the decisions (`explorer_schedules`): each 
 uniform random walk (`SampledSchedule`) whose generator Hypothesis seeds, as the user-facing
 `reproducer.strategies.schedules()` does too. Drawing each decision instead starts Hypothesis
 in its small-example phase, whose every other example is a random prefix and then no context
-switch at all; drawing the seed makes every example a fresh random walk from the first one. Hypothesis shrinks the seed
-only; the story is shrunk by `reproducer.search.minimise`, which ends with an exhaustive check.
+switch at all; drawing the seed makes every example a fresh random walk from the first one.
+Hypothesis shrinks the seed only; the story is shrunk by `reproducer.search.minimise`, which
+ends with an exhaustive check.
 
 The database keeps the minimised story of a world under a key of its own, replayed before
 anything else on the next run; Hypothesis's own examples are seeds of walks, so they are not
