@@ -301,4 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("fake-dns bench: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -188,4 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("fake-lb bench: interrupted", file=sys.stderr)
+        sys.exit(130)

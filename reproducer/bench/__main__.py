@@ -245,5 +245,15 @@ def main() -> int:
     return 0
 
 
+def interrupted_is_130() -> int:
+    """`main`, with Ctrl-C one line and exit status 130 (its worker pools and processes stop on
+    the way out, as every `with` block leaves)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(interrupted_is_130())
