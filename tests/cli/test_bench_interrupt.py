@@ -1,4 +1,5 @@
-"""The benchmarks stop on Ctrl-C with one line and exit status 130, not a traceback, and stop\nwhat they started."""
+"""The benchmarks stop on Ctrl-C with one line and exit status 130, not a traceback, and stop
+what they started."""
 
 from __future__ import annotations
 
