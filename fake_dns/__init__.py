@@ -6,6 +6,9 @@ Public API:
 - configuration: `parse_tsig_key` (NAME:BASE64, or nsupdate's hmac-sha256:NAME:BASE64),
   `ConfigError`
 - wire: `update_from_wire` (an UPDATE built by another library, as a value), `WireError`
+- the server's steps without sockets: `read_request` (bytes -> a `DnsRequest` to answer from
+  the zone, or the answer at once), `answer_query` (a `LookupResult` -> the answer's bytes),
+  `answer_update` (an UPDATE's rcode -> the answer's bytes), TSIG-signed with the request's key
 - network: `DNSServer` (async with; UDP+TCP on one port), `DNSClient` (queries and
   TSIG-signed updates over one persistent UDP endpoint), `UpdateReply`, `DNSClientError`
 - journal: `read_journal` (the committed updates a server's `--journal` file holds),
@@ -26,6 +29,7 @@ from fake_dns._client import DNSClient, DNSClientError, UpdateReply
 from fake_dns._config import ConfigError, parse_tsig_key
 from fake_dns._journal import JournalError, read_journal
 from fake_dns._records import RR, Change, ChangeKind, PrereqKind, Prerequisite, Update
+from fake_dns._responder import DnsRequest, answer_query, answer_update, read_request
 from fake_dns._server import DNSServer
 from fake_dns._wire import WireError, update_from_wire
 from fake_dns._zone import CommittedUpdate, LookupResult, UpdateResult, Zone, ZoneStore
@@ -39,6 +43,7 @@ __all__ = [
     "DNSClient",
     "DNSClientError",
     "DNSServer",
+    "DnsRequest",
     "JournalError",
     "LookupResult",
     "PrereqKind",
@@ -49,7 +54,10 @@ __all__ = [
     "WireError",
     "Zone",
     "ZoneStore",
+    "answer_query",
+    "answer_update",
     "parse_tsig_key",
     "read_journal",
+    "read_request",
     "update_from_wire",
 ]

@@ -212,3 +212,17 @@ class Update:
     prerequisites: tuple[Prerequisite, ...] = ()
     changes: tuple[Change, ...] = ()
     formerr: str | None = None
+
+    def describe(self) -> str:
+        """The update in words, in a canonical order of nothing but its content (the same
+        update always reads the same): 'example.: if a.example. A = 10.0.0.1; delete-rrset
+        a.example. A; add a.example. A 10.0.0.2 ttl 60'."""
+        parts = []
+        for p in self.prerequisites:
+            values = " ".join(sorted(p.rdatas))
+            parts.append(" ".join(x for x in ("if", p.kind.value, p.name, p.rtype, values) if x))
+        for c in self.changes:
+            parts.append(c.to_text() + (f" ttl {c.ttl}" if c.kind is ChangeKind.ADD else ""))
+        if self.formerr is not None:
+            parts.append(f"malformed: {self.formerr}")
+        return f"{self.zone}: " + "; ".join(parts) if parts else f"{self.zone}: nothing"

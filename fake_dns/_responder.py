@@ -4,6 +4,10 @@ Theory of operation
 -------------------
 - `Responder.respond(wire, tcp=...)` returns the response, or None when the request must be
   dropped (shorter than a header, or a response itself: answering responses makes loops).
+- It is three public steps, which a scheduler that holds requests uses on their own:
+  `read_request` (bytes in: a `DnsRequest` that needs the zone, or the answer's bytes when the
+  zone has nothing to do with it), the zone (`ZoneStore.lookup` or `.apply`), and
+  `answer_query` / `answer_update` (what the zone said in, the answer's bytes out).
 - Rule 1, routing by header bits (RFC 1035 §4.1.1): opcode 5 (UPDATE, RFC 2136) goes to our own
   codec before dnslib sees the packet, since dnslib cannot parse RDLENGTH-0 records; opcode 0
   goes to dnslib; any other opcode is answered NOTIMP.
@@ -36,13 +40,14 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import dnslib
 from dns.rcode import Rcode
 
 from fake_dns._ratelimit import LogLimiter
-from fake_dns._records import RR
+from fake_dns._records import RR, Update
 from fake_dns._tsig import TsigError, TsigRecord, find_tsig, sign, verify
 from fake_dns._wire import (
     OPCODE_QUERY,
@@ -59,7 +64,8 @@ from fake_dns._wire import (
 )
 from fake_dns._zone import CommittedUpdate, LookupResult, ZoneStore
 
-__all__ = ["DEFAULT_MAX_UDP_PAYLOAD", "Responder"]
+__all__ = ["DEFAULT_MAX_UDP_PAYLOAD", "DnsRequest", "Responder", "answer_query",
+           "answer_update", "read_request"]
 
 log = logging.getLogger("fake_dns.server")
 
@@ -89,6 +95,203 @@ def _error_reply(wire: bytes, rcode: int) -> bytes:
     msg_id, flags = struct.unpack_from("!HH", wire)
     opcode_and_rd = flags & 0x7900  # keep OPCODE and RD (RFC 1035 §4.1.1)
     return struct.pack("!HHHHHH", msg_id, 0x8000 | opcode_and_rd | rcode, 0, 0, 0, 0)
+
+
+_LIMITED = LogLimiter(log)  # for `read_request` called on its own (a Responder has its own)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DnsRequest:
+    """A request read, checked and authenticated (`read_request`) that needs the zone to be
+    answered: a query's `question` (name, type), or an `update`. It can be held, described and
+    compared before anything asks the zone; `answer_query` and `answer_update` turn what the
+    zone said (a `LookupResult`, an UPDATE's rcode) into the answer's bytes."""
+
+    message: ParsedMessage
+    tcp: bool
+    tsig: TsigRecord | None
+    question: tuple[str, str] | None = None
+    update: Update | None = None
+    udp_limit: int = _CLASSIC_UDP_LIMIT  # the largest UDP answer the client takes
+
+    @property
+    def id(self) -> int:
+        return self.message.header.id
+
+    @property
+    def wire(self) -> bytes:
+        return self.message.wire
+
+    @property
+    def key_name(self) -> str | None:
+        """The TSIG key that signed it (verified), or None."""
+        return self.tsig.key_name if self.tsig is not None else None
+
+    def describe(self) -> str:
+        """'query dynamodb.example. A', or 'UPDATE example.: add a.example. A 10.0.0.1; ...'."""
+        if self.question is not None:
+            return f"query {self.question[0]} {self.question[1]}"
+        assert self.update is not None
+        return f"UPDATE {self.update.describe()}"
+
+
+def read_request(wire: bytes, *, tcp: bool, keys: Mapping[str, bytes], now: int,
+                 max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD,
+                 log_limiter: LogLimiter | None = None) -> DnsRequest | bytes | None:
+    """Read one request (Rule 1) before the zone is asked: a `DnsRequest` to answer from the
+    zone; the answer's bytes at once when the zone has nothing to do with it (malformed:
+    FORMERR; an opcode we do not serve: NOTIMP; an unsigned UPDATE: REFUSED; a signature that
+    does not verify: NOTAUTH with the TSIG error; an EDNS version we do not speak: BADVERS;
+    another class or a zone transfer: REFUSED); None when it must be dropped (shorter than a
+    header, or a response). `keys` maps TSIG key names to secrets; `now` is the time in
+    seconds that signatures are checked against."""
+    if len(wire) < 12 or wire[2] & 0x80:
+        return None  # not even a header, or a response: never answer those
+    opcode = (wire[2] >> 3) & 0xF
+    if opcode == OPCODE_UPDATE:
+        return _read_update(wire, keys, now, log_limiter or _LIMITED)
+    if opcode != OPCODE_QUERY:
+        return _error_reply(wire, Rcode.NOTIMP)
+    return _read_query(wire, tcp, keys, now, max_udp_payload)
+
+
+def _read_query(wire: bytes, tcp: bool, keys: Mapping[str, bytes], now: int,
+                max_udp_payload: int) -> DnsRequest | bytes:
+    try:
+        msg = parse_message(wire)
+        tsig = find_tsig(msg)
+    except (WireError, ValueError, IndexError, UnicodeError) as exc:
+        log.debug("malformed query: %s", exc)
+        return _error_reply(wire, Rcode.FORMERR)
+    if msg.header.qdcount != 1 or msg.header.ancount or msg.header.nscount:
+        return _error_reply(wire, Rcode.FORMERR)  # RFC 9619: exactly one question
+    opts = [rr for rr in msg.sections[2] if rr.rtype == TYPE_OPT]
+    if len(opts) > 1:
+        return _error_reply(wire, Rcode.FORMERR)  # RFC 6891 §6.1.1
+    qname, qtype_code, qclass = msg.questions[0]
+    qtype = type_text(qtype_code)
+    if tsig is not None:
+        error = verify(msg, tsig, keys, now)
+        if error is not TsigError.NOERROR:
+            header = struct.pack("!HHHHHH", msg.header.id,
+                                 0x8000 | (msg.header.flags & 0x7900) | Rcode.NOTAUTH, 1, 0, 0, 0)
+            return sign(header + msg.wire[12:msg.question_end], tsig.key_name, None, now,
+                        error=error)[0]
+    badvers = bool(opts) and (opts[0].ttl >> 16) & 0xFF != 0
+    if badvers or qclass not in (_CLASS_IN, _CLASS_ANY) or qtype in _ZONE_TRANSFERS:
+        try:
+            reply = _reply_to(wire, bool(opts), max_udp_payload)
+        except (dnslib.DNSError, ValueError, IndexError, UnicodeError) as exc:
+            log.debug("malformed query: %s", exc)
+            return _error_reply(wire, Rcode.FORMERR)
+        reply.header.aa = 0
+        if badvers:
+            # RFC 6891 §6.1.3: we speak version 0 only; the rcode goes in the OPT RR.
+            reply.ar = [dnslib.EDNS0(udp_len=max_udp_payload, ext_rcode=_BADVERS >> 4)]
+        else:
+            reply.header.rcode = Rcode.REFUSED
+        return _signed(bytes(reply.pack()), tsig, keys, now)
+    limit = _CLASSIC_UDP_LIMIT
+    if opts:
+        limit = min(max(_CLASSIC_UDP_LIMIT, opts[0].rclass), max_udp_payload)
+    return DnsRequest(msg, tcp, tsig, (qname, qtype), None, limit)
+
+
+def _read_update(wire: bytes, keys: Mapping[str, bytes], now: int,
+                 limited: LogLimiter) -> DnsRequest | bytes:
+    try:
+        msg = parse_message(wire)
+        tsig = find_tsig(msg)
+    except WireError as exc:
+        limited.log("malformed UPDATEs", logging.INFO, "malformed UPDATE: %s", exc)
+        return _error_reply(wire, Rcode.FORMERR)
+    if tsig is None:
+        # RFC 2136 §3.3: the requestor is not permitted; we permit only TSIG-signed updates.
+        limited.log("unsigned UPDATEs", logging.INFO,
+                    "unsigned UPDATE refused (updates need a TSIG key)")
+        return _update_reply(msg, Rcode.REFUSED)
+    update = update_from_message(msg)
+    error = verify(msg, tsig, keys, now)
+    if error is not TsigError.NOERROR:
+        limited.log("UPDATEs failing TSIG", logging.INFO,
+                    "UPDATE of %s with key %s refused: TSIG %s", update.zone, tsig.key_name,
+                    error.name)
+        unsigned = _update_reply(msg, Rcode.NOTAUTH)
+        if error is TsigError.BADTIME:
+            # RFC 8945 §5.2.3: signed, with our time in Other Data.
+            other = struct.pack("!HI", now >> 32, now & 0xFFFFFFFF)
+            return sign(unsigned, tsig.key_name, keys[tsig.key_name], now,
+                        request_mac=tsig.mac, error=error, other=other)[0]
+        # RFC 8945 §5.3.2: BADKEY and BADSIG answers are unsigned (empty MAC).
+        return sign(unsigned, tsig.key_name, None, now, error=error)[0]
+    return DnsRequest(msg, False, tsig, None, update)
+
+
+def _reply_to(wire: bytes, edns: bool, max_udp_payload: int) -> dnslib.DNSRecord:
+    """dnslib's reply to the query in `wire`: authoritative, no recursion, Z and AD clear."""
+    request = dnslib.DNSRecord.parse(wire)
+    reply = request.reply(ra=0, aa=1)
+    # RFC 1035 §4.1.1: Z is zero; RFC 4035 §3.2.3: we validate nothing, so AD is clear.
+    reply.header.bitmap &= ~0x0060
+    reply.ar = []
+    if edns:
+        reply.add_ar(dnslib.EDNS0(udp_len=max_udp_payload))
+    return reply
+
+
+def _signed(packed: bytes, tsig: TsigRecord | None, keys: Mapping[str, bytes],
+            now: int) -> bytes:
+    """An answer signed with the (verified) key of the request it answers (RFC 8945 §4.3)."""
+    if tsig is None:
+        return packed
+    return sign(packed, tsig.key_name, keys[tsig.key_name], now, request_mac=tsig.mac)[0]
+
+
+def answer_query(request: DnsRequest, result: LookupResult, *, keys: Mapping[str, bytes],
+                 now: int, max_udp_payload: int = DEFAULT_MAX_UDP_PAYLOAD) -> bytes:
+    """The answer to a query `request` from the zone's `result` for its question: answer and
+    authority sections, AA as the zone says, TC and no records when it is longer than its
+    transport allows (Rule 4), signed with the request's key if it was."""
+    edns = any(rr.rtype == TYPE_OPT for rr in request.message.sections[2])
+    try:
+        reply = _reply_to(request.wire, edns, max_udp_payload)
+    except (dnslib.DNSError, ValueError, IndexError, UnicodeError) as exc:
+        log.debug("malformed query: %s", exc)  # our codec read it, dnslib cannot
+        return _signed(_error_reply(request.wire, Rcode.FORMERR), request.tsig, keys, now)
+    reply.header.rcode = int(result.rcode)
+    reply.header.aa = int(result.authoritative)
+    for rr in result.answer:
+        reply.add_answer(_dnslib_rr(rr))
+    for rr in result.authority:
+        reply.add_auth(_dnslib_rr(rr))
+    packed = bytes(reply.pack())
+    limit = (_TCP_LIMIT - (_TSIG_ROOM if request.tsig is not None else 0) if request.tcp
+             else request.udp_limit)
+    if len(packed) > limit:
+        # Rule 4, RFC 2181 §9 / RFC 7766 §4: too big: no records, TC set (over UDP: retry
+        # over TCP; over TCP: the RRset cannot be sent whole in one message).
+        truncated = dnslib.DNSRecord(dnslib.DNSHeader(id=reply.header.id,
+                                                      bitmap=reply.header.bitmap, tc=1),
+                                     q=reply.q)
+        for rr in reply.ar:
+            truncated.add_ar(rr)
+        packed = bytes(truncated.pack())
+    return _signed(packed, request.tsig, keys, now)
+
+
+def answer_update(request: DnsRequest, rcode: int, *, keys: Mapping[str, bytes],
+                  now: int) -> bytes:
+    """The answer to an UPDATE `request` that the zone answered with `rcode` (RFC 2136 §3.8:
+    the request's header and zone section, with QR and the rcode), signed with its key."""
+    return _signed(_update_reply(request.message, rcode), request.tsig, keys, now)
+
+
+def _update_reply(msg: ParsedMessage, rcode: int) -> bytes:
+    """RFC 2136 §3.8: the header and zone section of the request, with QR and the rcode."""
+    header = msg.header
+    flags = 0x8000 | (OPCODE_UPDATE << 11) | (rcode & 0xF)
+    return (struct.pack("!HHHHHH", header.id, flags, header.qdcount, 0, 0, 0)
+            + msg.wire[12:msg.question_end])
 
 
 class Responder:
@@ -132,74 +335,32 @@ class Responder:
         hit = cache.get(wire[2:])
         if hit is not None:
             return wire[:2] + hit
-        if len(wire) < 12 or wire[2] & 0x80:
-            return None  # not even a header, or a response: never answer those
-        opcode = (wire[2] >> 3) & 0xF
-        if opcode == OPCODE_UPDATE:
-            return self._update(wire)
-        if opcode != OPCODE_QUERY:
-            return _error_reply(wire, Rcode.NOTIMP)
-        return self._query(wire, tcp, cache)
-
-    # -- queries -----------------------------------------------------------------------------
-
-    def _query(self, wire: bytes, tcp: bool, cache: dict[bytes, bytes]) -> bytes:
-        try:
-            msg = parse_message(wire)
-            tsig = find_tsig(msg)
-        except (WireError, ValueError, IndexError, UnicodeError) as exc:
-            log.debug("malformed query: %s", exc)
-            return _error_reply(wire, Rcode.FORMERR)
-        if msg.header.qdcount != 1 or msg.header.ancount or msg.header.nscount:
-            return _error_reply(wire, Rcode.FORMERR)  # RFC 9619: exactly one question
-        opts = [rr for rr in msg.sections[2] if rr.rtype == TYPE_OPT]
-        if len(opts) > 1:
-            return _error_reply(wire, Rcode.FORMERR)  # RFC 6891 §6.1.1
-        qname, qtype_code, qclass = msg.questions[0]
-        qtype = type_text(qtype_code)
-        plain = (not opts or (opts[0].ttl >> 16) & 0xFF == 0) and qclass in (_CLASS_IN, _CLASS_ANY)
-        result: LookupResult | None = None
-        if tsig is None and plain and qtype not in _ZONE_TRANSFERS:
-            # Rule 2's memo: the same request bytes (dnslib parsed them once already) and the
-            # same lookup result always make the same answer.
-            result = self.store.lookup(qname, qtype)
-            built = self._built.get((wire[2:], tcp, result))
-            if built is not None:
-                packed = wire[:2] + built
-                self._remember(wire, packed, cache, self._dependencies(qname, result))
-                return packed
-        try:
-            request = dnslib.DNSRecord.parse(wire)
-        except (dnslib.DNSError, ValueError, IndexError, UnicodeError) as exc:
-            log.debug("malformed query: %s", exc)
-            return _error_reply(wire, Rcode.FORMERR)
-        reply = request.reply(ra=0, aa=1)
-        # RFC 1035 §4.1.1: Z is zero; RFC 4035 §3.2.3: we validate nothing, so AD is clear.
-        reply.header.bitmap &= ~0x0060
-        reply.ar = []
-        if opts:
-            reply.add_ar(dnslib.EDNS0(udp_len=self._max_udp_payload))
-            if (opts[0].ttl >> 16) & 0xFF != 0:
-                # RFC 6891 §6.1.3: we speak version 0 only; the rcode goes in the OPT RR.
-                reply.ar = [dnslib.EDNS0(udp_len=self._max_udp_payload, ext_rcode=_BADVERS >> 4)]
-                reply.header.aa = 0
-                return self._finish(wire, msg, reply, tsig, tcp, cache, None)
-        if qclass not in (_CLASS_IN, _CLASS_ANY) or qtype in _ZONE_TRANSFERS:
-            reply.header.rcode = Rcode.REFUSED
-            reply.header.aa = 0
-            return self._finish(wire, msg, reply, tsig, tcp, cache, None)
-        if result is None:
-            result = self.store.lookup(qname, qtype)
-        reply.header.rcode = int(result.rcode)
-        reply.header.aa = int(result.authoritative)
-        for rr in result.answer:
-            reply.add_answer(_dnslib_rr(rr))
-        for rr in result.authority:
-            reply.add_auth(_dnslib_rr(rr))
-        limit = _CLASSIC_UDP_LIMIT
-        if opts:
-            limit = min(max(_CLASSIC_UDP_LIMIT, opts[0].rclass), self._max_udp_payload)
-        return self._finish(wire, msg, reply, tsig, tcp, cache, limit, result, qname)
+        now = int(self._clock())
+        request = read_request(wire, tcp=tcp, keys=self._keys, now=now,
+                               max_udp_payload=self._max_udp_payload,
+                               log_limiter=self._limited)
+        if not isinstance(request, DnsRequest):
+            return request
+        if request.update is not None:
+            return self._apply(request, now)
+        assert request.question is not None
+        qname, qtype = request.question
+        result = self.store.lookup(qname, qtype)
+        if request.tsig is not None:  # signed answers are signed afresh, never cached
+            return answer_query(request, result, keys=self._keys, now=now,
+                                max_udp_payload=self._max_udp_payload)
+        # Rule 2's memo: the same request bytes and the same lookup result always make the
+        # same answer.
+        built = self._built.get((wire[2:], tcp, result))
+        if built is None:
+            built = answer_query(request, result, keys=self._keys, now=now,
+                                 max_udp_payload=self._max_udp_payload)[2:]
+            if len(self._built) >= _CACHE_LIMIT:
+                self._built.clear()
+            self._built[wire[2:], tcp, result] = built
+        packed = wire[:2] + built
+        self._remember(wire, packed, cache, self._dependencies(qname, result))
+        return packed
 
     def _dependencies(self, qname: str, result: LookupResult) -> set[str]:
         """The owner names an answer read: an update to any of them drops it (Rule 2)."""
@@ -220,62 +381,13 @@ class Responder:
         for name in deps:
             self._dependents.setdefault(name, set()).add((tcp, key))
 
-    def _finish(self, wire: bytes, msg: ParsedMessage, reply: dnslib.DNSRecord,
-                tsig: TsigRecord | None, tcp: bool, cache: dict[bytes, bytes],
-                udp_limit: int | None, result: LookupResult | None = None,
-                qname: str = "") -> bytes:
-        packed = bytes(reply.pack())
-        limit = _TCP_LIMIT - (_TSIG_ROOM if tsig is not None else 0) if tcp else udp_limit
-        if limit is not None and len(packed) > limit:
-            # Rule 4, RFC 2181 §9 / RFC 7766 §4: too big: no records, TC set (over UDP: retry
-            # over TCP; over TCP: the RRset cannot be sent whole in one message).
-            truncated = dnslib.DNSRecord(dnslib.DNSHeader(id=reply.header.id,
-                                                          bitmap=reply.header.bitmap, tc=1),
-                                         q=reply.q)
-            for rr in reply.ar:
-                truncated.add_ar(rr)
-            packed = bytes(truncated.pack())
-        if tsig is not None:
-            return self._sign_answer(msg, tsig, packed)
-        if result is None:
-            self._remember(wire, packed, cache, set())
-            return packed
-        if len(self._built) >= _CACHE_LIMIT:
-            self._built.clear()
-        self._built[wire[2:], tcp, result] = packed[2:]
-        self._remember(wire, packed, cache, self._dependencies(qname, result))
-        return packed
-
     # -- updates -----------------------------------------------------------------------------
 
-    def _update(self, wire: bytes) -> bytes:
-        try:
-            msg = parse_message(wire)
-            tsig = find_tsig(msg)
-        except WireError as exc:
-            self._limited.log("malformed UPDATEs", logging.INFO, "malformed UPDATE: %s", exc)
-            return _error_reply(wire, Rcode.FORMERR)
-        if tsig is None:
-            # RFC 2136 §3.3: the requestor is not permitted; we permit only TSIG-signed updates.
-            self._limited.log("unsigned UPDATEs", logging.INFO,
-                              "unsigned UPDATE refused (updates need a TSIG key)")
-            return self._update_reply(msg, Rcode.REFUSED)
-        update = update_from_message(msg)
-        now = int(self._clock())
-        error = verify(msg, tsig, self._keys, now)
-        if error is not TsigError.NOERROR:
-            self._limited.log("UPDATEs failing TSIG", logging.INFO,
-                              "UPDATE of %s with key %s refused: TSIG %s", update.zone,
-                              tsig.key_name, error.name)
-            unsigned = self._update_reply(msg, Rcode.NOTAUTH)
-            if error is TsigError.BADTIME:
-                # RFC 8945 §5.2.3: signed, with our time in Other Data.
-                other = struct.pack("!HI", now >> 32, now & 0xFFFFFFFF)
-                return sign(unsigned, tsig.key_name, self._keys[tsig.key_name], now,
-                            request_mac=tsig.mac, error=error, other=other)[0]
-            # RFC 8945 §5.3.2: BADKEY and BADSIG answers are unsigned (empty MAC).
-            return sign(unsigned, tsig.key_name, None, now, error=error)[0]
-        result = self.store.apply(update, tsig.key_name)
+    def _apply(self, request: DnsRequest, now: int) -> bytes:
+        """Rule 3: the whole update checked and applied by one `ZoneStore.apply` call."""
+        update = request.update
+        assert update is not None
+        result = self.store.apply(update, request.key_name)
         if result.rcode == Rcode.SERVFAIL:
             self._limited.log("uncommitted UPDATEs", logging.WARNING,
                               "update of %s answered SERVFAIL: %s", update.zone, result.reason)
@@ -283,32 +395,11 @@ class Responder:
             pass
         elif result.committed is not None:
             log.info("update of %s committed, serial %d, key %s: %s", update.zone,
-                     result.serial, tsig.key_name,
+                     result.serial, request.key_name,
                      "; ".join(c.to_text() for c in result.committed.changes))
         elif result.rcode == Rcode.NOERROR:
             log.info("update of %s changed nothing, serial stays %d", update.zone, result.serial)
         else:
             self._limited.log("refused UPDATEs", logging.INFO, "update of %s refused: %s %s",
                               update.zone, result.rcode.name, result.reason)
-        return sign(self._update_reply(msg, result.rcode), tsig.key_name,
-                    self._keys[tsig.key_name], now, request_mac=tsig.mac)[0]
-
-    def _sign_answer(self, msg: ParsedMessage, tsig: TsigRecord, packed: bytes) -> bytes:
-        now = int(self._clock())
-        error = verify(msg, tsig, self._keys, now)
-        if error is TsigError.NOERROR:
-            return sign(packed, tsig.key_name, self._keys[tsig.key_name], now,
-                        request_mac=tsig.mac)[0]
-        header = struct.pack("!HHHHHH", msg.header.id,
-                             0x8000 | (msg.header.flags & 0x7900) | Rcode.NOTAUTH, 1, 0, 0, 0)
-        return sign(header + msg.wire[12:msg.question_end], tsig.key_name, None, now,
-                    error=error)[0]
-
-    @staticmethod
-    def _update_reply(msg: ParsedMessage, rcode: int) -> bytes:
-        """RFC 2136 §3.8: the header and zone section of the request, with QR and the rcode."""
-        header = msg.header
-        flags = 0x8000 | (OPCODE_UPDATE << 11) | (rcode & 0xF)
-        return (struct.pack("!HHHHHH", header.id, flags, header.qdcount, 0, 0, 0)
-                + msg.wire[12:msg.question_end])
-
+        return answer_update(request, result.rcode, keys=self._keys, now=now)
