@@ -103,9 +103,19 @@ class Route53Api:
 
     # -- the one entry point -----------------------------------------------------------------
 
-    def handle(self, request: Route53Request, *, principal: str | None = None) -> Route53Response:
+    def remember_change(self, change_id: str, submitted_at_s: float,
+                        comment: str | None = None) -> None:
+        """Know `change_id` as a change accepted at `submitted_at_s`, for GetChange: what a
+        caller that keeps the changes elsewhere (a scheduler, in each worker's history) tells
+        an API made for one request."""
+        self._changes[_bare_id(change_id, "/change/")] = _ChangeRecord(submitted_at_s, comment)
+
+    def handle(self, request: Route53Request, *, principal: str | None = None,
+               change_id: str | None = None) -> Route53Response:
         """Answer `request`. A change is recorded in the store as made by `principal` (the
-        `key_name` of its `CommittedUpdate`); by default the request's access key id."""
+        `key_name` of its `CommittedUpdate`); by default the request's access key id. An
+        accepted change batch gets the id `change_id` when one is given (otherwise the next
+        of this API's count, rule 4)."""
         self._requests += 1
         request_id = str(uuid.UUID(bytes=hashlib.sha256(
             f"fake-dns route53 request {self._requests}".encode()).digest()[:16]))
@@ -114,7 +124,7 @@ class Route53Api:
         if isinstance(op, Rejected):
             outcome = op.error
         elif isinstance(op, ChangeResourceRecordSets):
-            outcome = self._change(op, principal or request.access_key_id)
+            outcome = self._change(op, principal or request.access_key_id, change_id)
         elif isinstance(op, ListResourceRecordSets):
             outcome = self._list_rrsets(op)
         elif isinstance(op, GetHostedZone):
@@ -266,8 +276,8 @@ class Route53Api:
                             f"A change with the specified change ID does not exist: {change_id}")
         return xml_document("GetChangeResponse", self._change_info(change_id))
 
-    def _change(self, op: ChangeResourceRecordSets,
-                principal: str | None) -> tuple[bytes, str] | ApiError:
+    def _change(self, op: ChangeResourceRecordSets, principal: str | None,
+                change_id: str | None = None) -> tuple[bytes, str] | ApiError:
         zone = self._zone(op.zone_id)
         if isinstance(zone, ApiError):
             return zone
@@ -291,8 +301,10 @@ class Route53Api:
             return ApiError(500, "InternalFailure", "the change could not be committed "
                             f"({result.rcode.name}: {result.reason}); nothing was changed",
                             sender=False)
-        change_id = "C" + base64.b32encode(hashlib.sha256(
-            f"fake-dns route53 change {len(self._changes) + 1}".encode()).digest()).decode()[:13]
+        if change_id is None:
+            change_id = "C" + base64.b32encode(hashlib.sha256(
+                f"fake-dns route53 change {len(self._changes) + 1}".encode()).digest()
+            ).decode()[:13]
         self._changes[change_id] = _ChangeRecord(self._clock(), op.batch.comment)
         if result.committed is not None:
             log.info("change batch for %s committed, serial %d, by %s: %s", zone.origin,

@@ -1,7 +1,8 @@
 """The layers of `reproducer`, checked on the source: imports flow one way.
 
-    world < commands, running < pytest_plugin < search < strategies < telling < metastable
-          < story, play, wild < cli, bench < the package's face (`reproducer/__init__.py`)
+    world < programs < commands, running < pytest_plugin < search < strategies < telling
+          < metastable < story, play, wild < cli, bench < the package's face
+          (`reproducer/__init__.py`)
 
 A module may import its own subpackage and anything in a lower layer, never a higher layer nor
 a peer of its own layer (the applications `story`, `play` and `wild` do not import each other).
@@ -19,6 +20,7 @@ from tests.test_package_boundaries import imported_names, is_private, module_nam
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("reproducer.world",),
+    ("reproducer.programs",),
     ("reproducer.commands", "reproducer.running"),
     ("reproducer.pytest_plugin",),
     ("reproducer.search",),

@@ -29,10 +29,14 @@ identical traces from both for identical choices.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fake_dns import ZoneStore
+from reproducer.programs import program_workers
 from reproducer.running.choices import ChoiceSource
 from reproducer.running.trace import RunResult, Step, describe_action, describe_result
 from reproducer.world.config import Config, Worker
@@ -48,10 +52,14 @@ from reproducer.world.values import (
     Plan,
     PlanList,
     PlanRead,
+    PlansRead,
     PlanStore,
     PublishPlan,
     ReadNewestPlan,
+    ReadPlans,
     Result,
+    Route53Answer,
+    Route53Call,
     UpdateOutcome,
 )
 
@@ -61,9 +69,12 @@ __all__ = [
     "Run",
     "State",
     "initial_state",
+    "initial_workers",
     "must_observe",
     "next_state",
+    "perform_route53",
     "perform_store",
+    "route53_change_id",
     "worker_move",
 ]
 
@@ -131,6 +142,15 @@ class Edge:
     child: State
 
 
+def initial_workers(config: Config) -> list[Worker]:
+    """The workers a run of `config` starts with: the configuration's (`Config.initial_workers`),
+    or, when it names a program, the Planner and a process of the program per enactor
+    (`reproducer.programs`)."""
+    if config.program is not None:
+        return program_workers(config)
+    return config.initial_workers()
+
+
 # -- the pure parts of a step ---------------------------------------------------------------------
 
 
@@ -143,6 +163,8 @@ def perform_store(action: Action, store: PlanStore, config: Config,
             return PlanRead(store.newer_than(n)), store
         case ListPlans():
             return PlanList(store.generations), store
+        case ReadPlans():
+            return PlansRead(store.plans), store
         case DeletePlans(generations=gens):
             return Done(), store.delete(gens)
         case PublishPlan(generation=gen, seal_after=seal):
@@ -151,8 +173,46 @@ def perform_store(action: Action, store: PlanStore, config: Config,
     raise AssertionError(f"not a store action: {action!r}")
 
 
+# What SubmittedAt says of a change made at virtual time 0: the day of the outage (the AWS
+# summary, aws.amazon.com/message/101925: 11:48 PM PDT on 19 October, 06:48 UTC on the 20th).
+ROUTE53_EPOCH_S = 1_760_942_880
+
+
+def route53_change_id(principal: str, sequence: int) -> str:
+    """The id of the change batch that `principal`'s call number `sequence` made: the same in
+    every run, different for every call (Route 53's ids are 'C' and 13 more characters)."""
+    digest = hashlib.sha256(f"{principal} {sequence}".encode()).digest()
+    return "C" + base64.b32encode(digest).decode()[:13]
+
+
+def perform_route53(call: Route53Call, dns: ZoneStore, clock_ms: int, *,
+                    in_place: bool = False) -> tuple[Route53Answer, ZoneStore]:
+    """A Route 53 call on the zone `dns`, with the API's semantics (`fake_dns.route53`): the
+    answer, and the zone after it (`dns` itself unless a change batch was accepted; `dns` is
+    not changed unless `in_place`). The answer is a function of the zone, the call and the
+    clock."""
+    from fake_dns.route53 import Route53Api
+
+    after = dns
+    if call.request.writes and not in_place:
+        # a copy to apply it to (branch copies every node a batch may change in place)
+        after = dns.branch(name for zone in dns.zones.values() for name in zone.nodes)
+    api = Route53Api(after, clock=lambda: ROUTE53_EPOCH_S + clock_ms / 1000)
+    if call.change is not None:
+        api.remember_change(call.change.change_id,
+                            ROUTE53_EPOCH_S + call.change.submitted_ms / 1000,
+                            call.change.comment)
+    response = api.handle(call.request, principal=call.principal,
+                          change_id=route53_change_id(call.principal, call.sequence))
+    answer = Route53Answer(response)
+    return answer, after if answer.committed else dns
+
+
 def must_observe(result: Result) -> bool:
-    """Rule 4: only a committed UPDATE can change what a client sees."""
+    """Rule 4: only a committed UPDATE (RFC 2136, or a Route 53 change batch) can change what a
+    client sees."""
+    if isinstance(result, Route53Answer):
+        return result.committed
     return isinstance(result, UpdateOutcome) and result.rcode == "NOERROR"
 
 

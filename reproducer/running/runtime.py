@@ -20,8 +20,10 @@ from reproducer.running.core import (
     Edge,
     Run,
     initial_state,
+    initial_workers,
     must_observe,
     next_state,
+    perform_route53,
     perform_store,
     worker_move,
 )
@@ -37,6 +39,8 @@ from reproducer.world.values import (
     PublishPlan,
     Query,
     Result,
+    Route53Answer,
+    Route53Call,
     SendUpdate,
     Sleep,
     UpdateOutcome,
@@ -56,7 +60,8 @@ class Transport(Protocol):
 
 
 class MemoryTransport:
-    """The in-process transport: the same zone engine the server uses, no sockets."""
+    """The in-process transport: the same zone engine the server uses, no sockets. It also
+    performs Route 53 calls (`route53`), which a transport may do (`AsyncRun` asks for it)."""
 
     def __init__(self, dns: ZoneStore) -> None:
         self.dns = dns
@@ -66,6 +71,10 @@ class MemoryTransport:
 
     async def update(self, update: Update, worker: str) -> str:
         return self.dns.apply(update, worker + ".").rcode.name
+
+    async def route53(self, call: Route53Call, clock_ms: int) -> Route53Answer:
+        """A Route 53 call on this zone, as the core performs it (`perform_route53`)."""
+        return perform_route53(call, self.dns, clock_ms, in_place=True)[0]
 
 
 class AsyncRun(Run):
@@ -80,7 +89,7 @@ class AsyncRun(Run):
 
     def __init__(self, config: Config, transport: Transport, answers: tuple[EndpointState, ...],
                  *, stop_at_violation: bool = True, health: HealthSource | None = None) -> None:
-        super().__init__(config, initial_state(config, config.initial_workers(), None, answers,
+        super().__init__(config, initial_state(config, initial_workers(config), None, answers,
                                                config.initial_store()),
                          stop_at_violation=stop_at_violation)
         self.transport = transport
@@ -116,6 +125,14 @@ class AsyncRun(Run):
             case Sleep(until_ms=until):
                 clock_ms = max(clock_ms, until)
                 result = Done()
+            case Route53Call():
+                route53 = getattr(self.transport, "route53", None)
+                if route53 is None:
+                    raise EnactorError(
+                        f"{me.name} made a Route 53 call, which this transport "
+                        f"({type(self.transport).__name__}) does not carry; run it over the "
+                        "in-process transport (--transport memory)").at_step(self.length + 1)
+                result = await route53(action, clock_ms)
             case PublishPlan(generation=gen) if self.health is not None:
                 plan = make_plan(gen, await self.health.read(), config.layout.endpoints)
                 result, store = perform_store(action, store, config, plan)

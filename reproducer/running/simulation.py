@@ -47,8 +47,10 @@ from reproducer.running.core import (
     Run,
     State,
     initial_state,
+    initial_workers,
     must_observe,
     next_state,
+    perform_route53,
     perform_store,
     worker_move,
 )
@@ -63,6 +65,7 @@ from reproducer.world.values import (
     PlanStore,
     Query,
     Result,
+    Route53Call,
     SendUpdate,
     Sleep,
     UpdateOutcome,
@@ -144,7 +147,7 @@ class Universe:
     def _initial(self) -> State:
         config = self.config
         dns = config.initial_dns()
-        workers = tuple(config.initial_workers())
+        workers = tuple(initial_workers(config))
         if self.memo:
             try:
                 workers = tuple(self.canon(w) for w in workers)
@@ -254,6 +257,11 @@ class Universe:
         elif isinstance(action, Sleep):
             clock_ms = max(clock_ms, action.until_ms)
             result = self.canon(Done())
+        elif isinstance(action, Route53Call):
+            answer, dns = perform_route53(action, dns, clock_ms)
+            result = self.canon(answer)
+            if dns is not state.dns:
+                dns = self.canon_zone(dns)
         else:
             result, store = self._store_call(store, action)
         moved, parked_on = self._receive(state.workers[worker], result, clock_ms)

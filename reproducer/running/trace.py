@@ -18,6 +18,7 @@ from reproducer.world.values import (
     Action,
     EndpointState,
     Result,
+    Route53Answer,
     UpdateOutcome,
     action_kind,
     describe_action,
@@ -57,6 +58,8 @@ class Step:
                 return rcode.name
             case UpdateOutcome(rcode=rcode):
                 return rcode
+            case Route53Answer(response=response):  # the API's error code, as an rcode
+                return "NOERROR" if response.error is None else response.error.code
         return None
 
     @property

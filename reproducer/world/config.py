@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -68,8 +69,14 @@ class Config:
     max_steps: int = 300
     enactor: str | None = None  # "package.module:Name" of a user enactor class
     invariants: tuple[int, ...] = (1, 2, 3, 4)  # the ones that count as violations
+    program: str | None = None  # "COMMAND ARGS": each enactor is a process running it
 
     def __post_init__(self) -> None:
+        if self.program is not None:
+            _check_program(self.program)
+            if self.enactor is not None:
+                raise ConfigError(f"--program {self.program!r} and --enactor {self.enactor} "
+                                  "both say what the enactors are: give one of them")
         if self.enactor is None and self.variant not in VARIANTS:
             raise ConfigError(f"unknown variant {self.variant!r}: choose one of "
                               f"{', '.join(VARIANTS)} (see `reproducer variants`)")
@@ -92,7 +99,10 @@ class Config:
 
     @property
     def label(self) -> str:
-        """What to call the enactors in messages: the variant, or the user's enactor class."""
+        """What to call the enactors in messages: the variant, the user's enactor class, or
+        the program."""
+        if self.program is not None:
+            return f"program {self.program!r}"
         return self.enactor if self.enactor else self.variant
 
     @property
@@ -130,7 +140,7 @@ class Config:
                 want = "a list of integers"
             elif key == "variant":
                 ok, want = isinstance(value, str), "a string"
-            elif key == "enactor":
+            elif key in ("enactor", "program"):
                 ok, want = value is None or isinstance(value, str), "a string or null"
             else:
                 ok, want = _is_int(value), "an integer"
@@ -140,7 +150,12 @@ class Config:
         return cls(**data)
 
     def initial_workers(self) -> list[Worker]:
-        workers: list[Worker] = [Planner("planner", 2, self.newest_generation)]
+        """The Planner and the enactors a run starts with. A program's enactors are processes,
+        started by the runners (`reproducer.running.core.initial_workers`), not here."""
+        if self.program is not None:
+            raise ConfigError(f"--program {self.program!r}: its enactors are processes, started "
+                              "by the runners (reproducer.running.core.initial_workers)")
+        workers: list[Worker] = [self.planner()]
         settings = EnactorSettings(keep_generations=self.keep_generations)
         found = load_enactor_class(self.enactor) if self.enactor else None
         for name in self.worker_names[1:]:
@@ -154,6 +169,10 @@ class Config:
                 workers.append(StateMachineEnactor.create(name, self.layout, self.variant_info,
                                                           settings))
         return workers
+
+    def planner(self) -> Planner:
+        """The Planner: it writes g2 .. the newest generation, then stops."""
+        return Planner("planner", 2, self.newest_generation)
 
     @property
     def variant_info_or_none(self) -> Variant | None:
@@ -184,6 +203,19 @@ class Config:
 
     def initial_store(self) -> PlanStore:
         return PlanStore((self.plan(1),))
+
+
+def _check_program(command: object) -> None:
+    """A command line: words as a POSIX shell splits them, at least one."""
+    if not isinstance(command, str):
+        raise ConfigError(f"--program {command!r}: expected a command line (a string)")
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"--program {command!r}: not a command line ({exc})") from None
+    if not words:
+        raise ConfigError("--program '': give the command to run, e.g. "
+                          "--program 'python examples/programs/route53_enactor.py'")
 
 
 def _is_int(value: object) -> bool:

@@ -29,11 +29,15 @@ made the answer NXDOMAIN (RFC 6604 §2.1), which is not what happened.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fake_dns import RR, LookupResult, Update
+
+if TYPE_CHECKING:  # fake_dns.route53 brings in aiohttp: imported where a call is performed
+    from fake_dns.route53 import Route53Request, Route53Response
 
 __all__ = [
     "ACTION_TYPES",
@@ -42,6 +46,7 @@ __all__ = [
     "Done",
     "EnactorError",
     "EndpointState",
+    "IssuedChange",
     "Layout",
     "ListPlans",
     "LockValue",
@@ -49,10 +54,14 @@ __all__ = [
     "PlanList",
     "PlanRead",
     "PlanStore",
+    "PlansRead",
     "PublishPlan",
     "Query",
     "ReadNewestPlan",
+    "ReadPlans",
     "Result",
+    "Route53Answer",
+    "Route53Call",
     "SendUpdate",
     "Sleep",
     "Target",
@@ -61,6 +70,7 @@ __all__ = [
     "describe_action",
     "describe_result",
     "evolve",
+    "request_digest",
 ]
 
 DEFAULT_ZONE = "us-east-1.amazonaws.com."
@@ -293,7 +303,36 @@ class Sleep:
     until_ms: int
 
 
-Action = Query | SendUpdate | ReadNewestPlan | ListPlans | DeletePlans | PublishPlan | Sleep
+@dataclass(frozen=True, slots=True)
+class ReadPlans:
+    """Plan-store read: every plan, in full (a program's `GET /plans`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedChange:
+    """A change batch the Route 53 API accepted for a worker: its id, when (virtual ms) and
+    its comment. A `GetChange` for it is answered from this, the worker's own history."""
+
+    change_id: str
+    submitted_ms: int
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route53Call:
+    """A call to the Route 53 API (`fake_dns.route53.Route53Request`, parsed, not yet applied)
+    made by `principal`. `sequence` counts the calls its sender made before, so that a change
+    batch it makes gets an id of its own in every run; `change` is, for a `GetChange`, the
+    change the sender was given under that id (None: it was given no such change)."""
+
+    request: Route53Request
+    principal: str
+    sequence: int = 0
+    change: IssuedChange | None = None
+
+
+Action = (Query | SendUpdate | ReadNewestPlan | ListPlans | DeletePlans | PublishPlan | Sleep
+          | ReadPlans | Route53Call)
 
 
 # -- results: what the world answers ----------------------------------------------------------
@@ -321,19 +360,38 @@ class Done:
     """A step with nothing to report (a sleep, a store delete, a publish)."""
 
 
-Result = LookupResult | UpdateOutcome | PlanRead | PlanList | Done
+@dataclass(frozen=True, slots=True)
+class PlansRead:
+    plans: tuple[Plan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Route53Answer:
+    """What the Route 53 API answered (status, headers, XML body)."""
+
+    response: Route53Response
+
+    @property
+    def committed(self) -> bool:
+        """A change batch was accepted (and is in the zone)."""
+        return self.response.change_id is not None
+
+
+Result = LookupResult | UpdateOutcome | PlanRead | PlanList | Done | PlansRead | Route53Answer
 
 # -- the one formatter of each action and answer (the prose of a trace) ---------------------
 
 
 def action_kind(action: Action) -> str:
-    """query, update, store or sleep."""
+    """query, update, store or sleep (a Route 53 call is an update when it may write)."""
     if isinstance(action, Query):
         return "query"
     if isinstance(action, SendUpdate):
         return "update"
     if isinstance(action, Sleep):
         return "sleep"
+    if isinstance(action, Route53Call):
+        return "update" if action.request.writes else "query"
     return "store"
 
 
@@ -341,8 +399,12 @@ def describe_action(action: Action) -> str:
     match action:
         case Query(name=name, rtype=rtype, why=why):
             return f"query {name} {rtype}" + (f" ({why})" if why else "")
-        case SendUpdate(why=why):
-            return f"UPDATE {why}"
+        case SendUpdate(update=update, why=why):
+            return f"UPDATE {why or update.describe()}"
+        case Route53Call(request=request):
+            return f"Route 53: {request.describe()}"
+        case ReadPlans():
+            return "store: read every plan"
         case ReadNewestPlan(newer_than=n):
             return f"store: read the newest plan (newer than g{n})"
         case ListPlans():
@@ -369,10 +431,38 @@ def describe_result(result: Result) -> str:
             return ", ".join(f"g{g}" for g in gens) or "none"
         case Done():
             return "ok"
+        case PlansRead(plans=plans):
+            return ", ".join(f"g{p.generation}" for p in plans) or "none"
+        case Route53Answer(response=response):
+            return response.describe()
     raise AssertionError(f"unknown result {result!r}")
 
 
-ACTION_TYPES = (Query, SendUpdate, ReadNewestPlan, ListPlans, DeletePlans, PublishPlan, Sleep)
+def request_digest(action: Action) -> str:
+    """A canonical digest of the request an action stands for (16 hex digits), the same
+    whatever the message id, the TSIG time or the signature: a DNS query's question, an
+    UPDATE's zone, prerequisites and changes, a Route 53 call's method, path and body
+    (`Route53Request.digest`), a plan-store call's method and path."""
+    match action:
+        case Query(name=name, rtype=rtype):
+            text = f"QUERY {name.lower()} {rtype.upper()}"
+        case SendUpdate(update=update):
+            text = f"UPDATE {update.describe()}"
+        case Route53Call(request=request):
+            return request.digest()[:16]
+        case ReadNewestPlan(newer_than=n):
+            text = f"GET /plans/newest?newer_than={n}"
+        case ReadPlans():
+            text = "GET /plans"
+        case DeletePlans(generations=gens):
+            text = " ".join(f"DELETE /plans/{g}" for g in gens)
+        case _:
+            text = describe_action(action)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+ACTION_TYPES = (Query, SendUpdate, ReadNewestPlan, ListPlans, DeletePlans, PublishPlan, Sleep,
+                ReadPlans, Route53Call)
 
 
 class EnactorError(TypeError):
