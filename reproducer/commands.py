@@ -56,14 +56,15 @@ def shell_command(*args: str | os.PathLike[str], cwd: Path | None = None) -> str
 
 
 CONFIG_FLAGS = ("variant", "enactors", "endpoints", "keep_generations", "plans", "max_steps",
-                "invariants", "enactor")
+                "invariants", "enactor", "program")
 """The fields of `Config` that the command line sets, each as `--field-name` (the CLI reads
 them back with the same names)."""
 
 
 def config_flags(config: Config) -> list[str]:
     """The command-line flags that give `config`: `["--variant", "aws-2025", ...]`, the inverse
-    of the CLI's reading of them (`--enactor` only when the config names one)."""
+    of the CLI's reading of them (`--enactor` and `--program` only when the config names
+    one)."""
     flags: list[str] = []
     for name in CONFIG_FLAGS:
         value = getattr(config, name)

@@ -11,11 +11,20 @@ talk at re:Invent 2025 (DAT453). It does what the summary says the enactors did:
 - it cleans up by age: the trees and plans older than the plan it just applied, minus
   --keep generations, are deleted.
 
+`--flip cas` is the fix, the Route 53 way (`flip_compare_and_set`): the flip is one change
+batch that DELETEs the alias exactly as it was read and CREATEs the new one. Route 53 applies a
+batch all or nothing and refuses a DELETE whose values differ from the set's, so the flip fails
+when anyone flipped the alias since it was read; the enactor reads it again and drops the flip
+if the alias already holds this plan or a newer one. The active generation then only goes up,
+so clean-up by age never reaches the active tree.
+
 Nothing in it knows the reproducer: it reads the plan store over HTTP (REPRODUCER_PLANS) and
 talks to Route 53 wherever AWS_ENDPOINT_URL_ROUTE_53 points. Under the scheduler, every call
 it makes is one scheduling point:
 
     reproducer explore --program "python examples/programs/route53_enactor.py" --enactors 2
+    reproducer explore --program "python examples/programs/route53_enactor.py --flip cas" \
+        --enactors 2
 
 It also runs, unchanged, against a real `fake-dns --route53` and any plan store that serves the
 same JSON (docs/programs.md shows how).
@@ -106,18 +115,38 @@ def generation_of(alias: dict[str, Any] | None) -> int:
     return int(found.group(1)) if found else 0
 
 
-def flip(zone: Zone, endpoint: dict[str, Any], read: dict[str, Any] | None,
-         generation: int) -> bool:
+def flip_upsert(zone: Zone, endpoint: dict[str, Any], read: dict[str, Any] | None,
+                generation: int) -> bool:
     """Point the endpoint's alias at the plan's tree. The outage's way: UPSERT, whatever the
     alias holds now (`read`, what the check saw long ago, is not looked at)."""
     return zone.change([{"Action": "UPSERT", "ResourceRecordSet": alias_set(endpoint)}])
 
 
-def run(flip_alias: Any = flip) -> None:
+def flip_compare_and_set(zone: Zone, endpoint: dict[str, Any], read: dict[str, Any] | None,
+                         generation: int) -> bool:
+    """The fix: flip the alias only from what it holds — DELETE exactly `read` and CREATE the
+    new alias in one change batch; when that fails, look again."""
+    while generation_of(read) < generation:
+        changes = [{"Action": "CREATE", "ResourceRecordSet": alias_set(endpoint)}]
+        if read is not None:
+            changes.insert(0, {"Action": "DELETE", "ResourceRecordSet": read})
+        if zone.change(changes):
+            return True
+        read = zone.record_set(endpoint["name"], "CNAME")  # someone flipped it since
+    return False
+
+
+FLIPS = {"upsert": flip_upsert, "cas": flip_compare_and_set}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=int, default=1,
                         help="clean-up keeps this many generations below the one applied")
+    parser.add_argument("--flip", choices=FLIPS, default="upsert",
+                        help="upsert: the outage's flip (default); cas: the fix")
     args = parser.parse_args()
+    flip_alias = FLIPS[args.flip]
     plans = Plans(os.environ["REPRODUCER_PLANS"])
     zone = Zone(os.environ["REPRODUCER_ZONE"])
     done = 0
@@ -144,4 +173,4 @@ def run(flip_alias: Any = flip) -> None:
 
 
 if __name__ == "__main__":
-    run()
+    main()

@@ -20,6 +20,7 @@ from reproducer.cli.parsing import (
     UsageError,
     config_from_args,
     output_file,
+    trusted_code,
 )
 from reproducer.commands import shell_command
 from reproducer.running.core import EnactorError
@@ -28,6 +29,7 @@ from reproducer.running.replay import load_replay, run_under, save_replay
 from reproducer.search import (
     DEFAULT_MAX_STATES,
     DEFAULT_REDUCTIONS,
+    PROGRAM_BUDGET_S,
     REDIS_URL_FORM,
     REDUCTIONS,
     STRATEGIES,
@@ -119,8 +121,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shrink the run of a replay file (e.g. a wild capture) to the "
                              "shortest story instead of searching")
     parser.add_argument("--trust-file", action="store_true",
-                        help="--from: run the user enactor the file names (without this or "
-                             "--enactor NAME, a file that names Python code is refused)")
+                        help="--from: run the user enactor or the program the file names "
+                             "(without this, --enactor NAME or --program COMMAND, a file that "
+                             "names code is refused)")
 
 
 # The search's own flags: given (not None) they say how to search, which --from does not do.
@@ -153,6 +156,9 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-runs {args.max_runs}: need at least 1 execution")
     if args.max_states < 1:
         raise UsageError(f"--max-states {args.max_states}: need at least 1 state")
+    if args.transport != "memory" and getattr(args, "program", None) is not None:
+        raise UsageError("--program runs over --transport memory: the programs' own messages "
+                         "are real (their listeners), the zone behind them is in process")
     try:  # the search's own checks, with the flags' names
         check_depth(args.depth, name="--depth")
         if args.workers is not None:
@@ -212,7 +218,8 @@ def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None,
     (`exc.step`), else `step` as the caller counted it."""
     step = getattr(exc, "step", None) or step
     message = str(exc).removeprefix(f"step {step}: ")
-    who = (f"enactor {config.enactor} (--enactor)" if config.enactor
+    who = (f"program {config.program!r} (--program)" if config.program is not None
+           else f"enactor {config.enactor} (--enactor)" if config.enactor
            else f"the built-in {config.variant} enactor (a bug in the reproducer)")
     where = f" at step {step}" if step is not None else ""
     if round_number is not None:
@@ -336,9 +343,21 @@ def main(args: argparse.Namespace, report: Report) -> int:
     if outcome.states is not None:
         story += f"; {outcome.states:,} states"
     report(story)
+    if config.program is not None and outcome.strategy != "bfs" and not args.no_shrink:
+        report(programs_minimised(outcome.minimise_runs))
     report(f"replay file: {replay_path}")
     report(f"replay it:   {shell_command('replay', args.out)}")
     return EXIT_FOUND
+
+
+def programs_minimised(runs: int, out_of_time: bool | None = None) -> str:
+    """What the minimiser did with programs (`reproducer.search.minimise`)."""
+    budget = (f"stopped at its time budget of {PROGRAM_BUDGET_S:g} s" if out_of_time
+              else "finished" if out_of_time is False
+              else f"for at most {PROGRAM_BUDGET_S:g} s")
+    return (f"minimised by {runs:,} replays ({budget}); with programs there is no "
+            "breadth-first check (each state it expands would start a process): the story is "
+            "locally minimal, not proved shortest")
 
 
 def _split(outcome: Exploration) -> str:
@@ -350,7 +369,7 @@ def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
     """`reproducer explore --from FILE`: the run a replay file holds (a wild capture, or any
     other), shrunk to the shortest story (`reproducer.search.minimise`)."""
     path: Path = args.from_file
-    replay = load_replay(path, trust_enactor=args.trust_file or args.enactor)
+    replay = load_replay(path, **trusted_code(args))
     config = config_from_args(args, replay.config)
     found = run_under(replay, config, path=path)
     v = found.violation
@@ -385,10 +404,15 @@ def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
         return EXIT_FOUND
     for line in format_trace(result):
         report(line)
-    report(f"shortest story: {result.length} steps (from {found.length}; the local passes "
-           f"reached {shrunk.local_steps} in {shrunk.runs:,} replays, breadth-first search "
-           f"checked {shrunk.states:,} states for a shorter one); invariant {got.invariant} — "
-           f"{got.title}")
+    if shrunk.checked:
+        report(f"shortest story: {result.length} steps (from {found.length}; the local passes "
+               f"reached {shrunk.local_steps} in {shrunk.runs:,} replays, breadth-first search "
+               f"checked {shrunk.states:,} states for a shorter one); invariant "
+               f"{got.invariant} — {got.title}")
+    else:
+        report(f"story: {result.length} steps (from {found.length}); invariant {got.invariant}"
+               f" — {got.title}")
+        report(programs_minimised(shrunk.runs, shrunk.out_of_time))
     report(f"replay file: {out}")
     report(f"replay it:   {shell_command('replay', out)}")
     return EXIT_FOUND

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from reproducer.commands import CONFIG_FLAGS
+from reproducer.programs import DEFAULT_QUIET_TIMEOUT_S
+from reproducer.programs import settings as program_settings
 from reproducer.running.files import output_path
 from reproducer.world.config import Config
 from reproducer.world.variants import VARIANTS
@@ -19,7 +21,7 @@ from reproducer.world.variants import VARIANTS
 __all__ = ["EXIT_BOUNDED", "EXIT_FOUND", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STATUSES",
            "EXIT_USAGE", "Command", "OneLineParser", "Report", "UsageError", "bounded",
            "config_from_args", "config_parent", "error_line", "host_port", "int_list",
-           "output_file", "output_folder"]
+           "output_file", "output_folder", "trusted_code"]
 
 Report = Callable[[str], None]
 """Where a command prints its lines (`print`, or a list's `append` in tests)."""
@@ -178,15 +180,38 @@ def config_parent() -> OneLineParser:
                         f"(default {','.join(map(str, default.invariants))})")
     g.add_argument("--enactor", default=None, metavar="package.module:Name",
                    help="your own enactor class, e.g. tests.helpers.example_enactor:OneShotEnactor")
+    g.add_argument("--program", default=None, metavar='"COMMAND ARGS"',
+                   help="each enactor is a process running this command, unchanged, under the "
+                        "scheduler (it finds DNS, Route 53 and the plan store in its "
+                        "environment: docs/programs.md), e.g. "
+                        "'python examples/programs/route53_enactor.py'")
+    g.add_argument("--quiet-timeout", type=bounded(float, 0.1, 3600), default=None,
+                   metavar="SECONDS",
+                   help="--program: how long a program may take to send its next request (or "
+                        f"exit) after an answer (default {DEFAULT_QUIET_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
 def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """Flags given on the command line override `base` (a replay file's configuration)."""
+    """Flags given on the command line override `base` (a replay file's configuration); a
+    --program replaces a file's --enactor and the other way round. --quiet-timeout is set
+    for the programs this command runs."""
     values: dict[str, Any] = (base or Config()).to_json()
     for name in CONFIG_FLAGS:
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value
+            if name in ("program", "enactor"):
+                values.pop("enactor" if name == "program" else "program", None)
+    if getattr(args, "quiet_timeout", None) is not None:
+        program_settings.quiet_timeout_s = args.quiet_timeout
     return Config.from_json(values)
+
+
+def trusted_code(args: argparse.Namespace) -> dict[str, Any]:
+    """What a replay file may name and be run (`load_replay`'s `trust_enactor`,
+    `trust_program`): --trust-file, or the enactor or program given on the command line."""
+    return {"trust_enactor": bool(getattr(args, "trust_file", False))
+            or getattr(args, "enactor", None),
+            "trust_program": getattr(args, "program", None)}

@@ -65,8 +65,9 @@ async def _run_transport(config: Config, source: ChoiceSource, transport: str,
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--transport", choices=("real", "memory"), default="real",
-                   help="real: TSIG-signed UDP to fake_dns (default); memory: in-process")
+    p.add_argument("--transport", choices=("real", "memory"), default=None,
+                   help="real: TSIG-signed UDP to fake_dns (the default); memory: in-process "
+                        "(the default, and the only one, with --program)")
     p.add_argument("--dns", type=host_port, default=None, metavar="HOST:PORT",
                    help="a running fake-dns (default: start one in-process on 127.0.0.1:0)")
     p.add_argument("--tsig-key", default=None, metavar="NAME:BASE64SECRET",
@@ -79,9 +80,22 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="do not stop at the first violation (watch the stuck state)")
 
 
+def transport_of(args: argparse.Namespace, config: Config) -> str:
+    """--transport, by default real, or memory for programs (whose messages are real already:
+    the zone behind their listeners is in process)."""
+    if config.program is None:
+        return str(args.transport or "real")
+    if args.transport == "real" or args.dns is not None:
+        raise UsageError("--program runs over --transport memory: the programs' own messages "
+                         "are real (their listeners), the zone behind them is in process; "
+                         "drop --transport real and --dns")
+    return "memory"
+
+
 def execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
              report: Report, expected: dict[str, Any] | None = None) -> int:
     taken = 0
+    transport = transport_of(args, config)
 
     def on_step(step: Step) -> None:
         nonlocal taken
@@ -90,7 +104,7 @@ def execute(args: argparse.Namespace, config: Config, choices: ChoiceSource,
             report(format_step(step))
 
     try:
-        result = asyncio.run(_run_transport(config, choices, args.transport, args.dns,
+        result = asyncio.run(_run_transport(config, choices, transport, args.dns,
                                             args.tsig_key, not args.keep_going, on_step))
     except EnactorError as exc:  # the step it failed in is the one after the last reported
         raise UsageError(enactor_error(config, exc, step=taken + 1)) from None

@@ -21,24 +21,32 @@ Optional, beside them (same version: a reader that ignores them replays the same
   turn). When both are given, "choices" is what replays.
 - "wild": what the wild run recorded beside it (wall times, the server's commits, whether the
   scheduler reproduced it exactly); informative, never read back.
+- "requests" (a run of programs, `--program`): each program's requests in order, by enactor,
+  as {"digest": 16 hex digits, "request": the request in words}. Replaying checks every
+  request a program sends against them: one that differs is named with the file's
+  (`reproducer.programs.expecting`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import shlex
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reproducer.programs import Request, expecting
 from reproducer.running.choices import FollowWorkers, ReplayChoices
 from reproducer.running.files import write_atomically
 from reproducer.running.simulation import run_memory
 from reproducer.running.trace import RunResult
 from reproducer.world.config import Config, ConfigError
 
-__all__ = ["FORMAT", "Replay", "ReplayFileError", "load_replay", "run_under", "save_replay",
-           "worker_schedule"]
+__all__ = ["FORMAT", "Replay", "ReplayFileError", "load_replay", "program_requests", "run_under",
+           "save_replay", "worker_schedule"]
 
 FORMAT = "dns-race-reproducer/replay"
 VERSION = 1
@@ -55,6 +63,21 @@ class Replay:
     choices: tuple[int, ...]
     expected: dict[str, Any] | None = None
     workers: tuple[str, ...] | None = None  # the schedule by name, when the file has one
+    requests: Mapping[str, tuple[Request, ...]] | None = None  # each program's, by enactor
+
+    def expecting(self) -> AbstractContextManager[None]:
+        """Within it, the programs' requests are checked against the file's (none to check:
+        nothing happens)."""
+        return expecting(self.requests) if self.requests else contextlib.nullcontext()
+
+
+def program_requests(result: RunResult) -> dict[str, list[Request]]:
+    """Each program's requests in `result`, in order, by enactor (the file's "requests")."""
+    requests: dict[str, list[Request]] = {name: [] for name in result.config.worker_names[1:]}
+    for step in result.steps:
+        if step.worker in requests and step.taken is not None:
+            requests[step.worker].append(Request.of(step.taken))
+    return requests
 
 
 def _trim(choices: tuple[int, ...]) -> tuple[int, ...]:
@@ -81,6 +104,9 @@ def replay_json(result: RunResult, *, workers: Sequence[str] | None = None,
     }
     if workers is not None:
         data["workers"] = list(workers)
+    if result.config.program is not None:
+        data["requests"] = {name: [{"digest": r.digest, "request": r.text} for r in rs]
+                            for name, rs in program_requests(result).items()}
     if extra is not None:
         data["wild"] = extra
     return data
@@ -94,12 +120,14 @@ def save_replay(path: Path, result: RunResult, *, workers: Sequence[str] | None 
     return write_atomically(path, text)  # a replay file is never half-written
 
 
-def load_replay(path: Path, *, trust_enactor: bool | str | None = False) -> Replay:
+def load_replay(path: Path, *, trust_enactor: bool | str | None = False,
+                trust_program: str | None = None) -> Replay:
     """Read and check a replay file whole before anything uses it: one `ReplayFileError`
     naming what is wrong. A file is data: one that names a user enactor (Python code that
-    replaying would import and run) is refused unless `trust_enactor` says the caller asked
-    for that code: True for any (the command line's `--trust-file`), or the one enactor it
-    names (`--enactor NAME`)."""
+    replaying would import and run) or a program (a command it would run) is refused unless
+    the caller asked for that code: `trust_enactor` True for any (the command line's
+    `--trust-file`), or the one enactor it names (`--enactor NAME`); `trust_program` the one
+    command it names (`--program COMMAND`)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -155,11 +183,42 @@ def load_replay(path: Path, *, trust_enactor: bool | str | None = False) -> Repl
             f"{path} names the enactor {config.enactor}, Python code that replaying would "
             f"import and run; if you trust it, say so: --enactor {config.enactor} (or "
             "--trust-file)")
+    if config.program is not None and trust_enactor is not True and \
+            trust_program != config.program:
+        raise ReplayFileError(
+            f"{path} names the program {config.program!r}, a command that replaying would "
+            f"run; if you trust it, say so: --program {shlex.quote(config.program)} (or "
+            "--trust-file)")
+    requests = _requests(path, data.get("requests"), config)
     names = tuple(workers) if workers is not None else None
     if choices is None:
         assert names is not None
-        choices = list(_choices_of(path, config, names))
-    return Replay(config, tuple(choices), expected, names)
+        with expecting(requests) if requests else contextlib.nullcontext():
+            choices = list(_choices_of(path, config, names))
+    return Replay(config, tuple(choices), expected, names, requests)
+
+
+def _requests(path: Path, data: object, config: Config
+              ) -> dict[str, tuple[Request, ...]] | None:
+    """"requests": {enactor: [{"digest": HEX, "request": TEXT}, ...]} (module docstring)."""
+    if data is None:
+        return None
+    bad = (f"{path}: \"requests\" must map each enactor to a list of "
+           "{\"digest\": HEX, \"request\": TEXT}, got ")
+    if not isinstance(data, dict):
+        raise ReplayFileError(bad + _shown(data))
+    out: dict[str, tuple[Request, ...]] = {}
+    for name, items in data.items():
+        if name not in config.worker_names[1:] or not isinstance(items, list):
+            raise ReplayFileError(bad + _shown({name: items}))
+        requests = []
+        for item in items:
+            if not (isinstance(item, dict) and isinstance(item.get("digest"), str)
+                    and isinstance(item.get("request"), str)):
+                raise ReplayFileError(bad + _shown(item))
+            requests.append(Request(item["digest"], item["request"]))
+        out[name] = tuple(requests)
+    return out
 
 
 def _is_count(value: object) -> bool:
@@ -206,7 +265,8 @@ def run_under(replay: Replay, config: Config, *, path: Path | str = "the replay 
     would mean another worker. `ReplayFileError` when the file schedules a worker that
     `config` does not have."""
     if config == replay.config:
-        return run_memory(config, ReplayChoices(replay.choices))
+        with replay.expecting():
+            return run_memory(config, ReplayChoices(replay.choices))
     return run_memory(config, FollowWorkers(worker_schedule(replay, config, path=path)))
 
 
@@ -214,7 +274,8 @@ def worker_schedule(replay: Replay, config: Config, *, path: Path | str = "the r
                     ) -> list[str]:
     """Who moved at each step of `replay`'s run, by name, checked against the workers of
     `config` (`ReplayFileError` naming the missing ones)."""
-    original = run_memory(replay.config, ReplayChoices(replay.choices))
+    with replay.expecting():
+        original = run_memory(replay.config, ReplayChoices(replay.choices))
     names = [s.worker for s in original.steps]
     missing = sorted(set(names) - set(config.worker_names))
     if missing:

@@ -122,7 +122,10 @@ class Config:
         return ("planner", *(f"enactor-{i}" for i in range(1, self.enactors + 1)))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.program is None:  # as before programs existed: the same files, the same keys
+            del data["program"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Config:

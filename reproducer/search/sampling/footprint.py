@@ -15,6 +15,8 @@ from reproducer.world.values import (
     PublishPlan,
     Query,
     ReadNewestPlan,
+    ReadPlans,
+    Route53Call,
     SendUpdate,
     Sleep,
 )
@@ -36,13 +38,32 @@ def footprint(action: Action | None, lock_name: str) -> Footprint:
         case SendUpdate(update=update):
             written = frozenset(c.name for c in update.changes)
             return frozenset(p.name for p in update.prerequisites) | written, written
-        case ReadNewestPlan() | ListPlans():
+        case Route53Call(request=request):
+            return _route53(request.operation)
+        case ReadNewestPlan() | ListPlans() | ReadPlans():
             return frozenset((_STORE,)), frozenset()
         case DeletePlans() | PublishPlan():
             return frozenset(), frozenset((_STORE,))
         case Sleep():
             return frozenset(), frozenset((_CLOCK,))
     return _NOTHING
+
+
+def _route53(operation: object) -> Footprint:
+    """A change batch reads and writes the names it changes (a DELETE compares values); a
+    listing reads the name it starts from; the other calls touch nothing that changes."""
+    batch = getattr(operation, "batch", None)
+    if batch is not None:
+        names = frozenset(_name(c.name) for c in batch.changes)
+        return names, names
+    start = getattr(operation, "start_name", None)
+    return (frozenset((_name(start),)) if start else frozenset()), frozenset()
+
+
+def _name(text: str) -> str:
+    """A name as the zone writes it (lower case, absolute): what `Query` names carry."""
+    text = text.lower()
+    return text if text.endswith(".") else text + "."
 
 
 def races(a: Footprint, b: Footprint) -> bool:

@@ -166,7 +166,10 @@ def search_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,
     with Executor(config, transport) as executor:
         saved = _saved_story(db, key, executor)
         if saved is None and elsewhere is None:
-            seen = find_violation(executor, seed, max_runs, ticker, progress)
+            # programs: Hypothesis's own shrinking would replay hundreds of runs, each
+            # starting processes; `minimise` shrinks the story, within its time budget
+            seen = find_violation(executor, seed, max_runs, ticker, progress,
+                                  shrink_phase=config.program is None)
     if saved is not None:  # an earlier run's minimised story, replayed first
         return conclude("hypothesis", saved, ticker=ticker, shrink=shrink, executions=1,
                         first_at=1, first_seconds=ticker.elapsed(), shrunk_steps=saved.length,
