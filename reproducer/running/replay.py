@@ -177,18 +177,14 @@ def load_replay(path: Path, *, trust_enactor: bool | str | None = False,
     expected = data.get("expected")
     if expected is not None:
         _check_expected(path, expected)
-    if config.enactor is not None and trust_enactor is not True and \
-            trust_enactor != config.enactor:
-        raise ReplayFileError(
-            f"{path} names the enactor {config.enactor}, Python code that replaying would "
-            f"import and run; if you trust it, say so: --enactor {config.enactor} (or "
-            "--trust-file)")
-    if config.program is not None and trust_enactor is not True and \
-            trust_program != config.program:
-        raise ReplayFileError(
-            f"{path} names the program {config.program!r}, a command that replaying would "
-            f"run; if you trust it, say so: --program {shlex.quote(config.program)} (or "
-            "--trust-file)")
+    for named, trusted, what, flag in (
+            (config.enactor, trust_enactor, "the enactor {}, Python code that replaying would "
+             "import and run", "--enactor {}"),
+            (config.program, trust_program, "the program {!r}, a command that replaying would "
+             "run", "--program {}")):
+        if named is not None and trust_enactor is not True and trusted != named:
+            raise ReplayFileError(f"{path} names {what.format(named)}; if you trust it, say "
+                                  f"so: {flag.format(shlex.quote(named))} (or --trust-file)")
     requests = _requests(path, data.get("requests"), config)
     names = tuple(workers) if workers is not None else None
     if choices is None:
