@@ -18,18 +18,20 @@ from reproducer.cli.parsing import (
     Command,
     Report,
     UsageError,
+    bounded,
     config_from_args,
     output_file,
     trusted_code,
 )
 from reproducer.commands import shell_command
+from reproducer.programs import DEFAULT_SHRINK_BUDGET_S
+from reproducer.programs import settings as program_settings
 from reproducer.running.core import EnactorError
 from reproducer.running.files import OutputError, check_output
 from reproducer.running.replay import load_replay, run_under, save_replay
 from reproducer.search import (
     DEFAULT_MAX_STATES,
     DEFAULT_REDUCTIONS,
-    PROGRAM_BUDGET_S,
     REDIS_URL_FORM,
     REDUCTIONS,
     STRATEGIES,
@@ -117,6 +119,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hypothesis: neither replay nor save counterexamples")
     parser.add_argument("--no-shrink", action="store_true",
                         help="report the first violating run as found, not minimised")
+    parser.add_argument("--shrink-budget", type=bounded(float, 0, 86_400), default=None,
+                        metavar="SECONDS",
+                        help="--program: how long the minimiser may replay runs (each starts "
+                             f"processes; default {DEFAULT_SHRINK_BUDGET_S:g})")
     parser.add_argument("--from", dest="from_file", type=Path, default=None, metavar="FILE",
                         help="shrink the run of a replay file (e.g. a wild capture) to the "
                              "shortest story instead of searching")
@@ -270,6 +276,8 @@ def _explore_on_cluster(args: argparse.Namespace, config: Config,
 
 def main(args: argparse.Namespace, report: Report) -> int:
     """`reproducer explore`: exit 0 when nothing was found, 1 when a counterexample was."""
+    if args.shrink_budget is not None:
+        program_settings.shrink_budget_s = args.shrink_budget
     if getattr(args, "from_file", None) is not None:
         given = _search_flags_given(args)
         if given:
@@ -352,9 +360,10 @@ def main(args: argparse.Namespace, report: Report) -> int:
 
 def programs_minimised(runs: int, out_of_time: bool | None = None) -> str:
     """What the minimiser did with programs (`reproducer.search.minimise`)."""
-    budget = (f"stopped at its time budget of {PROGRAM_BUDGET_S:g} s" if out_of_time
+    limit = program_settings.shrink_budget_s
+    budget = (f"stopped at its time budget of {limit:g} s" if out_of_time
               else "finished" if out_of_time is False
-              else f"for at most {PROGRAM_BUDGET_S:g} s")
+              else f"for at most {limit:g} s, --shrink-budget")
     return (f"minimised by {runs:,} replays ({budget}); with programs there is no "
             "breadth-first check (each state it expands would start a process): the story is "
             "locally minimal, not proved shortest")

@@ -189,6 +189,9 @@ def config_parent() -> OneLineParser:
                    metavar="SECONDS",
                    help="--program: how long a program may take to send its next request (or "
                         f"exit) after an answer (default {DEFAULT_QUIET_TIMEOUT_S:g})")
+    g.add_argument("--no-fork-server", action="store_true",
+                   help="--program: start a `python SCRIPT` program as a fresh interpreter "
+                        "each time, not forked from one with its imports loaded")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -206,6 +209,8 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
                 values.pop("enactor" if name == "program" else "program", None)
     if getattr(args, "quiet_timeout", None) is not None:
         program_settings.quiet_timeout_s = args.quiet_timeout
+    if getattr(args, "no_fork_server", False):
+        program_settings.fork_server = False
     return Config.from_json(values)
 
 

@@ -22,24 +22,28 @@ scheduler.
 
 - `wire.py`: requests to actions and results to answers, no I/O;
 - `host.py`: the loop thread, the listeners, the processes, the pool, the watchdog;
+- `forkserver.py`: `python SCRIPT` programs forked from an interpreter with their imports
+  loaded (run by the program's own interpreter; it imports nothing of the reproducer);
 - `worker.py`: `ProgramWorker`, a program's process as the scheduler's `Worker` value.
 """
 
 from __future__ import annotations
 
-from reproducer.programs.host import ProgramError, host, shutdown
-from reproducer.programs.wire import plan_json
-from reproducer.programs.worker import (
+from reproducer.programs.host import (
     DEFAULT_QUIET_TIMEOUT_S,
-    ProgramWorker,
-    Request,
-    expecting,
+    DEFAULT_SHRINK_BUDGET_S,
+    ProgramError,
+    host,
     settings,
+    shutdown,
 )
+from reproducer.programs.wire import plan_json
+from reproducer.programs.worker import ProgramWorker, Request, expecting
 from reproducer.world.config import Config, Worker
 
-__all__ = ["DEFAULT_QUIET_TIMEOUT_S", "ProgramError", "ProgramWorker", "Request", "expecting",
-           "host", "plan_json", "program_workers", "settings", "shutdown"]
+__all__ = ["DEFAULT_QUIET_TIMEOUT_S", "DEFAULT_SHRINK_BUDGET_S", "ProgramError", "ProgramWorker",
+           "Request", "expecting", "host", "plan_json", "program_workers", "settings",
+           "shutdown"]
 
 
 def program_workers(config: Config) -> list[Worker]:

@@ -23,7 +23,11 @@ Theory of operation
   A watchdog process holds the list of live groups and kills them when this process dies,
   however it dies (it reads our end of a pipe: end of file means we are gone), so nothing a
   command starts outlives it.
-- Rule 5 (a pool): processes are started ahead, `pool` per program and enactor name, each on
+- Rule 5 (a fork server): a `python SCRIPT ARGS` program is forked from a server that has
+  already imported what SCRIPT imports (`forkserver.py`), one server per interpreter, script
+  and folder: a start costs a fork and the script's own work, not an interpreter's start and
+  its imports. Other commands are executed as they are.
+- Rule 6 (a pool): processes are started ahead, `pool` per program and enactor name, each on
   a slot of its own, so that a run claims a process that has already started (and imported
   what it imports) and usually already sent its first request. Claimed sessions are bounded
   (`max_live`): past it, the least recently used one is ended (its worker value re-executes
@@ -32,25 +36,29 @@ Theory of operation
 
 from __future__ import annotations
 
+import array
 import asyncio
 import atexit
 import base64
 import collections
 import concurrent.futures
 import contextlib
+import json
 import logging
 import os
 import queue
+import re
 import secrets
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fake_dns import DnsRequest, read_request
 from reproducer.programs.wire import (
@@ -71,14 +79,33 @@ from reproducer.world.values import (
     request_digest,
 )
 
-__all__ = ["Exited", "Held", "ProgramError", "ProgramHost", "ProgramSpec", "Session", "host",
-           "shutdown"]
+__all__ = ["DEFAULT_QUIET_TIMEOUT_S", "DEFAULT_SHRINK_BUDGET_S", "Exited", "Held", "ProgramError",
+           "ProgramHost", "ProgramSpec", "Session", "Settings", "host", "settings", "shutdown"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 TAIL_BYTES = 4096  # of a program's stdout and stderr, kept for messages
 _EXIT_DRAIN_S = 1.0  # after an exit, how long its pipes may stay open (a child holding them)
+
+
+DEFAULT_QUIET_TIMEOUT_S = 10.0
+DEFAULT_SHRINK_BUDGET_S = 60.0
+
+
+@dataclass(slots=True)
+class Settings:
+    """How this process runs programs: how long one may stay quiet after an answer
+    (`--quiet-timeout`); whether `python SCRIPT` programs are forked from a server that has
+    their imports loaded (`forkserver.py`; `--no-fork-server` turns it off); how long the
+    minimiser may replay programs' runs (`--shrink-budget`; every replay starts processes)."""
+
+    quiet_timeout_s: float = DEFAULT_QUIET_TIMEOUT_S
+    fork_server: bool = True
+    shrink_budget_s: float = DEFAULT_SHRINK_BUDGET_S
+
+
+settings = Settings()
 
 
 class ProgramError(EnactorError):
@@ -167,7 +194,7 @@ class Slot:
     dns_port: int = 0
     route53_port: int = 0
     plans_port: int = 0
-    process: asyncio.subprocess.Process | None = None
+    process: _Process | None = None
     _held_udp: dict[tuple[int, str], tuple[str | Any, int]] = field(default_factory=dict)
     _answered_udp: collections.OrderedDict[tuple[int, str], bytes] = field(
         default_factory=collections.OrderedDict)
@@ -335,7 +362,7 @@ class Session:
     Used from the scheduler's thread; every effect goes through the host's loop."""
 
     def __init__(self, host: ProgramHost, spec: ProgramSpec, slot: Slot, epoch: int,
-                 process: asyncio.subprocess.Process, stdout: _Tail, stderr: _Tail) -> None:
+                 process: _Process, stdout: _Tail, stderr: _Tail) -> None:
         self.host = host
         self.spec = spec
         self.slot = slot
@@ -405,6 +432,7 @@ class ProgramHost:
         self._watch_lock = threading.Lock()
         self._closed = False
         self._tasks: set[asyncio.Future[None]] = set()
+        self._fork_servers: dict[tuple[str, str, str], asyncio.Future[_ForkServer]] = {}
         self.started = 0  # processes started, for the benchmark
         self._thread.start()
 
@@ -486,9 +514,15 @@ class ProgramHost:
             "AWS_EC2_METADATA_DISABLED": "true",
         })
         try:
-            process = await asyncio.create_subprocess_exec(
-                *spec.argv, env=env, cwd=spec.cwd, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            process: _Process
+            script = _python_script(spec.argv) if settings.fork_server else None
+            if script is not None:
+                process = await (await self._fork_server(spec, script)).fork(
+                    spec.argv[1:], env, spec.cwd)
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    *spec.argv, env=env, cwd=spec.cwd, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         except (OSError, ValueError) as exc:
             self._free.append(slot)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -526,6 +560,19 @@ class ProgramHost:
             slot.process = None
             slot.epoch += 1  # nothing more of this process is taken from its queue
             self._free.append(slot)
+
+    async def _fork_server(self, spec: ProgramSpec, script: str) -> _ForkServer:
+        """The running fork server of this interpreter, script and folder; started once (the
+        processes started meanwhile wait for it)."""
+        key = (spec.argv[0], script, spec.cwd)
+        starting = self._fork_servers.get(key)
+        if starting is None or (starting.done() and not starting.cancelled()
+                                and (starting.exception() is not None
+                                     or starting.result().dead)):
+            server = _ForkServer(spec.argv[0], script, spec.cwd)
+            starting = asyncio.ensure_future(server.start(self._watch))
+            self._fork_servers[key] = starting
+        return await asyncio.shield(starting)
 
     # -- the watchdog (Rule 4) ----------------------------------------------------------------
 
@@ -585,6 +632,189 @@ class ProgramHost:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(slot.process.wait(), 5)
             await slot.close()
+        for starting in self._fork_servers.values():
+            if starting.done() and not starting.cancelled() and starting.exception() is None:
+                await starting.result().close()
+
+
+class _Process(Protocol):
+    """What the host needs of a process: an `asyncio.subprocess.Process`, or `_Forked`."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
+
+
+_PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
+FORK_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
+
+
+def _python_script(argv: Sequence[str]) -> str | None:
+    """SCRIPT when the command is `python[X[.Y]] SCRIPT ...` with SCRIPT a file (Rule 5)."""
+    if len(argv) < 2 or not _PYTHON.fullmatch(os.path.basename(argv[0])):
+        return None
+    script = argv[1]
+    return script if not script.startswith("-") and os.path.isfile(script) else None
+
+
+class _Forked:
+    """A child of a fork server, seen from here (its exit comes from the server: Rule 3 of
+    `forkserver.py`)."""
+
+    def __init__(self, pid: int, stdout: asyncio.StreamReader,
+                 stderr: asyncio.StreamReader) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+        self._exited = asyncio.get_running_loop().create_future()
+
+    def exited(self, status: int) -> None:
+        if self.returncode is None:
+            self.returncode = status
+            self._exited.set_result(status)
+
+    async def wait(self) -> int:
+        return int(await asyncio.shield(self._exited))
+
+
+class _ForkServer:
+    """One `forkserver.py` process, for one interpreter, script and folder (Rule 5)."""
+
+    def __init__(self, python: str, script: str, cwd: str) -> None:
+        self.python = python
+        self.script = script
+        self.cwd = cwd
+        self.dead = False
+        self._sock: socket.socket | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._ready: asyncio.Future[int] | None = None
+        self._forks: collections.deque[asyncio.Future[int]] = collections.deque()
+        self._children: dict[int, _Forked] = {}
+        self._buffer = b""
+
+    async def start(self, watch: Callable[[str], None]) -> _ForkServer:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "REPRODUCER_"))}
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                self.python, FORK_SERVER, self.script, str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),), env=env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        finally:
+            theirs.close()
+        watch(f"+{self._process.pid}")
+        ours.setblocking(False)
+        self._sock = ours
+        self._ready = loop.create_future()
+        loop.add_reader(ours.fileno(), self._readable)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), 60)
+        except (TimeoutError, ConnectionError) as exc:
+            stderr = b""
+            if self._process.stderr is not None:
+                with contextlib.suppress(TimeoutError):
+                    stderr = await asyncio.wait_for(self._process.stderr.read(4096), 1)
+            await self.close()
+            raise OSError(0, f"the fork server for {self.script} did not start "
+                             f"({stderr.decode(errors='replace').strip() or exc})") from None
+        return self
+
+    def _readable(self) -> None:
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._gone()
+            return
+        self._buffer += data
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            message = json.loads(line)
+            if "ready" in message and self._ready is not None and not self._ready.done():
+                self._ready.set_result(int(message["ready"]))
+            elif "pid" in message and self._forks:
+                self._forks.popleft().set_result(int(message["pid"]))
+            elif "exit" in message:
+                child = self._children.pop(int(message["exit"]), None)
+                if child is not None:
+                    child.exited(int(message["status"]))
+
+    def _gone(self) -> None:
+        """The server died: nothing more comes from it."""
+        self.dead = True
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        failure = ConnectionError(f"the fork server for {self.script} stopped")
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(failure)
+        while self._forks:
+            self._forks.popleft().set_exception(failure)
+        for child in self._children.values():  # their exits cannot be known any more
+            _kill_group(child.pid)
+            child.exited(-signal.SIGKILL)
+        self._children.clear()
+
+    async def fork(self, argv: Sequence[str], env: dict[str, str], cwd: str) -> _Forked:
+        """A child running `python SCRIPT ARGS` (argv is SCRIPT ARGS)."""
+        if self._sock is None:
+            raise OSError(0, f"the fork server for {self.script} has stopped")
+        loop = asyncio.get_running_loop()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        future: asyncio.Future[int] = loop.create_future()
+        try:
+            request = json.dumps({"argv": list(argv), "env": env, "cwd": cwd}).encode() + b"\n"
+            self._sock.setblocking(True)
+            try:
+                self._sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                array.array("i", [out_w, err_w]))])
+            finally:
+                self._sock.setblocking(False)
+            self._forks.append(future)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        pid = await future
+        stdout, stderr = await _reader(out_r), await _reader(err_r)
+        child = _Forked(pid, stdout, stderr)
+        self._children[pid] = child
+        return child
+
+    async def close(self) -> None:
+        if self._sock is not None:
+            self._gone()
+        if self._process is not None and self._process.returncode is None:
+            _kill_group(self._process.pid)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._process.wait(), 5)
+
+
+async def _reader(fd: int) -> asyncio.StreamReader:
+    """A StreamReader on the read end of a pipe."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                 os.fdopen(fd, "rb", buffering=0))
+    return reader
 
 
 async def _drain(stream: asyncio.StreamReader | None, tail: _Tail) -> None:

@@ -33,7 +33,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ClassVar
 
-from reproducer.programs.host import Exited, Held, ProgramError, ProgramSpec, Session, host
+from reproducer.programs.host import (
+    Exited,
+    Held,
+    ProgramError,
+    ProgramSpec,
+    Session,
+    host,
+    settings,
+)
 from reproducer.world.values import (
     Action,
     IssuedChange,
@@ -46,20 +54,7 @@ from reproducer.world.values import (
     request_digest,
 )
 
-__all__ = ["DEFAULT_QUIET_TIMEOUT_S", "ProgramWorker", "Request", "expecting", "settings"]
-
-DEFAULT_QUIET_TIMEOUT_S = 10.0
-
-
-@dataclass(slots=True)
-class Settings:
-    """How long a program may stay quiet after an answer (`--quiet-timeout`)."""
-
-    quiet_timeout_s: float = DEFAULT_QUIET_TIMEOUT_S
-
-
-settings = Settings()
-
+__all__ = ["ProgramWorker", "Request", "expecting"]
 
 @dataclass(frozen=True, slots=True)
 class Request:

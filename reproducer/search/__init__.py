@@ -47,7 +47,7 @@ from reproducer.search.explore import (
     explore_bfs,
     explore_hypothesis,
 )
-from reproducer.search.minimise import PROGRAM_BUDGET_S, Minimised, memory_result, minimise
+from reproducer.search.minimise import Minimised, memory_result, minimise
 from reproducer.search.outcome import Exploration, Progress, Ticker
 from reproducer.search.sampling import SAMPLERS
 from reproducer.search.sampling.loop import TRANSPORTS, TransportName
@@ -59,7 +59,6 @@ from reproducer.search.sampling.surw import explore_surw
 __all__ = [
     "DEFAULT_MAX_STATES",
     "DEFAULT_REDUCTIONS",
-    "PROGRAM_BUDGET_S",
     "REDIS_URL_FORM",
     "REDUCTIONS",
     "SAMPLERS",

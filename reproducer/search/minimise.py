@@ -11,9 +11,9 @@ step less than the story, proves it shortest or finds the shorter one. Every str
 counterexample goes through it (`reproducer.search.sampling.loop.conclude`).
 
 With programs (`Config.program`) every replay starts processes, so the local passes stop at a
-time budget (`PROGRAM_BUDGET_S`) and the last check is not made: it would re-execute a program
-at nearly every state it expands. The story is then locally minimal, not proved shortest
-(`Minimised.checked`, `Minimised.out_of_time`).
+time budget (`reproducer.programs.settings.shrink_budget_s`, `--shrink-budget`) and the last
+check is not made: it would re-execute a program at nearly every state it expands. The story
+is then locally minimal, not proved shortest (`Minimised.checked`, `Minimised.out_of_time`).
 
 Imports: the exhaustive search, for that last check; nothing of sampling or distribution.
 """
@@ -24,13 +24,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reproducer.programs import settings as program_settings
 from reproducer.running.choices import ReplayChoices
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
 from reproducer.search.exhaustive.bfs import search_bfs
 from reproducer.world.config import Config
 
-__all__ = ["PROGRAM_BUDGET_S", "Minimised", "memory_result", "minimise"]
+__all__ = ["Minimised", "memory_result", "minimise"]
 
 
 def memory_result(config: Config, choices: Sequence[int]) -> RunResult:
@@ -76,10 +77,6 @@ class Minimised:
     out_of_time: bool = False
 
 
-PROGRAM_BUDGET_S = 60.0
-"""The local passes' time budget when the enactors are programs (module docstring)."""
-
-
 class _OutOfTime(Exception):
     pass
 
@@ -88,11 +85,11 @@ def minimise(result: RunResult, *, budget_runs: int = 20_000,
              max_states: int = 400_000, budget_s: float | None = None) -> Minimised:
     """The deterministic schedule-aware minimisation (module docstring). In memory, same
     configuration; returns the shortest violating run it reaches. `budget_s` bounds the
-    local passes in time (default: none, or `PROGRAM_BUDGET_S` for programs)."""
+    local passes in time (default: none, or the programs' `shrink_budget_s` for programs)."""
     config = result.config
     programs = config.program is not None
     if budget_s is None and programs:
-        budget_s = PROGRAM_BUDGET_S
+        budget_s = program_settings.shrink_budget_s
     deadline = None if budget_s is None else time.monotonic() + budget_s
     if result.violation is None:
         raise ValueError("minimise() needs a run that broke an invariant")
