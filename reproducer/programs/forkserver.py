@@ -1,27 +1,28 @@
-"""A fork server for Python programs: `python SCRIPT ARGS` started by forking an interpreter that
-has already imported what SCRIPT imports. Run by the program's own interpreter, as a script
-(`python forkserver.py SCRIPT`); it imports nothing of the reproducer, only the standard
-library, so any Python 3.8+ runs it.
+"""The spawner of every program process, and for `python SCRIPT ARGS` programs a fork server:
+an interpreter that has already imported what SCRIPT imports, forked for each start. Run as a
+script by an interpreter (`python forkserver.py SCRIPT FD`, or `python forkserver.py - FD` to
+spawn any command); it imports nothing of the reproducer, only the standard library.
 
 Theory of operation
 -------------------
-- Rule 1 (preloading): at start it reads SCRIPT's top-level imports (its syntax tree, not its
-  code) and imports each module that does not live in SCRIPT's own folder: the libraries
-  (boto3, json, urllib ...), never the user's own modules, whose import runs their code.
-  A module that fails to import is skipped (SCRIPT will fail on it, as it would anyway).
+- Rule 1 (preloading, SCRIPT given): at start it reads SCRIPT's top-level imports (its syntax
+  tree, not its code) and imports each module that does not live in SCRIPT's own folder: the
+  libraries (boto3, json, urllib ...), never the user's own modules, whose import runs their
+  code. A module that fails to import is skipped (SCRIPT will fail on it, as it would anyway).
 - Rule 2 (a start is a fork): on a request (one JSON line on its socket with argv, env and the
-  working directory, and two file descriptors, the child's stdout and stderr) it forks. The
-  child does what `python SCRIPT ARGS` does on its way to `__main__` — a session of its own,
-  stdin from /dev/null, the given stdout and stderr, working directory, environment,
-  `sys.argv`, `sys.path[0]` the script's folder, signal handlers back to their defaults, the
-  random generator reseeded — then runs SCRIPT as `__main__` (`runpy.run_path`) and exits
-  with its status, as the interpreter would (an uncaught exception: its traceback on stderr,
-  status 1). The server answers with the child's pid.
+  working directory, and two file descriptors, the child's stdout and stderr) it forks and
+  answers with the child's pid. The child takes a session of its own, stdin from /dev/null,
+  the given stdout and stderr, working directory and environment, signal handlers back to
+  their defaults; then, with SCRIPT, does what `python SCRIPT ARGS` does on its way to
+  `__main__` (`sys.argv`, `sys.path[0]` the script's folder, the random generator reseeded,
+  `runpy.run_path`, the exit status as the interpreter gives it: an uncaught exception prints
+  its traceback and exits 1); without, it executes argv (status 127 when it cannot).
 - Rule 3 (exits): the server reaps its children and reports each exit on the socket as
   {"exit": PID, "status": S} (S negative: killed by that signal), since the requester is not
   their parent and cannot wait for them itself.
-- Rule 4 (lifetime): the server stops when its socket closes (its requester is gone); its
-  children are in sessions of their own, which the requester ends.
+- Rule 4 (nothing outlives the requester): when its socket closes — the requester ended or
+  was killed, however — the server kills every child it started, with its process group, and
+  exits. It knows each child's pid before the child runs anything, so none escapes.
 
 What differs from a fresh interpreter, by design: the preloaded modules were imported once, in
 the server, so their import-time side effects happened there (with the server's environment),
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import array
 import ast
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -73,7 +75,7 @@ def _preload(script: str) -> None:
             continue
 
 
-def _child(script: str, request: dict[str, object], fds: list[int]) -> None:
+def _child(script: str | None, request: dict[str, object], fds: list[int]) -> None:
     """Rule 2, in the forked child: never returns."""
     code = 1
     try:
@@ -88,6 +90,9 @@ def _child(script: str, request: dict[str, object], fds: list[int]) -> None:
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT
                           else signal.default_int_handler)
+        if script is None:
+            _exec(request)
+            return
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False,  # noqa: SIM115
@@ -122,16 +127,31 @@ def _child(script: str, request: dict[str, object], fds: list[int]) -> None:
         os._exit(code & 0xFF)
 
 
+def _exec(request: dict[str, object]) -> None:
+    """Rule 2 without SCRIPT: the command itself, in place of this process."""
+    argv = [str(a) for a in request["argv"]]  # type: ignore[attr-defined]
+    env = {str(k): str(v) for k, v in request["env"].items()}  # type: ignore[attr-defined]
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.chdir(str(request["cwd"]))
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        os.write(2, f"cannot run {argv[0]}: {exc.strerror or exc}\n".encode())
+    os._exit(127)
+
+
 def _send(sock: socket.socket, message: dict[str, object]) -> None:
     sock.sendall(json.dumps(message).encode() + b"\n")
 
 
 def main() -> None:
-    script = sys.argv[1]
+    script: str | None = sys.argv[1] if sys.argv[1] != "-" else None
     sock = socket.socket(fileno=int(sys.argv[2]))
-    # the script's folder, not this file's, is where its own modules are found
-    sys.path[0] = os.path.dirname(os.path.abspath(script))
-    _preload(script)
+    if script is not None:
+        # the script's folder, not this file's, is where its own modules are found
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        _preload(script)
+    children: set[int] = set()
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     signal.set_wakeup_fd(write_end)
@@ -140,6 +160,14 @@ def main() -> None:
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     selector.register(read_end, selectors.EVENT_READ)
+    try:
+        _serve(script, sock, selector, read_end, write_end, children)
+    except OSError:  # the socket broke: the requester is gone (Rule 4)
+        _kill(children)
+
+
+def _serve(script: str | None, sock: socket.socket, selector: selectors.BaseSelector,
+           read_end: int, write_end: int, children: set[int]) -> None:
     _send(sock, {"ready": os.getpid()})
     buffered = b""
     pending_fds: list[int] = []
@@ -147,13 +175,14 @@ def main() -> None:
         for key, _ in selector.select():
             if key.fileobj is read_end:
                 os.read(read_end, 4096)
-                _reap(sock)
+                _reap(sock, children)
                 continue
             fds = array.array("i")
             data, ancillary, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(
                 _MAX_FDS * fds.itemsize))
             if not data:
-                return  # Rule 4: the requester is gone
+                _kill(children)  # Rule 4: the requester is gone
+                return
             for level, kind, payload in ancillary:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
@@ -170,13 +199,14 @@ def main() -> None:
                     os.close(read_end)
                     os.close(write_end)
                     _child(script, request, child_fds)
+                children.add(pid)
                 for fd in child_fds:
                     os.close(fd)
-                _send(sock, {"pid": pid, "id": request.get("id")})
-        _reap(sock)
+                _send(sock, {"pid": pid})
+        _reap(sock, children)
 
 
-def _reap(sock: socket.socket) -> None:
+def _reap(sock: socket.socket, children: set[int]) -> None:
     """Rule 3."""
     while True:
         try:
@@ -185,8 +215,18 @@ def _reap(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
+        children.discard(pid)
         code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         _send(sock, {"exit": pid, "status": code})
+
+
+def _kill(children: set[int]) -> None:
+    """Rule 4: each child and its process group (a child that has not yet taken a session
+    of its own is killed by its pid)."""
+    for pid in children:
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(OSError):
+                kill(pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,16 @@ Theory of operation
 - Rule 3 (retransmissions): a datagram with the id and content of a request that is held is
   the same request (only the address to answer is updated); one with those of the request
   answered last gets that answer again.
-- Rule 4 (processes): a program runs in a session and process group of its own
-  (`start_new_session`), with stdin from /dev/null and its stdout and stderr kept as bounded
-  tails. Its exit is an event on its slot's queue. Ending a session kills the whole group.
-  A watchdog process holds the list of live groups and kills them when this process dies,
-  however it dies (it reads our end of a pipe: end of file means we are gone), so nothing a
-  command starts outlives it.
-- Rule 5 (a fork server): a `python SCRIPT ARGS` program is forked from a server that has
-  already imported what SCRIPT imports (`forkserver.py`), one server per interpreter, script
-  and folder: a start costs a fork and the script's own work, not an interpreter's start and
-  its imports. Other commands are executed as they are.
+- Rule 4 (processes): a program runs in a session and process group of its own, with stdin
+  from /dev/null and its stdout and stderr kept as bounded tails. Its exit is an event on its
+  slot's queue. Ending a session kills the whole group. Every program is started by a
+  spawner (`forkserver.py`), a child of this process that forks it and reports its exit, and
+  that kills every process it started once its socket to us closes, however we end (a
+  SIGKILL included): nothing a command starts outlives it.
+- Rule 5 (a fork server): a `python SCRIPT ARGS` program is forked from a spawner that has
+  already imported what SCRIPT imports, one per interpreter, script and folder: a start costs
+  a fork and the script's own work, not an interpreter's start and its imports. Any other
+  command (or with `settings.fork_server` off) is executed by a spawner of plain commands.
 - Rule 6 (a pool): processes are started ahead, `pool` per program and enactor name, each on
   a slot of its own, so that a run claims a process that has already started (and imported
   what it imports) and usually already sent its first request. Claimed sessions are bounded
@@ -50,6 +50,7 @@ import queue
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -428,11 +429,10 @@ class ProgramHost:
         self._free: list[Slot] = []
         self._ready: dict[ProgramSpec, collections.deque[concurrent.futures.Future[Session]]] = {}
         self._live: collections.OrderedDict[Session, None] = collections.OrderedDict()
-        self._watchdog: subprocess.Popen[bytes] | None = None
-        self._watch_lock = threading.Lock()
         self._closed = False
         self._tasks: set[asyncio.Future[None]] = set()
-        self._fork_servers: dict[tuple[str, str, str], asyncio.Future[_ForkServer]] = {}
+        self._found: set[ProgramSpec] = set()
+        self._spawners: dict[tuple[str, str | None, str], asyncio.Future[_Spawner]] = {}
         self.started = 0  # processes started, for the benchmark
         self._thread.start()
 
@@ -451,6 +451,11 @@ class ProgramHost:
         the pool starts the next one at once (Rule 5)."""
         if self._closed:
             raise ProgramError("the programs' host has been shut down")
+        if spec not in self._found:
+            if not _runnable(spec):
+                raise ProgramError(f"--program {spec.command!r}: cannot start it: no "
+                                   f"command {spec.argv[0]!r} on PATH or in {spec.cwd}")
+            self._found.add(spec)
         with self._lock:
             ready = self._ready.setdefault(spec, collections.deque())
             future = ready.popleft() if ready else None
@@ -514,22 +519,19 @@ class ProgramHost:
             "AWS_EC2_METADATA_DISABLED": "true",
         })
         try:
-            process: _Process
-            script = _python_script(spec.argv) if settings.fork_server else None
+            script = _python_script(spec.argv, spec.cwd) if settings.fork_server else None
             if script is not None:
-                process = await (await self._fork_server(spec, script)).fork(
-                    spec.argv[1:], env, spec.cwd)
+                spawner = await self._spawner(spec.argv[0], script, spec.cwd)
+                process = await spawner.fork(spec.argv[1:], env, spec.cwd)
             else:
-                process = await asyncio.create_subprocess_exec(
-                    *spec.argv, env=env, cwd=spec.cwd, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                spawner = await self._spawner(sys.executable, None, "/")
+                process = await spawner.fork(spec.argv, env, spec.cwd)
         except (OSError, ValueError) as exc:
             self._free.append(slot)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ProgramError(f"--program {spec.command!r}: cannot start it: {reason}"
                                ) from None
         self.started += 1
-        self._watch(f"+{process.pid}")
         slot.process = process
         stdout, stderr = _Tail(), _Tail()
         readers = [asyncio.ensure_future(_drain(process.stdout, stdout)),
@@ -547,7 +549,6 @@ class ProgramHost:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*readers), _EXIT_DRAIN_S)
         _kill_group(process.pid)  # whatever it left behind in its group
-        self._watch(f"-{process.pid}")
         session.slot.events.put(Exited(code, session.stderr.text(), session.epoch))
 
     async def _end(self, session: Session) -> None:
@@ -561,33 +562,17 @@ class ProgramHost:
             slot.epoch += 1  # nothing more of this process is taken from its queue
             self._free.append(slot)
 
-    async def _fork_server(self, spec: ProgramSpec, script: str) -> _ForkServer:
-        """The running fork server of this interpreter, script and folder; started once (the
+    async def _spawner(self, python: str, script: str | None, cwd: str) -> _Spawner:
+        """The running spawner of this interpreter, script and folder; started once (the
         processes started meanwhile wait for it)."""
-        key = (spec.argv[0], script, spec.cwd)
-        starting = self._fork_servers.get(key)
+        key = (python, script, cwd)
+        starting = self._spawners.get(key)
         if starting is None or (starting.done() and not starting.cancelled()
                                 and (starting.exception() is not None
                                      or starting.result().dead)):
-            server = _ForkServer(spec.argv[0], script, spec.cwd)
-            starting = asyncio.ensure_future(server.start(self._watch))
-            self._fork_servers[key] = starting
+            starting = asyncio.ensure_future(_Spawner(python, script, cwd).start())
+            self._spawners[key] = starting
         return await asyncio.shield(starting)
-
-    # -- the watchdog (Rule 4) ----------------------------------------------------------------
-
-    def _watch(self, line: str) -> None:
-        with self._watch_lock:
-            if self._watchdog is None:
-                self._watchdog = subprocess.Popen(
-                    [sys.executable, "-S", "-c", _WATCHDOG], stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    start_new_session=True)
-            stdin = self._watchdog.stdin
-            assert stdin is not None
-            with contextlib.suppress(OSError):
-                stdin.write(line.encode() + b"\n")
-                stdin.flush()
 
     # -- shutting down ------------------------------------------------------------------------
 
@@ -602,14 +587,6 @@ class ProgramHost:
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self.loop.close()
-        with self._watch_lock:
-            if self._watchdog is not None:
-                with contextlib.suppress(OSError):
-                    assert self._watchdog.stdin is not None
-                    self._watchdog.stdin.close()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._watchdog.wait(timeout=5)
-                self._watchdog = None
 
     async def _close(self) -> None:
         with self._lock:
@@ -632,13 +609,13 @@ class ProgramHost:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(slot.process.wait(), 5)
             await slot.close()
-        for starting in self._fork_servers.values():
+        for starting in self._spawners.values():
             if starting.done() and not starting.cancelled() and starting.exception() is None:
                 await starting.result().close()
 
 
 class _Process(Protocol):
-    """What the host needs of a process: an `asyncio.subprocess.Process`, or `_Forked`."""
+    """What the host needs of a process (a `_Forked`)."""
 
     @property
     def pid(self) -> int: ...
@@ -659,16 +636,27 @@ _PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
 FORK_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
 
 
-def _python_script(argv: Sequence[str]) -> str | None:
+def _runnable(spec: ProgramSpec) -> bool:
+    """The command names an executable file: on PATH, or a path from its folder."""
+    first = spec.argv[0]
+    if os.sep not in first:
+        return shutil.which(first) is not None
+    path = os.path.join(spec.cwd, first)
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _python_script(argv: Sequence[str], cwd: str) -> str | None:
     """SCRIPT when the command is `python[X[.Y]] SCRIPT ...` with SCRIPT a file (Rule 5)."""
     if len(argv) < 2 or not _PYTHON.fullmatch(os.path.basename(argv[0])):
         return None
     script = argv[1]
-    return script if not script.startswith("-") and os.path.isfile(script) else None
+    if script.startswith("-") or not os.path.isfile(os.path.join(cwd, script)):
+        return None
+    return script
 
 
 class _Forked:
-    """A child of a fork server, seen from here (its exit comes from the server: Rule 3 of
+    """A child of a spawner, seen from here (its exit comes from the spawner: Rule 3 of
     `forkserver.py`)."""
 
     def __init__(self, pid: int, stdout: asyncio.StreamReader,
@@ -688,10 +676,11 @@ class _Forked:
         return int(await asyncio.shield(self._exited))
 
 
-class _ForkServer:
-    """One `forkserver.py` process, for one interpreter, script and folder (Rule 5)."""
+class _Spawner:
+    """One `forkserver.py` process: for one interpreter, script and folder (Rule 5), or, with
+    no script, for any command (Rule 4)."""
 
-    def __init__(self, python: str, script: str, cwd: str) -> None:
+    def __init__(self, python: str, script: str | None, cwd: str) -> None:
         self.python = python
         self.script = script
         self.cwd = cwd
@@ -703,19 +692,22 @@ class _ForkServer:
         self._children: dict[int, _Forked] = {}
         self._buffer = b""
 
-    async def start(self, watch: Callable[[str], None]) -> _ForkServer:
+    @property
+    def what(self) -> str:
+        return f"the fork server for {self.script}" if self.script else "the spawner"
+
+    async def start(self) -> _Spawner:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AWS_", "REPRODUCER_"))}
         try:
             self._process = await asyncio.create_subprocess_exec(
-                self.python, FORK_SERVER, self.script, str(theirs.fileno()),
+                self.python, FORK_SERVER, self.script or "-", str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),), env=env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         finally:
             theirs.close()
-        watch(f"+{self._process.pid}")
         ours.setblocking(False)
         self._sock = ours
         self._ready = loop.create_future()
@@ -728,7 +720,7 @@ class _ForkServer:
                 with contextlib.suppress(TimeoutError):
                     stderr = await asyncio.wait_for(self._process.stderr.read(4096), 1)
             await self.close()
-            raise OSError(0, f"the fork server for {self.script} did not start "
+            raise OSError(0, f"{self.what} did not start "
                              f"({stderr.decode(errors='replace').strip() or exc})") from None
         return self
 
@@ -763,7 +755,7 @@ class _ForkServer:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
-        failure = ConnectionError(f"the fork server for {self.script} stopped")
+        failure = ConnectionError(f"{self.what} stopped")
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(failure)
         while self._forks:
@@ -774,9 +766,10 @@ class _ForkServer:
         self._children.clear()
 
     async def fork(self, argv: Sequence[str], env: dict[str, str], cwd: str) -> _Forked:
-        """A child running `python SCRIPT ARGS` (argv is SCRIPT ARGS)."""
+        """A child running `python SCRIPT ARGS` (argv is SCRIPT ARGS), or without a script,
+        the command argv."""
         if self._sock is None:
-            raise OSError(0, f"the fork server for {self.script} has stopped")
+            raise OSError(0, f"{self.what} has stopped")
         loop = asyncio.get_running_loop()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -828,26 +821,6 @@ def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
 
-
-# The watchdog (Rule 4): "+PGID" and "-PGID" lines; at end of file, every group still listed
-# is killed. It ignores Ctrl-C (the terminal's SIGINT reaches it with us) so that it is alive
-# to do its work once we are gone.
-_WATCHDOG = """
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-groups = set()
-for line in sys.stdin:
-    line = line.strip()
-    if line[:1] == "+":
-        groups.add(int(line[1:]))
-    elif line[:1] == "-":
-        groups.discard(int(line[1:]))
-for pgid in groups:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
 
 _HOST: ProgramHost | None = None
 _HOST_LOCK = threading.Lock()
