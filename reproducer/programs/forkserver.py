@@ -19,7 +19,9 @@ Theory of operation
   its traceback and exits 1); without, it executes argv (status 127 when it cannot).
 - Rule 3 (exits): the server reaps its children and reports each exit on the socket as
   {"exit": PID, "status": S} (S negative: killed by that signal), since the requester is not
-  their parent and cannot wait for them itself.
+  their parent and cannot wait for them itself. A child's process group is killed as the child
+  is reaped (while its pid still names the group): what a program leaves running ends with it.
+  {"kill": PID} kills a child that has not been reaped, with its group.
 - Rule 4 (nothing outlives the requester): when its socket closes — the requester ended or
   was killed, however — the server kills every child it started, with its process group, and
   exits. It knows each child's pid before the child runs anything, so none escapes.
@@ -191,6 +193,10 @@ def _serve(script: str | None, sock: socket.socket, selector: selectors.BaseSele
             while b"\n" in buffered:
                 line, buffered = buffered.split(b"\n", 1)
                 request = json.loads(line)
+                if "kill" in request:
+                    if request["kill"] in children:
+                        _kill({request["kill"]})
+                    continue
                 child_fds, pending_fds = pending_fds[:2], pending_fds[2:]
                 pid = os.fork()
                 if pid == 0:
@@ -210,11 +216,15 @@ def _reap(sock: socket.socket, children: set[int]) -> None:
     """Rule 3."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if exited is None:
             return
+        pid = exited.si_pid
+        with contextlib.suppress(OSError):  # its group, while the unreaped pid still names it
+            os.killpg(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
         children.discard(pid)
         code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         _send(sock, {"exit": pid, "status": code})

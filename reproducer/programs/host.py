@@ -548,13 +548,12 @@ class ProgramHost:
         code = await process.wait()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*readers), _EXIT_DRAIN_S)
-        _kill_group(process.pid)  # whatever it left behind in its group
         session.slot.events.put(Exited(code, session.stderr.text(), session.epoch))
 
     async def _end(self, session: Session) -> None:
         slot, process = session.slot, session.process
         if process.returncode is None:
-            _kill_group(process.pid)
+            process.kill()
             with contextlib.suppress(Exception):
                 await process.wait()
         if slot.epoch == session.epoch and slot.process is process:
@@ -595,7 +594,7 @@ class ProgramHost:
             self._live.clear()
         for slot in self._slots:
             if slot.process is not None and slot.process.returncode is None:
-                _kill_group(slot.process.pid)
+                slot.process.kill()
         for future in pending:
             future.cancel()
         # every request still held, and every other task, is cancelled first: a server does
@@ -631,6 +630,8 @@ class _Process(Protocol):
 
     async def wait(self) -> int: ...
 
+    def kill(self) -> None: ...
+
 
 _PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
 FORK_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
@@ -659,8 +660,9 @@ class _Forked:
     """A child of a spawner, seen from here (its exit comes from the spawner: Rule 3 of
     `forkserver.py`)."""
 
-    def __init__(self, pid: int, stdout: asyncio.StreamReader,
+    def __init__(self, spawner: _Spawner, pid: int, stdout: asyncio.StreamReader,
                  stderr: asyncio.StreamReader) -> None:
+        self.spawner = spawner
         self.pid = pid
         self.stdout = stdout
         self.stderr = stderr
@@ -674,6 +676,11 @@ class _Forked:
 
     async def wait(self) -> int:
         return int(await asyncio.shield(self._exited))
+
+    def kill(self) -> None:
+        """Kill it with its process group (its spawner does, unless it has exited)."""
+        if self.returncode is None:
+            self.spawner.kill(self.pid)
 
 
 class _Spawner:
@@ -748,8 +755,9 @@ class _Spawner:
                 if child is not None:
                     child.exited(int(message["status"]))
 
-    def _gone(self) -> None:
-        """The server died: nothing more comes from it."""
+    def _gone(self, *, expected: bool = False) -> None:
+        """The server stopped (`expected`: we closed it, and it ends its children itself):
+        nothing more comes from it."""
         self.dead = True
         if self._sock is not None:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
@@ -761,7 +769,8 @@ class _Spawner:
         while self._forks:
             self._forks.popleft().set_exception(failure)
         for child in self._children.values():  # their exits cannot be known any more
-            _kill_group(child.pid)
+            if not expected:  # it died: what it started is ours to end
+                _kill_group(child.pid)
             child.exited(-signal.SIGKILL)
         self._children.clear()
 
@@ -788,17 +797,26 @@ class _Spawner:
             os.close(err_w)
         pid = await future
         stdout, stderr = await _reader(out_r), await _reader(err_r)
-        child = _Forked(pid, stdout, stderr)
+        child = _Forked(self, pid, stdout, stderr)
         self._children[pid] = child
         return child
 
-    async def close(self) -> None:
+    def kill(self, pid: int) -> None:
         if self._sock is not None:
-            self._gone()
+            with contextlib.suppress(OSError):
+                self._sock.send(json.dumps({"kill": pid}).encode() + b"\n")
+
+    async def close(self) -> None:
+        """Close its socket: it kills every process it started, and stops (Rule 4 of
+        `forkserver.py`)."""
+        if self._sock is not None:
+            self._gone(expected=True)
         if self._process is not None and self._process.returncode is None:
-            _kill_group(self._process.pid)
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self._process.wait(), 5)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
 
 
 async def _reader(fd: int) -> asyncio.StreamReader:

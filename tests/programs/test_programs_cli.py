@@ -86,7 +86,7 @@ def marker() -> Iterator[str]:
 def caught_shrunk_and_replayed(program: str, tmp_path: Path, marker: str) -> None:
     out = tmp_path / "story.json"
     found = reproducer("explore", "--program", program, "--enactors", "2", "--workers", "1",
-                       "--database", str(tmp_path / "db"), "--shrink-budget", "15",
+                       "--database", str(tmp_path / "db"), "--shrink-budget", "5",
                        "--out", str(out), marker=marker)
     assert found.returncode == FOUND, found.stdout + found.stderr
     assert "hypothesis: invariant" in found.stdout and "minimised by" in found.stdout
