@@ -12,8 +12,13 @@ For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans
   `async def` enactor) on the default world, beside the state machine's;
 - states and seconds for the exhaustive (bounded) proof of each correct fix;
 - all the cores: runs/s of random and states/s of breadth-first search with 1 and 2 worker
-  processes, results compared (`--parallel` runs only this part, three rounds).
-Every part has a run or state budget, so the whole stays within about five minutes.
+  processes, results compared (`--parallel` runs only this part, three rounds);
+- programs as enactors (`--program`; `--programs` runs only this part): a program's start-up
+  (a fresh interpreter against a fork from the fork server), runs/s with two Python+boto3
+  programs (forked, and fresh interpreters) and with two shell programs, where a run's time
+  goes (waiting for the programs, the rest), and the seconds from the start to the first
+  violation of the boto3 outage script under the default strategy.
+Every part has a run, state or time budget, so the whole stays within about seven minutes.
 
 `python -m reproducer.bench --strategies [...]` measures runs to the first violation over many
 seeds instead (`reproducer.bench.measure`; `--strategies --help` lists its flags).
@@ -30,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reproducer.bench.measure import main as measure_main
+from reproducer.bench.programs import programs
 from reproducer.running.choices import RandomChoices
 from reproducer.running.simulation import Cache, Simulation, clear_cache
 from reproducer.running.transport import RealSession, fast_event_loop_factory
@@ -164,6 +170,7 @@ def bench(out: Callable[[str], None]) -> None:
                        Config(variant=variant, enactors=2, endpoints=2, plans=3)):
             _proof(out, config, "default", DEFAULT_REDUCTIONS, PROOF_CAP)
     parallel(out, rounds=1)
+    programs(out)
 
 
 PROOF_CAP = 1_000_000  # states: a search cut here says so
@@ -226,13 +233,17 @@ def main() -> int:
     if sys.argv[1:] == ["--parallel"]:
         parallel(lambda line: print(line, flush=True))
         return 0
+    if sys.argv[1:] == ["--programs"]:
+        programs(lambda line: print(line, flush=True))
+        return 0
     if sys.argv[1:2] == ["--strategies"]:
         return measure_main(sys.argv[2:])
     if sys.argv[1:]:
-        usage = ("usage: python -m reproducer.bench [--parallel | --strategies [--help | "
-                 "FLAGS]]\n"
+        usage = ("usage: python -m reproducer.bench [--parallel | --programs | --strategies "
+                 "[--help | FLAGS]]\n"
                  "  no flags: speeds, strategies and proofs (make bench, a few minutes)\n"
                  "  --parallel: 1 vs 2 worker processes, sampling and bfs (a minute or two)\n"
+                 "  --programs: programs as enactors (a minute or two)\n"
                  "  --strategies: runs to the first violation over many seeds")
         if sys.argv[1] in ("-h", "--help"):
             print(usage)

@@ -104,6 +104,7 @@ class Settings:
     quiet_timeout_s: float = DEFAULT_QUIET_TIMEOUT_S
     fork_server: bool = True
     shrink_budget_s: float = DEFAULT_SHRINK_BUDGET_S
+    pool: int = 1  # processes started ahead, per program and enactor (Rule 6)
 
 
 settings = Settings()
@@ -381,21 +382,25 @@ class Session:
 
     def next_event(self, timeout_s: float) -> Event | None:
         """The program's next request or its exit; None when neither came within `timeout_s`
-        (it is quiet)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            try:
-                event = self.slot.events.get(timeout=left)
-            except queue.Empty:
-                return None
-            if event.epoch != self.epoch:
-                continue  # left by an earlier process of this slot (Rule 2)
-            if isinstance(event, Held):
-                self.requests += 1
-            return event
+        (it is quiet). The time spent waiting is counted (`ProgramHost.waited_s`)."""
+        start = time.monotonic()
+        deadline = start + timeout_s
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                try:
+                    event = self.slot.events.get(timeout=left)
+                except queue.Empty:
+                    return None
+                if event.epoch != self.epoch:
+                    continue  # left by an earlier process of this slot (Rule 2)
+                if isinstance(event, Held):
+                    self.requests += 1
+                return event
+        finally:
+            self.host.waited_s += time.monotonic() - start
 
     def answer(self, held: Held, result: Result) -> None:
         self.last = _said(result)
@@ -418,9 +423,9 @@ def _said(result: Result) -> str:
 class ProgramHost:
     """The loop thread with every slot and process (module docstring)."""
 
-    def __init__(self, *, pool: int = 1, max_live: int = 8) -> None:
-        self.pool = pool
+    def __init__(self, *, max_live: int = 8) -> None:
         self.max_live = max_live
+        self.waited_s = 0.0  # the scheduler's time waiting for programs (for the benchmark)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="reproducer-programs",
                                         daemon=True)
@@ -459,7 +464,7 @@ class ProgramHost:
         with self._lock:
             ready = self._ready.setdefault(spec, collections.deque())
             future = ready.popleft() if ready else None
-            missing = self.pool - len(ready)
+            missing = settings.pool - len(ready)
         if future is None:
             future = asyncio.run_coroutine_threadsafe(self._start(spec), self.loop)
         for _ in range(max(0, missing)):
@@ -850,9 +855,10 @@ def host() -> ProgramHost:
     global _HOST, _HOST_PID
     with _HOST_LOCK:
         if _HOST is None or os.getpid() != _HOST_PID:
+            if os.getpid() != _HOST_PID:
+                atexit.register(shutdown)  # once per process
             _HOST = ProgramHost()
             _HOST_PID = os.getpid()
-            atexit.register(shutdown)
         return _HOST
 
 
