@@ -352,18 +352,16 @@ def main(args: argparse.Namespace, report: Report) -> int:
         story += f"; {outcome.states:,} states"
     report(story)
     if config.program is not None and outcome.strategy != "bfs" and not args.no_shrink:
-        report(programs_minimised(outcome.minimise_runs))
+        report(programs_minimised(outcome.minimise_runs, outcome.minimise_cut))
     report(f"replay file: {replay_path}")
     report(f"replay it:   {shell_command('replay', args.out)}")
     return EXIT_FOUND
 
 
-def programs_minimised(runs: int, out_of_time: bool | None = None) -> str:
+def programs_minimised(runs: int, out_of_time: bool) -> str:
     """What the minimiser did with programs (`reproducer.search.minimise`)."""
-    limit = program_settings.shrink_budget_s
-    budget = (f"stopped at its time budget of {limit:g} s" if out_of_time
-              else "finished" if out_of_time is False
-              else f"for at most {limit:g} s, --shrink-budget")
+    budget = (f"stopped at its time budget of {program_settings.shrink_budget_s:g} s, "
+              "--shrink-budget" if out_of_time else "every local pass finished")
     return (f"minimised by {runs:,} replays ({budget}); with programs there is no "
             "breadth-first check (each state it expands would start a process): the story is "
             "locally minimal, not proved shortest")

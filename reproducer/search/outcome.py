@@ -44,6 +44,7 @@ class Exploration:
     steps_expanded: int | None = None  # bfs: steps taken from a state to a successor
     reductions: tuple[str, ...] = ()  # bfs: the reductions of a state's identity used
     workers: int = 1  # processes (or cluster shares) that did the searching
+    minimise_cut: bool = False  # minimise stopped at its time budget (programs)
 
     @property
     def found(self) -> bool:
@@ -68,6 +69,7 @@ class Exploration:
             "found_steps": self.found_steps, "shrunk_steps": self.shrunk_steps,
             "local_steps": self.local_steps,
             "minimise_runs": self.minimise_runs,
+            "minimise_cut": self.minimise_cut,
             "violation": None if v is None else v.describe(),
             "choices": list(self.result.choices) if self.found and self.result else None,
             "config": self.config.to_json(),

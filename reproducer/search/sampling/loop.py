@@ -108,4 +108,5 @@ def conclude(strategy: str, found: RunResult, *, ticker: Ticker, shrink: bool, e
                        first_seconds=first_seconds,
                        found_steps=found.length if found_steps is None else found_steps,
                        shrunk_steps=shrunk_steps, local_steps=m.local_steps if m else None,
-                       minimise_runs=m.runs if m else 0, transport=transport, workers=workers)
+                       minimise_runs=m.runs if m else 0, transport=transport, workers=workers,
+                       minimise_cut=bool(m and m.out_of_time))
