@@ -16,7 +16,8 @@ from pathlib import Path
 
 from reproducer.world.config import Config
 
-__all__ = ["CONFIG_FLAGS", "config_flags", "reproducer_command", "shell_command"]
+__all__ = ["CONFIG_FLAGS", "config_flags", "replay_command", "reproducer_command",
+           "shell_command"]
 
 SCRIPT = "reproducer"
 
@@ -53,6 +54,17 @@ def shell_command(*args: str | os.PathLike[str], cwd: Path | None = None) -> str
     `shell_command("replay", path)` -> ".venv/bin/reproducer replay reports/x.json"."""
     return " ".join([shlex.quote(reproducer_command(cwd)),
                      *(shlex.quote(os.fspath(a)) for a in args)])
+
+
+def replay_command(path: str | os.PathLike[str], config: Config) -> str:
+    """How to replay the file at `path` that `config` wrote: with `--enactor` or `--program`
+    when it names code (a file is data: replaying asks for that code by name)."""
+    trusted: list[str] = []
+    if config.enactor is not None:
+        trusted = ["--enactor", config.enactor]
+    if config.program is not None:
+        trusted = ["--program", config.program]
+    return shell_command("replay", path, *trusted)
 
 
 CONFIG_FLAGS = ("variant", "enactors", "endpoints", "keep_generations", "plans", "max_steps",

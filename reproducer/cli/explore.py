@@ -23,7 +23,7 @@ from reproducer.cli.parsing import (
     output_file,
     trusted_code,
 )
-from reproducer.commands import shell_command
+from reproducer.commands import replay_command
 from reproducer.programs import DEFAULT_SHRINK_BUDGET_S
 from reproducer.programs import settings as program_settings
 from reproducer.running.core import EnactorError
@@ -354,7 +354,7 @@ def main(args: argparse.Namespace, report: Report) -> int:
     if config.program is not None and outcome.strategy != "bfs" and not args.no_shrink:
         report(programs_minimised(outcome.minimise_runs, outcome.minimise_cut))
     report(f"replay file: {replay_path}")
-    report(f"replay it:   {shell_command('replay', args.out)}")
+    report(f"replay it:   {replay_command(args.out, config)}")
     return EXIT_FOUND
 
 
@@ -421,7 +421,7 @@ def shrink_from(args: argparse.Namespace, report: Callable[[str], None]) -> int:
                f" — {got.title}")
         report(programs_minimised(shrunk.runs, shrunk.out_of_time))
     report(f"replay file: {out}")
-    report(f"replay it:   {shell_command('replay', out)}")
+    report(f"replay it:   {replay_command(out, config)}")
     return EXIT_FOUND
 
 

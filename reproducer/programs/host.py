@@ -91,7 +91,7 @@ _EXIT_DRAIN_S = 1.0  # after an exit, how long its pipes may stay open (a child 
 
 
 DEFAULT_QUIET_TIMEOUT_S = 10.0
-DEFAULT_SHRINK_BUDGET_S = 60.0
+DEFAULT_SHRINK_BUDGET_S = 30.0
 
 
 @dataclass(slots=True)
