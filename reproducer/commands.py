@@ -17,7 +17,7 @@ from pathlib import Path
 from reproducer.world.config import Config
 
 __all__ = ["CONFIG_FLAGS", "config_flags", "replay_command", "reproducer_command",
-           "shell_command"]
+           "shell_command", "trust_flags"]
 
 SCRIPT = "reproducer"
 
@@ -56,15 +56,19 @@ def shell_command(*args: str | os.PathLike[str], cwd: Path | None = None) -> str
                      *(shlex.quote(os.fspath(a)) for a in args)])
 
 
-def replay_command(path: str | os.PathLike[str], config: Config) -> str:
-    """How to replay the file at `path` that `config` wrote: with `--enactor` or `--program`
-    when it names code (a file is data: replaying asks for that code by name)."""
-    trusted: list[str] = []
-    if config.enactor is not None:
-        trusted = ["--enactor", config.enactor]
+def trust_flags(config: Config) -> list[str]:
+    """`--enactor NAME` or `--program COMMAND` when `config` names code: what a command that
+    reads a replay file of it must say (a file is data: its code is asked for by name)."""
     if config.program is not None:
-        trusted = ["--program", config.program]
-    return shell_command("replay", path, *trusted)
+        return ["--program", config.program]
+    if config.enactor is not None:
+        return ["--enactor", config.enactor]
+    return []
+
+
+def replay_command(path: str | os.PathLike[str], config: Config) -> str:
+    """How to replay the file at `path` that `config` wrote."""
+    return shell_command("replay", path, *trust_flags(config))
 
 
 CONFIG_FLAGS = ("variant", "enactors", "endpoints", "keep_generations", "plans", "max_steps",

@@ -19,7 +19,7 @@ from reproducer.cli.parsing import (
     config_from_args,
     output_file,
 )
-from reproducer.commands import shell_command
+from reproducer.commands import replay_command, shell_command, trust_flags
 from reproducer.wild import (
     Faults,
     WildError,
@@ -112,8 +112,10 @@ def _replay_lines(result: WildResult) -> list[str]:
                 "the capture replays without the violation")
     lines = [head]
     if path is not None:
-        lines += [f"replay file: {path}", f"replay it:   {shell_command('replay', path)}",
-                  f"shrink it:   {shell_command('explore', '--from', path)}"]
+        config = check.result.config
+        lines += [f"replay file: {path}", f"replay it:   {replay_command(path, config)}",
+                  "shrink it:   " + shell_command("explore", "--from", path,
+                                                  *trust_flags(config))]
     return lines
 
 

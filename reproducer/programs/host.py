@@ -557,6 +557,8 @@ class ProgramHost:
 
     async def _end(self, session: Session) -> None:
         slot, process = session.slot, session.process
+        # whoever still waits for this process's next request learns at once that it ended
+        slot.events.put(Exited(-signal.SIGKILL, "", session.epoch))
         if process.returncode is None:
             process.kill()
             with contextlib.suppress(Exception):

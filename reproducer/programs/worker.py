@@ -148,6 +148,12 @@ class ProgramWorker:
         return (f"ProgramWorker({self.name!r}, {self.spec.command!r}, after {self.depth} "
                 f"answers, pending={self.pending!r})")
 
+    def close(self) -> None:
+        """End this value's live process, if it has one (a wild round's end)."""
+        live, self._live = self._live, None
+        if live is not None:
+            live[0].end()
+
     def absorb(self, twin: ProgramWorker) -> None:
         """Take `twin`'s live process (an equal value made by another run) if this one has
         none, so a forward run never re-executes; a second live process is ended."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_dns import LookupResult
+from reproducer.running.core import must_observe
 from reproducer.running.replay import save_replay
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult, describe_action, describe_result
@@ -37,6 +38,8 @@ from reproducer.world.values import (
     LockValue,
     Query,
     Result,
+    Route53Answer,
+    Route53Call,
     SendUpdate,
     Sleep,
     UpdateOutcome,
@@ -112,7 +115,13 @@ def _signature(action: Action, result: Result | None, lock_name: str) -> tuple[A
         return ("sleep",)
     if isinstance(action, SendUpdate):
         rcode = result.rcode if isinstance(result, UpdateOutcome) else None
-        return ("update", action.why, rcode)
+        return ("update", action.why or action.update.describe(), rcode)
+    if isinstance(action, Route53Call):
+        # the answer's body holds SubmittedAt, a wall time in the wild and a virtual one under
+        # the scheduler: what was asked, and the status and error it got, are compared
+        response = result.response if isinstance(result, Route53Answer) else None
+        return ("route53", action.request.digest(),
+                None if response is None else (response.status, response.error))
     if isinstance(action, Query):
         answer: tuple[Any, ...] = ()
         if isinstance(result, LookupResult):
@@ -158,11 +167,10 @@ def _why(capture: RoundCapture, index: int, sim_clock_ms: int) -> str:
 def _commit_mismatch(capture: RoundCapture, upto: int) -> tuple[int, str] | None:
     """The server's log of commits against the committed UPDATEs of the capture."""
     mine = [(i + 1, s.worker) for i, s in enumerate(capture.steps[:upto])
-            if isinstance(s.action, SendUpdate) and isinstance(s.result, UpdateOutcome)
-            and s.result.rcode == "NOERROR"]
+            if s.result is not None and must_observe(s.result)]
     logged = [c for c in capture.commits if c.step and c.step <= upto]
     for (step, worker), commit in zip(mine, logged, strict=False):
-        if commit.key_name != f"{worker}." or commit.step != step:
+        if commit.key_name.rstrip(".") != worker or commit.step != step:
             return step, (f"the server committed an UPDATE of {commit.key_name} (serial "
                           f"{commit.serial}) where the capture has {worker}'s: a datagram "
                           "handled out of the order it was sent")

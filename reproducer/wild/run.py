@@ -24,6 +24,12 @@ Theory of operation
 - Faults (`faults.py`): latency before each enactor operation, a stall after a freshness
   check. Load balancers (`fake_lb.FleetProcess`, a child process) carry steady traffic when
   `traffic_rate_per_s` > 0.
+- Programs (`Config.program`): each enactor is a process whose requests reach it through its
+  listeners (`reproducer.programs`) and are taken here as soon as they come, so the faults
+  land at the listeners: a request waits its latency there before it is performed. A Route 53
+  call is applied to the server's zone with the API's semantics (`perform_route53`, in one
+  synchronous step, judged as it commits); a program's move waits for its next request in a
+  thread, so the loop keeps serving. A round's programs end with it.
 - Lifecycle: every task, client, server and child process is stopped on the way out,
   cancellation (Ctrl-C) included.
 """
@@ -40,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_dns import ChangeKind, CommittedUpdate, DNSClient, DNSClientError, DNSServer
-from reproducer.running.core import perform_store, worker_move
+from reproducer.running.core import initial_workers, perform_route53, perform_store, worker_move
 from reproducer.running.transport import TsigKey, reset_update
 from reproducer.wild.capture import (
     Captured,
@@ -64,6 +70,7 @@ from reproducer.world.values import (
     Query,
     ReadNewestPlan,
     Result,
+    Route53Call,
     SendUpdate,
     Sleep,
     UpdateOutcome,
@@ -184,6 +191,15 @@ class _Wild:
 
     async def _perform(self, rnd: _Round, name: str, action: Action,
                        client: DNSClient) -> Result:
+        if isinstance(action, Route53Call):  # applied to the server's zone as it commits
+            step = rnd.record(name, action)
+            rnd.in_flight[name] = len(rnd.capture.steps) - 1
+            try:
+                step.result = perform_route53(action, self.store, rnd.now_ms(),
+                                              in_place=True)[0]
+            finally:
+                del rnd.in_flight[name]
+            return step.result
         if isinstance(action, (Query, SendUpdate)):
             step = rnd.record(name, action)
             rnd.in_flight[name] = len(rnd.capture.steps) - 1
@@ -235,8 +251,12 @@ class _Wild:
                     if rnd.closing:
                         return
                 result = await self._perform(rnd, name, action, client)
-                worker, following = worker_move(worker, result, rnd.now_ms())
-                if faults is not None and checking and isinstance(action, Query):
+                if self.config.program is not None:  # a program's move waits for it
+                    worker, following = await asyncio.to_thread(worker_move, worker, result,
+                                                                rnd.now_ms())
+                else:
+                    worker, following = worker_move(worker, result, rnd.now_ms())
+                if faults is not None and checking and _reads_dns(action):
                     checking = False
                     stall = faults.stall_s()
                     if stall:
@@ -262,6 +282,10 @@ class _Wild:
             rnd.error = WildError(f"{name} raised {exc!r} at step {step} of round {rnd.number}")
             rnd.error.__cause__ = exc
             rnd.end()
+        finally:
+            close = getattr(worker, "close", None)
+            if close is not None:  # a program's process ends with its round
+                close()
 
     # -- rounds --------------------------------------------------------------------------------
 
@@ -277,9 +301,10 @@ class _Wild:
         rnd.t0 = time.monotonic()
         self.round = self.live = rnd
         faults = self.settings.faults
+        workers = await asyncio.to_thread(initial_workers, self.config)
         tasks = [asyncio.create_task(self._work(
             rnd, w, clients[w.name], None if w.name == "planner" else faults.for_worker(w.name)),
-            name=f"wild-{w.name}") for w in self.config.initial_workers()]
+            name=f"wild-{w.name}") for w in workers]
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
@@ -413,6 +438,14 @@ class _Wild:
                 "faults": self.settings.faults.to_json(),
                 "plan_interval_s": self.settings.plan_interval_s})
         return check, path
+
+
+def _reads_dns(action: Action) -> bool:
+    """A read of the zone: the freshness check a stall follows (a DNS query, or a Route 53
+    call that does not write)."""
+    if isinstance(action, Route53Call):
+        return not action.request.writes
+    return isinstance(action, Query)
 
 
 async def _first(*aws: Any) -> None:

@@ -203,3 +203,19 @@ def test_nothing_a_program_started_outlives_its_command_killed_outright(
         explore.kill()  # no handler runs: the watchdog ends what it started
         explore.wait(timeout=30)
     assert none_left(marker) == []
+
+
+def test_wild_runs_programs_free_with_faults_at_their_listeners_and_the_capture_replays(
+        tmp_path: Path, marker: str) -> None:
+    capture = tmp_path / "wild.json"
+    wild = reproducer("wild", "--program", OUTAGE, "--enactors", "2", "--until-violation",
+                      "--duration", "60", "--stall", "0.5:0.2", "--traffic", "0", "--plans",
+                      "6", "--json", "--out", str(capture), marker=marker)
+    assert wild.returncode == FOUND, wild.stdout + wild.stderr
+    outcome = json.loads(wild.stdout)
+    assert outcome["replayed"]["exact"], outcome["replayed"]
+    again = reproducer("replay", str(capture), "--program", OUTAGE, "--json",
+                       *outputs(tmp_path), marker=marker)
+    assert again.returncode == FOUND, again.stderr
+    assert json.loads(again.stdout)["matches_expected"] is True
+    assert none_left(marker) == []
