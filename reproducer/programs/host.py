@@ -606,10 +606,7 @@ class ProgramHost:
             future.cancel()
         # every request still held, and every other task, is cancelled first: a server does
         # not wait for handlers that wait for an answer that will never come
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        await _cancel_others()
         for slot in self._slots:
             if slot.process is not None:
                 with contextlib.suppress(Exception):
@@ -618,6 +615,7 @@ class ProgramHost:
         for starting in self._spawners.values():
             if starting.done() and not starting.cancelled() and starting.exception() is None:
                 await starting.result().close()
+        await _cancel_others()  # and what closing them started: nothing is left pending
 
 
 class _Process(Protocol):
@@ -824,6 +822,17 @@ class _Spawner:
             except TimeoutError:
                 self._process.kill()
                 await self._process.wait()
+
+
+async def _cancel_others() -> None:
+    """Cancel every task of the loop but this one, and wait for them to end."""
+    for _ in range(3):
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if not others:
+            return
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 async def _reader(fd: int) -> asyncio.StreamReader:
