@@ -119,14 +119,23 @@ def _child(script: str | None, request: dict[str, object], fds: list[int]) -> No
         else:
             print(exc.code, file=sys.stderr)
             code = 1
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:  # as the interpreter does: the traceback, status 1
+        _print_traceback(exc, script)
         code = 1
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
         os._exit(code & 0xFF)
+
+
+def _print_traceback(exc: BaseException, script: str | None) -> None:
+    """The traceback as `python SCRIPT` prints it: from the script's own frames on (the
+    server's and runpy's frames above them are not the program's)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != script:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
 
 
 def _exec(request: dict[str, object]) -> None:
