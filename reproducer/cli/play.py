@@ -29,6 +29,9 @@ def main(args: argparse.Namespace, report: Report) -> int:
     """Serve until Ctrl-C. A user enactor that cannot be loaded, or a port that cannot be had,
     is a one-line error (exit 2)."""
     free = config_from_args(args)
+    if free.program is not None:
+        raise UsageError("play moves the built-in enactors or your --enactor by hand in a "
+                         "browser; --program runs with run, replay, explore and wild")
     free.initial_workers()  # a user enactor that cannot be loaded fails here, in one line
     app = make_app(free, max_worlds=args.max_worlds, idle_s=args.idle_minutes * 60,
                    guide_states=args.guide_states)
