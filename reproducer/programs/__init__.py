@@ -21,9 +21,13 @@ next request is its next action (`worker.py`). The Planner stays in the project,
 scheduler.
 
 - `wire.py`: requests to actions and results to answers, no I/O;
-- `host.py`: the loop thread, the listeners, the processes, the pool, the watchdog;
-- `forkserver.py`: `python SCRIPT` programs forked from an interpreter with their imports
-  loaded (run by the program's own interpreter; it imports nothing of the reproducer);
+- `listeners.py`: a program's listeners (DNS over UDP and TCP, Route 53, the plan store), which
+  hold each request as an action;
+- `host.py`: the loop thread, the processes and their sessions, the pool;
+- `spawner.py` and `forkserver.py`: every program started by a spawner process that ends what
+  it started when we are gone, and `python SCRIPT` programs forked from an interpreter with
+  their imports loaded (`forkserver.py` is run by the program's own interpreter and imports
+  nothing of the reproducer);
 - `worker.py`: `ProgramWorker`, a program's process as the scheduler's `Worker` value.
 """
 
