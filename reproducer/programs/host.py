@@ -315,7 +315,7 @@ class ProgramHost:
                 await process.wait()
         if slot.epoch == session.epoch and slot.process is process:
             slot.process = None
-            slot.epoch += 1  # nothing more of this process is taken from its queue
+            slot.release()  # nothing more of this process is taken from its queue
             self._free.append(slot)
 
     async def _spawner(self, python: str, script: str | None, cwd: str) -> Spawner:

@@ -109,6 +109,7 @@ class Slot:
     _answered_udp: collections.OrderedDict[tuple[int, str], bytes] = field(
         default_factory=collections.OrderedDict)
     _closers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    _waiting: set[asyncio.Future[Result]] = field(default_factory=set)  # held over TCP, HTTP
 
     def __str__(self) -> str:
         return f"slot {self.index} ({self.name or 'idle'})"
@@ -184,9 +185,20 @@ class Slot:
         finally:
             writer.close()
 
+    def release(self) -> None:
+        """Its process has ended: what it left held will never be answered (the handlers
+        waiting on a connection are cancelled), and a new epoch starts (Rule 2)."""
+        self.epoch += 1
+        for future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+        self._held_udp.clear()
+
     async def _held(self, action: Action, text: str) -> Result:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
+        self._waiting.add(future)
+        future.add_done_callback(self._waiting.discard)
 
         def respond(result: Result) -> None:
             if not future.done():
