@@ -12,7 +12,9 @@
 
 Fixtures:
 - `race_config`: the `Config` the others use (the default world); override it in your own
-  conftest.py or test module to test another variant or size.
+  conftest.py or test module to test another variant or size, your own enactor, or your own
+  program (`Config(program="python my_enactor.py", enactors=2)`: each enactor is then a
+  process of it, started by `race_world()`'s simulations and ended when the tests end).
 - `race_world`: a factory of fresh `Simulation`s of `race_config`. A factory, not a world,
   so that it also serves `@given` tests: Hypothesis runs many examples per test function and a
   function-scoped fixture is not reset between them.
