@@ -543,6 +543,24 @@ def test_change_ids_are_the_same_for_the_same_calls_and_get_change_finds_them() 
     assert ids[0] == ids[1]
 
 
+def test_a_change_id_given_by_the_caller_is_the_one_answered_and_a_remembered_one_is_insync(
+        ) -> None:
+    api = Route53Api(make_store(), clock=lambda: 1_760_942_880.0)
+    created = post(api, change_xml(("UPSERT", "a.example.test", "A", 60, ["10.0.0.1"])))
+    assert created.change_id is not None
+    given = api.handle(parse_request("POST", RRSET_PATH, [], {}, change_xml(
+        ("UPSERT", "b.example.test", "A", 60, ["10.0.0.2"]))), change_id="CGIVENBYCALLER")
+    assert given.change_id == "CGIVENBYCALLER"
+    # an API made for one request knows a change kept elsewhere (a scheduler's history)
+    fresh = Route53Api(make_store())
+    fresh.remember_change("/change/CKEPTELSEWHERE", 1_760_942_880.0, "from before")
+    found = xml(get(fresh, "/2013-04-01/change/CKEPTELSEWHERE"))
+    assert found.findtext(f"{NS}ChangeInfo/{NS}Status") == "INSYNC"
+    assert found.findtext(f"{NS}ChangeInfo/{NS}SubmittedAt") == "2025-10-20T06:48:00.000Z"
+    assert found.findtext(f"{NS}ChangeInfo/{NS}Comment") == "from before"
+    assert get(fresh, "/2013-04-01/change/CGIVENBYCALLER").status == 404
+
+
 def test_route53_names_escape_what_route53_escapes_and_read_octal_escapes_back() -> None:
     store = make_store()
     api = Route53Api(store)

@@ -13,6 +13,7 @@ import time
 
 import dns.message
 import dns.name
+import dns.rcode
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
@@ -22,7 +23,20 @@ import dns.update
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fake_dns import Change, ChangeKind, PrereqKind, Prerequisite, Update, Zone, ZoneStore
+from fake_dns import (
+    RR,
+    Change,
+    ChangeKind,
+    DnsRequest,
+    PrereqKind,
+    Prerequisite,
+    Update,
+    Zone,
+    ZoneStore,
+    answer_query,
+    answer_update,
+    read_request,
+)
 from fake_dns._records import canonical_rdata
 from fake_dns._responder import Responder
 from fake_dns._tsig import TsigError, find_tsig, sign, verify
@@ -218,3 +232,47 @@ def test_the_responder_never_raises_on_random_bytes(wire: bytes, tcp: bool) -> N
         responder.close()
     if response is not None:
         assert response[:2] == wire[:2] and response[2] & 0x80  # our ID, QR set
+
+
+def test_a_query_read_on_its_own_and_answered_from_the_zone_is_what_the_server_answers() -> None:
+    """The server's three steps, taken apart as a scheduler that holds requests takes them:
+    `read_request`, the zone's lookup, `answer_query`."""
+    store = ZoneStore([Zone.empty(ZONE, records=[RR.make(f"www.{ZONE}", "A", 60, "10.0.0.1")])])
+    now = int(time.time())  # dnspython signs with the time now
+    responder = Responder(store, {KEY: SECRET}, lambda: now)
+    for name in (f"www.{ZONE}", f"nowhere.{ZONE}"):
+        for signed in (False, True):
+            query = dns.message.make_query(name, "A", use_edns=0)
+            if signed:
+                query.use_tsig(KEYRING, keyname=KEY)
+            wire = query.to_wire()
+            request = read_request(wire, tcp=False, keys={KEY: SECRET}, now=now)
+            assert isinstance(request, DnsRequest) and request.question == (name, "A")
+            assert request.key_name == (KEY if signed else None)
+            answer = answer_query(request, store.lookup(name, "A"), keys={KEY: SECRET}, now=now)
+            assert answer == responder.respond(wire, tcp=False)
+
+
+def test_an_update_read_on_its_own_is_answered_with_the_rcode_the_zone_gave_it() -> None:
+    update = dns.update.UpdateMessage(ZONE, keyring=KEYRING, keyname=dns.name.from_text(KEY))
+    update.add(f"www.{ZONE}", 60, "A", "10.0.0.1")
+    now = int(time.time())  # dnspython signs with the time now
+    request = read_request(update.to_wire(), tcp=False, keys={KEY: SECRET}, now=now)
+    assert isinstance(request, DnsRequest) and request.update is not None
+    assert request.describe() == f"UPDATE {ZONE}: add www.{ZONE} A 10.0.0.1 ttl 60"
+    store = ZoneStore([Zone.empty(ZONE)])
+    rcode = store.apply(request.update, request.key_name).rcode
+    answer = dns.message.from_wire(answer_update(request, rcode, keys={KEY: SECRET}, now=now),
+                                   keyring=KEYRING, request_mac=update.mac)
+    assert answer.rcode() == dns.rcode.NOERROR  # dnspython verified the signed answer
+
+
+def test_what_needs_no_zone_is_answered_at_once_and_a_response_is_dropped() -> None:
+    unsigned = dns.update.UpdateMessage(ZONE)
+    unsigned.delete(f"www.{ZONE}")
+    refused = read_request(unsigned.to_wire(), tcp=False, keys={KEY: SECRET}, now=NOW)
+    assert isinstance(refused, bytes)
+    assert dns.message.from_wire(refused).rcode() == dns.rcode.REFUSED
+    query = dns.message.make_query(f"www.{ZONE}", "A")
+    response = dns.message.make_response(query).to_wire()
+    assert read_request(response, tcp=False, keys={}, now=NOW) is None
