@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-__all__ = ["alive", "children", "cpu_ticks", "descendants", "wait_until_gone"]
+__all__ = ["alive", "children", "cpu_ticks", "descendants", "marked", "wait_until_gone"]
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -35,6 +35,24 @@ def descendants(pid: int) -> set[int]:
             if child not in found:
                 found.add(child)
                 todo.append(child)
+    return found
+
+
+def marked(variable: str, value: str, command: str | None = None) -> set[int]:
+    """The processes whose environment holds `variable`=`value` (a test sets it for a command
+    it runs: every process the command starts inherits it, however it is reparented when its
+    parent dies, which `descendants` cannot follow); only those named `command`, if given."""
+    needle = f"{variable}={value}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0") and (
+                    command is None or (entry / "comm").read_text().strip() == command):
+                found.add(int(entry.name))
+        except OSError:
+            continue
     return found
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from fake_dns.testing import require_tool
 from tests.helpers import ROOT
+from tests.helpers.processes import alive, wait_until_gone
+from tests.helpers.processes import marked as processes_marked
 
 PYTHON = shlex.quote(sys.executable)
 OUTAGE = f"{PYTHON} examples/programs/route53_enactor.py"
@@ -28,11 +30,12 @@ FIX = f"{OUTAGE} --flip cas"
 SHELL = "sh examples/programs/nsupdate_enactor.sh"
 HELPERS = "tests/helpers/programs"
 FOUND, USAGE, INTERRUPTED = 1, 2, 130
+MARK = "DNS_RACE_TEST_MARKER"  # set for each command a test runs, inherited by all it starts
 
 
 def reproducer(*args: str, marker: str = "", timeout_s: float = 240
                ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DNS_RACE_TEST_MARKER=marker)
+    env = dict(os.environ, **{MARK: marker})
     return subprocess.run([sys.executable, "-m", "reproducer", *args], capture_output=True,
                           text=True, timeout=timeout_s, cwd=ROOT, env=env)
 
@@ -41,32 +44,18 @@ def outputs(tmp_path: Path) -> list[str]:
     return ["--trace", str(tmp_path / "trace.json"), "--report", str(tmp_path / "run.html")]
 
 
-def marked(marker: str, command: str | None = None) -> list[int]:
-    """The live processes whose environment holds DNS_RACE_TEST_MARKER=marker: the command a
-    test ran and everything it started (its watchdog, fork servers, programs and what they
-    started); only those named `command`, when given."""
-    needle = f"DNS_RACE_TEST_MARKER={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0") and (
-                    command is None or (entry / "comm").read_text().strip() == command):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+def marked(marker: str, command: str | None = None) -> set[int]:
+    """The live processes of the command a test ran with `marker`, and of everything it
+    started (its spawners, programs and what they started), named `command` if given."""
+    return alive(processes_marked(MARK, marker, command))
 
 
 def none_left(marker: str, bound_s: float = 15.0) -> list[str]:
     """Poll until no marked process is left (or the bound passes); what is left, as
     "PID COMMAND LINE"."""
-    deadline = time.monotonic() + bound_s
-    while (left := marked(marker)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    left = wait_until_gone(processes_marked(MARK, marker), bound_s)
     described = []
-    for pid in left:
+    for pid in sorted(left):
         try:
             line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
@@ -171,7 +160,7 @@ def test_a_program_that_crashes_fails_the_run_with_its_status_and_the_end_of_its
 def test_nothing_a_program_started_outlives_ctrl_c(tmp_path: Path, marker: str) -> None:
     require_tool("curl", "curl")
     program = f"sh {HELPERS}/lingering.sh"
-    env = dict(os.environ, DNS_RACE_TEST_MARKER=marker)
+    env = dict(os.environ, **{MARK: marker})
     command = [sys.executable, "-m", "reproducer", "explore", "--program", program,
                "--strategy", "random", "--max-runs", "100000", "--workers", "1",
                "--out", str(tmp_path / "x.json")]
@@ -190,7 +179,7 @@ def test_nothing_a_program_started_outlives_its_command_killed_outright(
         tmp_path: Path, marker: str) -> None:
     require_tool("curl", "curl")
     program = f"sh {HELPERS}/lingering.sh"
-    env = dict(os.environ, DNS_RACE_TEST_MARKER=marker)
+    env = dict(os.environ, **{MARK: marker})
     command = [sys.executable, "-m", "reproducer", "explore", "--program", program,
                "--strategy", "random", "--max-runs", "100000", "--workers", "1",
                "--out", str(tmp_path / "x.json")]
