@@ -68,12 +68,16 @@ __all__ = [
     "EnactorError",
     "Run",
     "State",
+    "end_violations",
     "initial_state",
     "initial_workers",
+    "judge",
+    "moved_order",
     "must_observe",
     "next_state",
     "perform_route53",
     "perform_store",
+    "ready_order",
     "route53_change_id",
     "worker_move",
 ]
@@ -113,16 +117,8 @@ class State:
         """Rule 2: the current worker first (if ready), then the longest-parked first."""
         ready = self._ready
         if ready is None:
-            store = self.store
-            newest = store.plans[-1].generation if store.plans else None
-            sealed = store.sealed
-            ok = [a is not None and (not isinstance(a, ReadNewestPlan) or sealed
-                                     or (newest is not None and newest > a.newer_than))
-                  for a in self.pending]
-            cur = self.current
-            first = [cur] if cur is not None and ok[cur] else []
-            ready = first + [w for w in self.order if ok[w] and w != cur]
-            self._ready = ready
+            ready = self._ready = ready_order(self.pending, self.store, self.order,
+                                              self.current)
         return ready
 
     @property
@@ -152,6 +148,27 @@ def initial_workers(config: Config) -> list[Worker]:
 
 
 # -- the pure parts of a step ---------------------------------------------------------------------
+
+
+def ready_order(pending: Sequence[Action | None], store: PlanStore, order: Sequence[int],
+                current: int | None) -> list[int]:
+    """Rule 2: the ready workers, the current one first (if ready), then the longest-parked
+    first. A plan-store wait is ready once a newer plan exists or the store is sealed."""
+    newest = store.plans[-1].generation if store.plans else None
+    sealed = store.sealed
+    ok = [a is not None and (not isinstance(a, ReadNewestPlan) or sealed
+                             or (newest is not None and newest > a.newer_than))
+          for a in pending]
+    first = [current] if current is not None and ok[current] else []
+    return first + [w for w in order if ok[w] and w != current]
+
+
+def moved_order(order: tuple[int, ...], worker: int) -> tuple[int, ...]:
+    """The parking order after `worker` moved: it is now the most recently parked."""
+    if order[-1] == worker:
+        return order
+    at = order.index(worker)
+    return (*order[:at], *order[at + 1:], worker)
 
 
 def perform_store(action: Action, store: PlanStore, config: Config,
@@ -230,14 +247,21 @@ def worker_move(before: Worker, result: Result, clock_ms: int) -> tuple[Worker, 
     return moved, _checked(moved, moved.next_action(clock_ms))
 
 
-def _judge(config: Config, state: State, answers: tuple[EndpointState, ...]
-           ) -> tuple[tuple[tuple[str, int], ...], frozenset[tuple[int, str | None]],
-                      tuple[Violation, ...]]:
+def judge(config: Config, highest: tuple[tuple[str, int], ...],
+          broken: frozenset[tuple[int, str | None]], answers: tuple[EndpointState, ...]
+          ) -> tuple[tuple[tuple[str, int], ...], frozenset[tuple[int, str | None]],
+                     tuple[Violation, ...]]:
     """The invariant step: (highest generations, broken now, violations that start now)."""
-    checker = InvariantChecker(config.layout, config.newest_generation, dict(state.highest),
-                               frozenset(config.invariants), set(state.broken))
+    checker = InvariantChecker(config.layout, config.newest_generation, dict(highest),
+                               frozenset(config.invariants), set(broken))
     verdict = checker.after_step(0, answers)
     return tuple(sorted(checker.highest.items())), frozenset(checker.broken), verdict
+
+
+def end_violations(config: Config, answers: tuple[EndpointState, ...]) -> tuple[Violation, ...]:
+    """Invariant 4, once every worker has finished."""
+    return InvariantChecker(config.layout, config.newest_generation,
+                            watched=frozenset(config.invariants)).at_end(0, answers)
 
 
 def initial_state(config: Config, workers: Sequence[Worker], dns: Any,
@@ -261,22 +285,18 @@ def next_state(config: Config, state: State, worker: int, *, dns: Any, store: Pl
     (None: not observed, Rule 4); the same answers are judged the same."""
     workers = (*state.workers[:worker], moved, *state.workers[worker + 1:])
     pending = (*state.pending[:worker], parked_on, *state.pending[worker + 1:])
-    order = state.order
-    if order[-1] != worker:
-        at = order.index(worker)
-        order = (*order[:at], *order[at + 1:], worker)
+    order = moved_order(state.order, worker)
     if answers is None or answers == state.states:
         # Rule 4: the same answers are the same violations, already reported.
         states, highest, broken = state.states, state.highest, state.broken
         verdict: tuple[Violation, ...] = ()
     else:
         states = answers
-        highest, broken, verdict = _judge(config, state, answers)
+        highest, broken, verdict = judge(config, state.highest, state.broken, answers)
     end: tuple[Violation, ...] = ()
     finished = parked_on is None and all(a is None for a in pending)
     if finished:
-        end = InvariantChecker(config.layout, config.newest_generation,
-                               watched=frozenset(config.invariants)).at_end(0, states)
+        end = end_violations(config, states)
     return State(dns, store, clock_ms, workers, pending, order, worker, highest, broken,
                  states, verdict, end, finished)
 

@@ -157,10 +157,10 @@ class Universe:
                 log.info("worker states are not hashable: stepping without the memos")
                 self.memo = False
         dns = self.canon_zone(dns)
-        return initial_state(config, workers, dns, self._observe(dns),
+        return initial_state(config, workers, dns, self.observe(dns),
                              self.canon(config.initial_store()), self.canon)
 
-    def _observe(self, dns: ZoneStore) -> tuple[EndpointState, ...]:
+    def observe(self, dns: ZoneStore) -> tuple[EndpointState, ...]:
         known = self.observed.get(id(dns)) if self.memo else None
         if known is not None:
             return known[1]
@@ -237,6 +237,27 @@ class Universe:
             self.moves[key] = (before, result, moved, parked_on)
         return moved, parked_on
 
+    def effect(self, action: Action, who: str, dns: ZoneStore, store: PlanStore,
+               clock_ms: int) -> tuple[Result, ZoneStore, PlanStore, int]:
+        """What `action`, taken by the worker named `who`, does to the world: (its answer, the
+        zone, the plan store and the clock after it)."""
+        result: Result
+        if isinstance(action, Query):
+            result = self._query(dns, action)
+        elif isinstance(action, SendUpdate):
+            result, dns = self._update(dns, action, who + ".")
+        elif isinstance(action, Sleep):
+            clock_ms = max(clock_ms, action.until_ms)
+            result = self.canon(Done())
+        elif isinstance(action, Route53Call):
+            answer, after = perform_route53(action, dns, clock_ms)
+            result = self.canon(answer)
+            if after is not dns:
+                dns = self.canon_zone(after)
+        else:
+            result, store = self._store_call(store, action)
+        return result, dns, store, clock_ms
+
     def step(self, state: State, worker: int) -> Edge:
         """The core's step with in-process effects: `worker` (ready) takes its action."""
         action = state.pending[worker]
@@ -246,27 +267,11 @@ class Universe:
                 and self.entries >= CACHE_ENTRIES):
             log.info("memos full (%d entries): starting them again", CACHE_ENTRIES)
             self._reset()
-        dns = state.dns
-        store = state.store
-        clock_ms = state.clock_ms
-        result: Result
-        if isinstance(action, Query):
-            result = self._query(dns, action)
-        elif isinstance(action, SendUpdate):
-            result, dns = self._update(dns, action, state.workers[worker].name + ".")
-        elif isinstance(action, Sleep):
-            clock_ms = max(clock_ms, action.until_ms)
-            result = self.canon(Done())
-        elif isinstance(action, Route53Call):
-            answer, dns = perform_route53(action, dns, clock_ms)
-            result = self.canon(answer)
-            if dns is not state.dns:
-                dns = self.canon_zone(dns)
-        else:
-            result, store = self._store_call(store, action)
+        result, dns, store, clock_ms = self.effect(action, state.workers[worker].name,
+                                                   state.dns, state.store, state.clock_ms)
         moved, parked_on = self._receive(state.workers[worker], result, clock_ms)
         # An unchanged zone answers as before: the observation is skipped, not repeated.
-        answers = self._observe(dns) if dns is not state.dns and must_observe(result) else None
+        answers = self.observe(dns) if dns is not state.dns and must_observe(result) else None
         child = next_state(self.config, state, worker, dns=dns, store=store,
                            clock_ms=clock_ms, moved=moved, parked_on=parked_on, answers=answers)
         return Edge(worker, action, result, child)

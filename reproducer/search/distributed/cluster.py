@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from reproducer.running.simulation import Universe
+from reproducer.running.engine import Engine
 from reproducer.search.distributed.levels import (
     SHARE_METHODS,
     ShareLost,
@@ -82,7 +82,7 @@ class ClusterShare:
     def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
         self.token = f"{os.getpid()}-{uuid.uuid4().hex}"
         self.share = Partition(config, index, count, reductions)
-        self.root = root_identity(self.share.universe, self.share.identity)
+        self.root = root_identity(self.share.engine, self.share.identity)
 
     def call(self, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
         """(this share's token, the answer of `Partition.<method>(*args)`)."""
@@ -262,17 +262,17 @@ def explore_bfs_on_cluster(config: Config, address: str, *,
             max_states=max_states, reductions=asked, progress=progress)
 
 
-def root_identity(universe: Universe, identity: Identity) -> tuple[int, int]:
+def root_identity(engine: Engine, identity: Identity) -> tuple[int, int]:
     """The root state's fingerprint and place: what every share and the driver must agree on,
     or their states' identities do not match (other reproducer code)."""
-    root = universe.root
+    root = engine.root
     return identity.fingerprint(root), identity.place(root)
 
 
 def _check_same_code(config: Config, reductions: tuple[str, ...], places: list[str],
                      roots: list[tuple[int, int]]) -> None:
-    expansion = Expansion(config, reductions)
-    mine = root_identity(expansion.universe, expansion.identity)
+    expansion = Expansion(config, reductions, stable=True)
+    mine = root_identity(expansion.engine, expansion.identity)
     other = sorted({place for place, root in zip(places, roots, strict=True) if root != mine})
     if other:
         raise ClusterError(f"the workers at {', '.join(other)} identify states otherwise than "

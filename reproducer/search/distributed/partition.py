@@ -20,7 +20,7 @@ then are those first reached under a smaller key (`settle`), and the steps it ha
 the children whose key is at most that one. So verdict, state count, steps and the shortest
 story are those of one process, for any count of shares.
 
-Rule 3: states cross processes as references to their parts (`shipping`): a value is sent
+Rule 3: states cross processes as references to their parts (`shipping`): a part is sent
 once per pair of shares, then by number.
 
 A share is driven by `levels` (its processes and the level loop), and the same share runs on a
@@ -32,7 +32,7 @@ from __future__ import annotations
 import bisect
 from array import array
 
-from reproducer.running.core import State
+from reproducer.running.engine import State
 from reproducer.search.distributed.shipping import Incoming, Outgoing, Shipped
 from reproducer.search.exhaustive.expansion import Expansion
 from reproducer.world.config import Config
@@ -50,8 +50,8 @@ class Partition:
     def __init__(self, config: Config, index: int, count: int, reductions: list[str]) -> None:
         self.index = index
         self.count = count
-        self.expansion = Expansion(config, reductions)
-        self.universe, self.identity = self.expansion.universe, self.expansion.identity
+        self.expansion = Expansion(config, reductions, stable=True)
+        self.engine, self.identity = self.expansion.engine, self.expansion.identity
         self.used = self.expansion.used
         if not self.identity.stable:
             raise ValueError("these workers' states differ in every process (async enactors "
@@ -61,21 +61,22 @@ class Partition:
         # state offered at an earlier level keeps it, or the bound on states was reached and
         # nothing is kept any more, so offering it again would change nothing
         self.sent: set[int] = set()
-        # the frontier, sorted by key: keys, paths, states, and how many children each had
+        # the frontier, sorted by key: keys, paths, states, their identities, and how many
+        # children each had
         self.keys: list[bytes] = []
         self.paths: list[bytes] = []
         self.states: list[State] = []
+        self.fps: list[int] = []
         self.children = array("q")
         self.arrivals: dict[int, tuple[bytes, bytes, State]] = {}
         self._open = False  # a level expanded and not yet committed
-        self._out = [Outgoing() for _ in range(count)]
-        self._in = [Incoming(self.universe.canon, self.universe.canon_zone)
-                    for _ in range(count)]
-        root = self.universe.root
+        self._out = [Outgoing(self.engine) for _ in range(count)]
+        self._in = [Incoming(self.engine) for _ in range(count)]
+        root = self.engine.root
         h = self.identity.fingerprint(root)
         if self.identity.place(root) % count == index:
             self.seen.add(h)
-            self.keys, self.paths, self.states = [b""], [b""], [root]
+            self.keys, self.paths, self.states, self.fps = [b""], [b""], [root], [h]
 
     # -- one level -----------------------------------------------------------------------------
 
@@ -88,28 +89,19 @@ class Partition:
         if self._open:
             self.commit(cut, cut_all)
         self._open = True
-        fingerprint = self.identity.fingerprint
         place = self.identity.place
-        expand = self.expansion.children
+        expand = self.expansion.expand
         count, me = self.count, self.index
         outbox: list[list[Shipped]] = [[] for _ in range(count)]
         sent = self.sent
         children = array("q")
         steps = 0
         violating: Violating | None = None
-        for key, path, state in zip(self.keys, self.paths, self.states, strict=True):
-            if violating is not None:
-                break
-            made = 0
-            for rank, (w, child) in enumerate(expand(state)):
-                made += 1
-                if child.found:
-                    violating = (key + bytes((rank,)), path + bytes((w,)))
-                    break
-                h = fingerprint(child)
-                if h in sent:
-                    continue  # sent already: at an earlier level, or under a smaller key
-                sent.add(h)
+        for key, path, state, fp in zip(self.keys, self.paths, self.states, self.fps,
+                                        strict=True):
+            # (a child sent already, at an earlier level or under a smaller key, is not new)
+            made, new, broke, _ = expand(state, fp, sent)
+            for rank, w, h, child in new:
                 owner = place(child) % count
                 if owner == me:
                     self._offer(h, key + bytes((rank,)), path + bytes((w,)), child)
@@ -117,6 +109,9 @@ class Partition:
                     outbox[owner].append((h, key + bytes((rank,)), path + bytes((w,)), child))
             children.append(made)
             steps += made
+            if broke is not None:
+                violating = (key + bytes((broke[0],)), path + bytes((broke[1],)))
+                break
         self.children = children
         messages = [b"" if j == me else self._out[j].message(outbox[j]) for j in range(count)]
         return messages, violating, steps
@@ -151,6 +146,7 @@ class Partition:
         self.keys = [k for _, (k, _, _) in kept]
         self.paths = [p for _, (_, p, _) in kept]
         self.states = [s for _, (_, _, s) in kept]
+        self.fps = [h for h, _ in kept]
         return len(kept), len(arrivals) - len(kept)
 
     def settle(self, violating: bytes) -> tuple[int, int]:
@@ -172,7 +168,8 @@ class Partition:
         could still move, which the step bound keeps from being expanded."""
         if self._open:
             self.commit(cut, cut_all)
-        return sum(1 for s in self.states if not s.finished and s.ready())
+        engine = self.engine
+        return sum(1 for s in self.states if not engine.finished(s) and engine.ready(s))
 
     def _offer(self, h: int, key: bytes, path: bytes, state: State) -> None:
         if h in self.seen:

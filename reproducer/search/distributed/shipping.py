@@ -1,126 +1,90 @@
 """States sent from one share of a split search to another, as references to their parts.
 
-A state's parts (zone, plan store, worker states, the actions they are parked on, and the values
-inside those) are hash-consed values shared by very many states (`reproducer.running.
-simulation`, Rule 2), and a worker state differs from the one before it in a field or two. So
-each direction between two shares is a channel with a table on both ends: the first time a
-value crosses, it is sent field by field (its fields through the same table) under the next
-number; after that, the number alone. A message is one pickle; the tables live as long as the
-search. The receiver interns what it rebuilds into its own universe, so its steps from those
-states are remembered like its own.
+A state is a tuple of integers that name its parts in one process's integer engine
+(`reproducer.running.engine`): the zone, the plan store, each worker's part, the marks of the
+invariants and the parking order (the clock is a plain number). The parts are shared by very
+many states, so each direction between two shares is a channel with a table on both ends: the
+first time a part crosses, its value is sent with its number in the sender's engine; after
+that, the number alone, which the receiver maps to the number the same value has in its own
+engine (interning it there, so its steps from those states are remembered like its own). A
+message is one pickle; the tables live as long as the search.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import pickle
-from collections.abc import Callable
 from typing import Any
 
-from fake_dns import ZoneStore
-from reproducer.running.core import State
+from reproducer.running.engine import CLOCK, FIRST, MARKS, ORDER, STORE, ZONE, Engine, State
 
 __all__ = ["Incoming", "Outgoing", "Shipped"]
 
-Shipped = tuple[int, bytes, bytes, State]  # (fingerprint, key, path, state)
+Shipped = tuple[int, bytes, bytes, State]  # (identity, key, path, state)
 
-_FIELDS: dict[type, tuple[str, ...] | None] = {}
-
-
-def _fields_of(cls: type) -> tuple[str, ...] | None:
-    """A frozen slotted dataclass's field names (None for any other type)."""
-    try:
-        return _FIELDS[cls]
-    except KeyError:
-        names = (tuple(f.name for f in dataclasses.fields(cls))
-                 if dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__ else None)
-        _FIELDS[cls] = names
-        return names
+_KINDS = ("zone", "store", "marks", "order", "comp")
 
 
-def _known(number: int) -> Any:
-    return _receiving[-1].values[number]
-
-
-def _new_value(number: int, cls: type, fields: tuple[Any, ...]) -> Any:
-    channel = _receiving[-1]
-    value: Any = object.__new__(cls)
-    for name, field in zip(_fields_of(cls) or (), fields, strict=True):
-        object.__setattr__(value, name, field)
-    value = channel.values[number] = channel.canon(value)
-    return value
-
-
-def _new_zone(number: int, payload: bytes) -> Any:
-    channel = _receiving[-1]
-    value = channel.values[number] = channel.canon_zone(pickle.loads(payload))
-    return value
-
-
-_receiving: list[Incoming] = []  # the channel being read (a share reads one at a time)
-
-
-class _Reducers(dict[type, Any]):
-    """A pickler's dispatch table: zones and slotted dataclasses through the channel's table
-    (any other type is pickled as usual)."""
-
-    def __init__(self, channel: Outgoing) -> None:
-        super().__init__()
-        self.channel = channel
-
-    def __missing__(self, cls: type) -> Any:
-        if cls is ZoneStore or _fields_of(cls) is not None:
-            self[cls] = self.channel.reduce
-            return self.channel.reduce
-        raise KeyError(cls)
+def _kind_of(slot: int) -> int:
+    """Which table a slot of the state tuple names (the clock names none: -1)."""
+    return {ZONE: 0, STORE: 1, MARKS: 2, ORDER: 3, CLOCK: -1}.get(slot, 4)
 
 
 class Outgoing:
-    """One share's end of the channel to another."""
+    """One share's end of the channel to another: which of its parts the other has."""
 
-    def __init__(self) -> None:
-        self.numbers: dict[int, int] = {}
-        self.kept: list[Any] = []  # what was numbered, alive so that no id is reused
-        self._dispatch = _Reducers(self)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sent: list[set[int]] = [set() for _ in _KINDS]
 
-    def reduce(self, obj: Any) -> tuple[Any, ...]:
-        number = self.numbers.get(id(obj))
-        if number is not None:
-            return _known, (number,)
-        number = self.numbers[id(obj)] = len(self.kept)
-        self.kept.append(obj)
-        cls = type(obj)
-        if cls is ZoneStore:
-            return _new_zone, (number, pickle.dumps(obj, protocol=5))
-        return _new_value, (number, cls, tuple(getattr(obj, n) for n in _FIELDS[cls] or ()))
+    def _value(self, kind: int, number: int) -> Any:
+        engine = self.engine
+        if kind == 0:
+            return engine.zones[number]
+        if kind == 1:
+            return engine.stores[number]
+        if kind == 2:
+            return engine.marks[number]
+        if kind == 3:
+            return engine.orders[number]
+        return (engine.position[number], *engine.comps[number])
 
     def message(self, shipped: list[Shipped]) -> bytes:
-        out = io.BytesIO()
-        pickler = pickle.Pickler(out, protocol=5)
-        pickler.dispatch_table = self._dispatch
-        pickler.dump([
-            (h, key, path, (s.dns, s.store, s.clock_ms, s.workers, s.pending, s.order,
-                            s.current, s.highest, s.broken, s.states, s.finished))
-            for h, key, path, s in shipped])
-        return out.getvalue()
+        sent = self.sent
+        new: list[tuple[int, int, Any]] = []
+        for _, _, _, state in shipped:
+            for slot, number in enumerate(state):
+                kind = _kind_of(slot)
+                if kind >= 0 and number not in sent[kind]:
+                    sent[kind].add(number)
+                    new.append((kind, number, self._value(kind, number)))
+        return pickle.dumps((new, shipped), protocol=5)
 
 
 class Incoming:
-    """The other end: numbers to this share's own interned values."""
+    """The other end: the sender's numbers to this share's own."""
 
-    def __init__(self, canon: Callable[[Any], Any], canon_zone: Callable[[Any], Any]) -> None:
-        self.values: dict[int, Any] = {}
-        self.canon = canon
-        self.canon_zone = canon_zone
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.numbers: list[dict[int, int]] = [{} for _ in _KINDS]
+
+    def _intern(self, kind: int, value: Any) -> int:
+        engine = self.engine
+        if kind == 0:
+            return engine.intern_zone(value)
+        if kind == 1:
+            return engine.intern_store(value)
+        if kind == 2:
+            return engine.intern_marks(*value)
+        if kind == 3:
+            return engine.intern_order(*value)
+        return engine.intern_comp(*value)
 
     def read(self, message: bytes) -> list[Shipped]:
-        _receiving.append(self)
-        try:
-            entries = pickle.loads(message)
-        finally:
-            _receiving.pop()
-        return [(h, key, path, State(dns, store, clock, workers, pending, order, current,
-                                     highest, broken, states, (), (), done))
-                for h, key, path, (dns, store, clock, workers, pending, order, current,
-                                   highest, broken, states, done) in entries]
+        new, shipped = pickle.loads(message)
+        numbers = self.numbers
+        for kind, number, value in new:
+            numbers[kind][number] = self._intern(kind, value)
+        kinds = [_kind_of(slot) for slot in range(FIRST + self.engine.count)]
+        return [(h, key, path, tuple(number if kind < 0 else numbers[kind][number]
+                                     for kind, number in zip(kinds, state, strict=True)))
+                for h, key, path, state in shipped]

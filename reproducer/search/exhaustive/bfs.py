@@ -9,7 +9,8 @@ schedule, the judge of minimality. With no violation and nothing cut by the boun
 every reachable state within `max_steps` was checked.
 
 Memory: the visited set holds one integer per state, the path table two flat arrays (parent
-entry, worker), and only the frontier holds states.
+entry, worker), and only the frontier holds states, each a short tuple of small integers (the
+integer engine's, `reproducer.running.engine`).
 
 The same search split over processes or machines is `reproducer.search.distributed`'s; which
 one runs is `reproducer.search.explore`'s choice.
@@ -22,7 +23,7 @@ import gc
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
-from reproducer.running.core import State
+from reproducer.running.engine import State
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
 from reproducer.search.exhaustive.expansion import Expansion
@@ -78,18 +79,16 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
     if before:
         asked.discard("glue")  # the schedule may have moved others after a glued step
     expansion = Expansion(config, asked, movers)
-    universe = expansion.universe
-    root = universe.root
-    for w in before:
-        root = universe.step(root, w).child
-    fingerprint = expansion.identity.fingerprint
-    children = expansion.children
-    seen: set[int] = {fingerprint(root)}
+    root = expansion.engine.follow(before)
+    expand = expansion.expand
+    fp = expansion.identity.fingerprint(root)
+    seen: set[int] = {fp}
     # the path table: entry i was reached from entry parent[i] by worker mover[i]; 0 is the root
     parent = array("q", [-1])
     mover = array("b", [-1])
     states: list[State] = [root]
-    entries: list[int] = [0]
+    fps: list[int] = [fp]
+    first = 0  # the entry of the level's first state (a level's entries are consecutive)
     expanded = 0
     depth = 0
     truncated = False
@@ -105,35 +104,32 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
     limit = room if max_depth is None else min(max_depth, room)
     while states and depth < limit:
         next_states: list[State] = []
-        next_entries: list[int] = []
-        for state, entry in zip(states, entries, strict=True):
-            for w, child in children(state):
-                expanded += 1
-                if child.found:
-                    result = _result_of_workers(config, [*before, *path_of(entry), w])
-                    return Exploration(strategy="bfs", config=config,
-                                       seconds=ticker.elapsed(), result=result,
-                                       first_seconds=ticker.elapsed(),
-                                       found_steps=result.length, states=len(seen),
-                                       steps_expanded=expanded, reductions=expansion.used)
-                h = fingerprint(child)
-                if h in seen:
-                    continue
-                if len(seen) >= max_states:
-                    truncated = True
-                    continue
-                seen.add(h)
+        next_fps: list[int] = []
+        next_first = len(parent)
+        for entry, (state, h) in enumerate(zip(states, fps, strict=True), start=first):
+            made, new, broke, cut = expand(state, h, seen, max_states)
+            expanded += made
+            truncated = truncated or cut
+            for _, w, child_fp, child in new:
                 parent.append(entry)
                 mover.append(w)
                 next_states.append(child)
-                next_entries.append(len(parent) - 1)
+                next_fps.append(child_fp)
+            if broke is not None:
+                result = _result_of_workers(config, [*before, *path_of(entry), broke[1]])
+                return Exploration(strategy="bfs", config=config,
+                                   seconds=ticker.elapsed(), result=result,
+                                   first_seconds=ticker.elapsed(),
+                                   found_steps=result.length, states=len(seen),
+                                   steps_expanded=expanded, reductions=expansion.used)
             if ticker.due():
                 ticker.say(f"depth {depth}, {len(seen):,} states, {expanded:,} steps")
-        states, entries = next_states, next_entries
+        states, fps, first = next_states, next_fps, next_first
         depth += 1
     # with nothing cut, every state within max_steps (and max_depth) was checked; a state
     # left at the step bound that can still move means the bound cut the search
-    steps_cut = depth >= room and any(not s.finished and s.ready() for s in states)
+    engine = expansion.engine
+    steps_cut = depth >= room and any(not engine.finished(s) and engine.ready(s) for s in states)
     return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(),
                        states=len(seen), exhausted=not truncated, steps_cut=steps_cut,
                        steps_expanded=expanded, reductions=expansion.used)

@@ -13,9 +13,9 @@ exactly from the state right after it, is the enactor's own statement, beside it
 UPDATE whose lock prerequisite failed; G2, reading the newest plan once the store is sealed).
 It reads only what the identity keeps, so states merged by the identity are glued alike.
 
-Rule: if an enactor is glued (it just took a right mover, as recognised above), expand it
-alone; otherwise expand what the next rule (the Planner's deferral, or every ready worker)
-expands. Only from the root: a search that starts after a given schedule (`start=`) does
+Rule: if an enactor is glued (it just took a right mover, as recognised above: `glued`),
+expand it alone; otherwise expand what the next rule (the Planner's deferral, or every ready
+worker) expands. Only from the root: a search that starts after a given schedule (`start=`) does
 without it, since that schedule may have moved others after a right mover.
 
 Soundness, for lengths too. In the reduced graph a glued state lets only its worker move, and
@@ -37,24 +37,19 @@ same bound on steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 
-from reproducer.running.core import State
+from reproducer.world.config import Worker
 from reproducer.world.enactor import StateMachineEnactor
+from reproducer.world.values import PlanStore
 
-__all__ = ["glue_rule"]
+__all__ = ["glued"]
 
 
-def glue_rule(fallback: Callable[[State], list[int]]) -> Callable[[State], list[int]]:
-    """The successor rule (module docstring): the glued enactor alone, else `fallback`."""
-
-    def movers(state: State) -> list[int]:
-        workers = state.workers
-        store = state.store
-        for w in range(1, len(workers)):
-            e = workers[w]
-            if isinstance(e, StateMachineEnactor) and e.just_took_right_mover(store):
-                return [w]
-        return fallback(state)
-
-    return movers
+def glued(workers: Sequence[Worker], store: PlanStore) -> int | None:
+    """The glued enactor (module docstring), if one is: it alone is expanded."""
+    for w in range(1, len(workers)):
+        e = workers[w]
+        if isinstance(e, StateMachineEnactor) and e.just_took_right_mover(store):
+            return w
+    return None

@@ -22,20 +22,20 @@ least depth, within the same step bound: no path gets longer, and a proof stays 
 
 from __future__ import annotations
 
-from reproducer.running.core import State
-from reproducer.world.values import ListPlans, ReadNewestPlan
+from collections.abc import Sequence
+
+from reproducer.world.values import Action, ListPlans, ReadNewestPlan
 
 __all__ = ["persistent_movers"]
 
 _RACES_WITH_PUBLISH = (ReadNewestPlan, ListPlans)
 
 
-def persistent_movers(state: State) -> list[int]:
-    """The ready workers to expand (module docstring); worker 0 is the Planner."""
-    ready = state.ready()
-    pending = state.pending
+def persistent_movers(ready: Sequence[int], pending: Sequence[Action | None]) -> list[int]:
+    """The ready workers to expand (module docstring), from the ready workers in the core's
+    order and the action each worker is parked on; worker 0 is the Planner."""
     if pending[0] is None or 0 not in ready:
-        return ready
+        return list(ready)
     unfinished = 0
     for w in range(1, len(pending)):
         action = pending[w]
@@ -43,8 +43,8 @@ def persistent_movers(state: State) -> list[int]:
             continue
         unfinished += 1
         if isinstance(action, _RACES_WITH_PUBLISH):
-            return ready
+            return list(ready)
     # every unfinished enactor is ready when all but the Planner are
     if unfinished == 0 or len(ready) != unfinished + 1:
-        return ready
+        return list(ready)
     return [w for w in ready if w != 0]

@@ -19,13 +19,13 @@ def test_identities_are_the_same_in_processes_with_different_string_hashes() -> 
               "from reproducer.search.exhaustive.expansion import Expansion\n"
               "from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS\n"
               "e = Expansion(Config(variant='aws-2025', enactors=3, plans=2), "
-              "DEFAULT_REDUCTIONS)\n"
-              "u, ident, ready = e.universe, e.identity, e.ready_of\n"
-              "s, out = u.root, []\n"
+              "DEFAULT_REDUCTIONS, stable=True)\n"
+              "ident = e.identity\n"
+              "s, out = e.engine.root, []\n"
               "for i in range(25):\n"
               "    out.append((ident.fingerprint(s), ident.place(s)))\n"
-              "    r = ready(s)\n"
-              "    s = u.step(s, r[i % len(r)]).child\n"
+              "    r = e.movers(s)\n"
+              "    s = e.engine.step(s, r[i % len(r)])[0]\n"
               "print(out)\n")
     outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
@@ -38,17 +38,19 @@ def test_a_share_steps_the_workers_the_one_process_rule_steps() -> None:
     one = Expansion(config, DEFAULT_REDUCTIONS)
     share = Partition(config, 0, 1, list(DEFAULT_REDUCTIONS))
     assert share.used == one.used
-    state = one.universe.root
+    state = one.engine.root
+    twin = share.engine.root
     for _ in range(12):
         here = [w for w, _ in one.children(state)]
-        assert [w for w, _ in share.expansion.children(state)] == here
-        state = one.universe.step(state, here[-1]).child
+        assert [w for w, _ in share.expansion.children(twin)] == here
+        state = one.engine.step(state, here[-1])[0]
+        twin = share.engine.step(twin, here[-1])[0]
 
 
 def test_a_narrowed_rule_steps_only_the_workers_it_is_given() -> None:
     config = Config(variant="aws-2025", enactors=2, plans=2)
     planner_and_first = Expansion(config, DEFAULT_REDUCTIONS, movers=frozenset({0, 1}))
-    root = planner_and_first.universe.root
+    root = planner_and_first.engine.root
     assert {w for w, _ in planner_and_first.children(root)} <= {0, 1}
 
 
