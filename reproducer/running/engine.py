@@ -32,12 +32,14 @@ Theory of operation
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from fake_dns import ZoneStore
 from reproducer.running.canonical import Canon, lock_of_zone
 from reproducer.running.choices import ChoiceSource
 from reproducer.running.core import (
+    EnactorError,
     end_violations,
     judge,
     moved_order,
@@ -65,7 +67,7 @@ from reproducer.world.values import (
 )
 
 __all__ = ["CLOCK", "FIRST", "MARKS", "ORDER", "STORE", "ZONE", "Effect", "Engine", "Walk",
-           "builtin_workers", "step_key"]
+           "builtin_workers", "clear_cache", "engine_for", "forward_only", "step_key"]
 
 ZONE, STORE, CLOCK, MARKS, ORDER, FIRST = 0, 1, 2, 3, 4, 5
 
@@ -103,6 +105,35 @@ def _number(ids: dict[Hashable, int], value: Any, values: list[Any]) -> int:
     return number
 
 
+def forward_only(worker: Worker) -> bool:
+    """A worker whose moves must not be remembered in forward runs (`Engine.forward`)."""
+    return not type(worker).__dict__.get("memo_moves", True)
+
+
+_ENGINES: dict[Config, Engine] = {}
+_MAX_ENGINES = 4
+MAX_SIZE = 3_000_000
+"""Parts plus remembered steps of a shared engine before it is started again."""
+
+
+def engine_for(config: Config) -> Engine:
+    """The engine every sampled run of `config` in this process shares (a few worlds at a
+    time), its parts canonical, for forward runs; started again between runs once it holds
+    `MAX_SIZE` entries."""
+    engine = _ENGINES.get(config)
+    if engine is None or engine.size >= MAX_SIZE:
+        if engine is None and len(_ENGINES) >= _MAX_ENGINES:
+            _ENGINES.pop(next(iter(_ENGINES)))
+        engine = _ENGINES[config] = Engine(config, values=True, unread=True, dead=True,
+                                           forward=True)
+    return engine
+
+
+def clear_cache() -> None:
+    """Forget every shared engine (benchmarks measure cold runs)."""
+    _ENGINES.clear()
+
+
 def builtin_workers(workers: Sequence[Worker]) -> bool:
     """The built-in Planner and state-machine enactors, whose facts the reductions read."""
     return isinstance(workers[0], Planner) and all(
@@ -114,7 +145,7 @@ class Engine:
     processes: its integers are its own."""
 
     def __init__(self, config: Config, *, values: bool = False, unread: bool = False,
-                 dead: bool = False) -> None:
+                 dead: bool = False, forward: bool = False) -> None:
         self.config = config
         universe = Universe(config, "none")  # the core's effects, computed afresh on a miss
         self.universe = universe
@@ -140,6 +171,11 @@ class Engine:
         self._comp_keys: list[tuple[int, Worker, Action | None]] = []
         self.position: list[int] = []
         self.reads: list[int] = []  # READS_ZONE ... FINISHED
+        # forward runs only (the samplers): a worker whose value is its history (an async
+        # enactor, a program) moves by its own code at every step, its live coroutine or
+        # process handed forward, never by a remembered move (which would hand out a spent one)
+        self.forward = forward
+        self.fresh: list[bool] = []
         self.pclass: list[int] = []  # the kind of action parked on, for the ready workers
         self.act: list[int] = []  # the action parked on, interned
         self.mark_ids: dict[Hashable, int] = {}
@@ -161,7 +197,7 @@ class Engine:
         self.stale: list[int] = []  # a part after another enactor rewrote the lock, or -1
         self.shifted: dict[tuple[int, int], int] = {}
         self.zone_shifted: dict[tuple[int, int], int] = {}
-        self.ready_of: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.ready_of: dict[tuple[int, int, Any], tuple[int, ...]] = {}
         self._pclass_ids: dict[Hashable, int] = {}
         self._pclass_example: list[Action | None] = []
         self.root = self._root()
@@ -196,6 +232,7 @@ class Engine:
         c = _number(self.comp_ids, (position, worker, pending), self._comp_keys)
         if c == count:  # a new part
             self.comps.append((worker, pending))
+            self.fresh.append(forward_only(worker) and self.forward)
             self.position.append(position)
             self.reads.append(FINISHED if pending is None else
                               READS_ZONE if isinstance(pending, Query | SendUpdate | Route53Call)
@@ -254,12 +291,16 @@ class Engine:
                        if reads == READS_STORE else 0, state[CLOCK])
         known = self.steps.get(key)
         if known is None:
-            known = self.steps[key] = self._effect(c, state[ZONE], state[STORE], state[CLOCK])
+            known = self._effect(c, state[ZONE], state[STORE], state[CLOCK])
+            if not self.fresh[c]:
+                self.steps[key] = known
         return known
 
     def effect_missed(self, key: Hashable, c: int, z: int, s: int, clock: int) -> Effect:
         """`effect` for a loop that computed `key` (`step_key`) and missed it."""
-        known = self.steps[key] = self._effect(c, z, s, clock)
+        known = self._effect(c, z, s, clock)
+        if not self.fresh[c]:
+            self.steps[key] = known
         return known
 
     def _effect(self, c: int, z: int, s: int, clock: int) -> Effect:
@@ -302,12 +343,21 @@ class Engine:
             r = self._intern_result(result)
             zone_lock = None
         key3 = (c, r, clock2)
-        c2 = self.moved.get(key3)
+        c2 = self.moved.get(key3) if not self.fresh[c] else None
         if c2 is None:
             moved, parked_on = worker_move(worker, self.results[r], clock2)
             shift = clock2 - clock if self.values else 0
-            c2 = self.moved[key3] = self.intern_comp(
-                self.position[c], *self.canon.worker(moved, parked_on, zone_lock, shift))
+            c2 = self.intern_comp(self.position[c],
+                                  *self.canon.worker(moved, parked_on, zone_lock, shift))
+            twin = self.comps[c2][0]
+            if twin is not moved:
+                # an equal value made by another run takes this run's live coroutine or
+                # process, so a forward run never re-executes (async_enactor, Rule 3)
+                absorb = getattr(twin, "absorb", None)
+                if absorb is not None:
+                    absorb(moved)
+            if not self.fresh[c]:
+                self.moved[key3] = c2
         if zone2 >= 0:
             return ZONE_CHANGED, c2, zone2
         if clock2 != clock:
@@ -377,8 +427,7 @@ class Engine:
     def ready(self, state: State) -> tuple[int, ...]:
         """The ready workers in the core's order (Rule 2 of the core), remembered by the
         parking order, the store and the kind of action each worker is parked on."""
-        pclass = self.pclass
-        key = (state[ORDER], state[STORE], *[pclass[c] for c in state[FIRST:]])
+        key = (state[ORDER], state[STORE], itemgetter(*state[FIRST:])(self.pclass))
         known = self.ready_of.get(key)
         if known is None:
             known = self.ready_of[key] = tuple(self.ready_from(state))
@@ -472,6 +521,7 @@ class Walk:
         apply = engine.apply
         state = engine.root
         length = 0
+        reads = engine.reads
         finished = engine.finished(state)
         while not finished and length < max_steps:
             ready = ready_of(state)
@@ -483,7 +533,10 @@ class Walk:
                 choice = choose([names[v] for v in ready])
                 self.choices.append(choice)
                 w = ready[choice]
-            state, broke = apply(state, w, effect_of(state, w))
+            try:
+                state, broke = apply(state, w, effect_of(state, w))
+            except EnactorError as exc:
+                raise exc.at_step(length + 1) from None
             length += 1
             if moved is not None:
                 moved(names[w])
@@ -491,6 +544,7 @@ class Walk:
                 self.broke = True
                 if stop_at_violation:
                     break
-            finished = engine.finished(state)
+            if reads[state[FIRST + w]] == FINISHED:
+                finished = engine.finished(state)
         self.length = length
         self.finished = finished

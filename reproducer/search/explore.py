@@ -20,10 +20,10 @@ from reproducer.search.distributed.cluster import explore_bfs_on_cluster
 from reproducer.search.distributed.hypothesis_workers import search_in_parallel
 from reproducer.search.distributed.levels import LocalShares, search_partitioned
 from reproducer.search.distributed.samples import shard_samples
-from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES, collector_paused, search_bfs
+from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES, search_bfs
 from reproducer.search.exhaustive.expansion import stable_identity
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
-from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.outcome import Exploration, Progress, Ticker, collector_paused
 from reproducer.search.sampling import SAMPLERS
 from reproducer.search.sampling.hypothesis_search import search_hypothesis
 from reproducer.search.sampling.loop import TransportName, sample

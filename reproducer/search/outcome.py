@@ -5,15 +5,17 @@ The leaf of `reproducer.search`: it imports nothing else of search, and every ro
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from reproducer.running.trace import RunResult
 from reproducer.world.config import Config
 
-__all__ = ["PROGRESS_INTERVAL_S", "Exploration", "Progress", "Ticker"]
+__all__ = ["PROGRESS_INTERVAL_S", "Exploration", "Progress", "Ticker", "collector_paused"]
 
 Progress = Callable[[str], None]
 PROGRESS_INTERVAL_S = 1.0
@@ -109,3 +111,19 @@ class Ticker:
     def say(self, what: str) -> None:
         if self.progress is not None:
             self.progress(f"{self.label}: {what} ({self.elapsed():.0f}s)")
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a search: a search makes no cyclic garbage
+    (the same peak memory either way: breadth-first search's states are tuples of integers,
+    a sampled run over the integer engine makes none either), and the collector's full passes
+    over the millions of objects a search keeps cost a good part of its time
+    (docs/benchmarks.md)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -220,7 +220,7 @@ class LocalShares:
 def serve_share(channel: Channel, job: ShareJob, flag: SharedInt) -> None:
     """A worker process holding share `job.index`: build it, then answer the driver's calls
     until told to stop."""
-    gc.disable()  # this process serves one share of a search (`bfs.collector_paused`)
+    gc.disable()  # this process serves one share of a search (`outcome.collector_paused`)
     share = Partition(job.config, job.index, job.count, list(job.reductions))
     answer_each(channel, lambda request: answer(share, *request))
 

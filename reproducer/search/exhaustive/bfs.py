@@ -18,20 +18,18 @@ one runs is `reproducer.search.explore`'s choice.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from reproducer.running.engine import State
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
 from reproducer.search.exhaustive.expansion import Expansion
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
-from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.outcome import Exploration, Progress, Ticker, collector_paused
 from reproducer.world.config import Config
 
-__all__ = ["DEFAULT_MAX_STATES", "collector_paused", "search_bfs"]
+__all__ = ["DEFAULT_MAX_STATES", "search_bfs"]
 
 DEFAULT_MAX_STATES = 3_000_000
 
@@ -49,20 +47,6 @@ def search_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
     with collector_paused():
         return _search(config, max_states=max_states, progress=progress, movers=movers,
                        max_depth=max_depth, reductions=reductions, start=start)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a search: a search makes no cyclic garbage
-    (the same peak memory either way), and the collector's full passes over its millions of
-    live objects cost a good part of its time (docs/benchmarks.md)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _search(config: Config, *, max_states: int, progress: Progress | None,

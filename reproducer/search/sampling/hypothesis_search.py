@@ -23,6 +23,7 @@ imports search, and most never run Hypothesis.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import random
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from reproducer.running.choices import ReplayChoices
 from reproducer.running.trace import RunResult
 from reproducer.search.database import example_database
-from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.outcome import Exploration, Progress, Ticker, collector_paused
 from reproducer.search.sampling.loop import Executor, TransportName, conclude
 from reproducer.world.config import Config
 
@@ -45,6 +46,7 @@ __all__ = ["STORY_SUFFIX", "SampledSchedule", "Seen", "database_key", "explorer_
            "find_violation", "search_hypothesis"]
 
 STORY_SUFFIX = b".minimised-story"  # the key of a world's minimised story: its key + this
+COLLECT_EVERY = 1_000  # runs between two passes of the cyclic garbage collector
 
 
 class SampledSchedule:
@@ -123,6 +125,8 @@ def find_violation(executor: Executor, salt: int, max_runs: int, ticker: Ticker,
         if each_run is not None:
             each_run(seen)
         seen.executions += 1
+        if seen.executions % COLLECT_EVERY == 0:
+            gc.collect(1)  # the young generations: what a run's bookkeeping left
         broke, get = executor.run(schedule)
         if broke:
             result = get()
@@ -145,7 +149,10 @@ def find_violation(executor: Executor, salt: int, max_runs: int, ticker: Ticker,
     hyp_settings = settings(
         max_examples=max_runs, database=None, deadline=None, derandomize=False,
         phases=phases, suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
-    with contextlib.suppress(NoSuchExample):
+    # The runs make no cyclic garbage, Hypothesis's bookkeeping some (about 60 objects a
+    # run): the collector is paused, and collects once every COLLECT_EVERY runs instead of
+    # passing over the shared engine's tables many times a second (docs/benchmarks.md).
+    with contextlib.suppress(NoSuchExample), collector_paused():
         find(explorer_schedules(salt), condition, settings=hyp_settings,
              random=random.Random(salt))
     return seen

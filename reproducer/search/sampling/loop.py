@@ -14,12 +14,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Literal
 
-from reproducer.running.choices import ChoiceSource
+from reproducer.running.choices import ChoiceSource, ReplayChoices
+from reproducer.running.engine import Walk, engine_for
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
 from reproducer.running.transport import RealSession, fast_event_loop_factory
 from reproducer.search.minimise import minimise
-from reproducer.search.outcome import Exploration, Progress, Ticker
+from reproducer.search.outcome import Exploration, Progress, Ticker, collector_paused
 from reproducer.world.config import Config
 
 __all__ = ["TRANSPORTS", "Executor", "Sources", "SourcesOf", "TransportName", "conclude",
@@ -58,11 +59,14 @@ class Executor:
             self._runner = None
 
     def run(self, source: ChoiceSource) -> tuple[bool, Callable[[], RunResult]]:
-        """(broke an invariant?, how to get the full RunResult)."""
+        """(broke an invariant?, how to get the full RunResult). In memory a run is a walk
+        over the integer engine this process shares for the configuration
+        (`reproducer.running.engine`), which keeps only the choices; the full result is the
+        `Simulation`'s replay of them (the same run, step for step)."""
         if self._runner is None:
-            sim = Simulation(self.config)
-            sim.advance(source)
-            return bool(sim.violations), sim.result
+            config = self.config
+            walk = Walk(engine_for(config), source, max_steps=config.max_steps)
+            return walk.broke, lambda: _replayed(config, walk.choices, walk.broke)
         assert self._session is not None
         # The runner's loop directly: Runner.run would install and remove a SIGINT handler
         # around every execution, which costs more than a short run itself.
@@ -70,11 +74,20 @@ class Executor:
         return result.violation is not None, lambda: result
 
 
+def _replayed(config: Config, choices: list[int], broke: bool) -> RunResult:
+    sim = Simulation(config)
+    sim.advance(ReplayChoices(choices))
+    if bool(sim.violations) != broke:
+        raise AssertionError("the engine's run and the simulation's differ for the same "
+                             f"choices {choices}: a bug in reproducer.running.engine")
+    return sim.result()
+
+
 def sample(strategy: str, config: Config, sources: Sources, max_runs: int,
            transport: TransportName, progress: Progress | None, shrink: bool) -> Exploration:
     """Runs 1..max_runs until one breaks an invariant, then minimises that one (`shrink`)."""
     ticker = Ticker(progress, strategy)
-    with Executor(config, transport) as executor:
+    with Executor(config, transport) as executor, collector_paused():
         for n in range(1, max_runs + 1):
             broke, get = executor.run(sources(n))
             if broke:
