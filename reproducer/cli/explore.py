@@ -40,6 +40,7 @@ from reproducer.search import (
     Exploration,
     WorkersLost,
     check_depth,
+    check_preemptions,
     check_transport,
     check_workers,
     explore,
@@ -89,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-states", type=int, default=None,
                         help=f"bfs: distinct states before giving up "
                              f"(default {DEFAULT_MAX_STATES})")
+    parser.add_argument("--preemptions", type=int, default=None, metavar="K",
+                        help="bfs: check every schedule with at most K preemptions (a switch "
+                             "away from a worker that could go on), K = 0, 1, ... in turn, each "
+                             "said as it is done: a bounded proof (exit 0), or the "
+                             "counterexample with the fewest preemptions")
     parser.add_argument("--reductions", default=None,
                         help="bfs: reductions of a state's identity, comma-separated, or "
                              f"'none' (default {','.join(DEFAULT_REDUCTIONS)})")
@@ -137,7 +143,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "strategy": "hypothesis", "max_runs": 10_000, "max_states": DEFAULT_MAX_STATES,
     "reductions": ",".join(DEFAULT_REDUCTIONS), "seed": 0, "depth": 3, "transport": "memory",
     "workers": None, "cluster": None, "database": None, "no_database": False,
-    "no_shrink": False,
+    "no_shrink": False, "preemptions": None,
 }
 
 
@@ -170,6 +176,8 @@ def check_explore_arguments(args: argparse.Namespace) -> None:
         if args.workers is not None:
             check_workers(args.workers, name="--workers")
         check_transport(args.strategy, args.transport)
+        check_preemptions(args.strategy, args.preemptions, getattr(args, "cluster", None),
+                          name="--preemptions")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if getattr(args, "cluster", None) is not None:
@@ -235,16 +243,25 @@ def enactor_error(config: Config, exc: EnactorError, *, step: int | None = None,
 
 def verdict_of(outcome: Exploration) -> str:
     """What an exploration established: "found" (a counterexample), "proved" (breadth-first
-    search checked every reachable state), "bounded" (breadth-first search stopped at a bound
-    first: nothing found, nothing proved), or "none found" (a sampler's runs broke nothing)."""
+    search checked every reachable state), "bounded proof" (`--preemptions K`: every schedule
+    with at most K preemptions was checked, and none broke an invariant), "bounded"
+    (breadth-first search stopped at a bound first: nothing found, nothing proved), or "none
+    found" (a sampler's runs broke nothing)."""
     if outcome.found:
         return "found"
     if outcome.strategy == "bfs":
-        return "proved" if outcome.exhausted and not outcome.steps_cut else "bounded"
+        if outcome.exhausted and not outcome.steps_cut:
+            return "proved"
+        if (outcome.preemptions is not None and not outcome.steps_cut
+                and outcome.checked_preemptions == outcome.preemptions):
+            return "bounded proof"
+        return "bounded"
     return "none found"
 
 
 def _exit_status(outcome: Exploration) -> int:
+    """A bounded proof exits 0: it checked all it was asked to, and nothing broke (its last
+    line and JSON say exactly what: `Exploration.checked`)."""
     return {"found": EXIT_FOUND, "bounded": EXIT_BOUNDED}.get(verdict_of(outcome), EXIT_OK)
 
 
@@ -252,10 +269,13 @@ def _bounds_line(args: argparse.Namespace, config: Config) -> str:
     """What a breadth-first search will stop at, said before it starts."""
     plans = f"{config.plans} plan{'s' if config.plans != 1 else ''}"
     endpoints = f", {config.endpoints} endpoints" if config.endpoints > 1 else ""
-    return (f"bfs: every schedule of {config.label} with {config.enactors} enactors{endpoints} "
-            f"and {plans}, up to {config.max_steps} steps (--max-steps) and "
-            f"{args.max_states:,} states (--max-states); a search that reaches a bound proves "
-            "nothing (exit 3)")
+    k = args.preemptions
+    within = ("" if k is None else
+              f" with at most {k} preemption{'s' if k != 1 else ''} (--preemptions)")
+    return (f"bfs: every schedule{within} of {config.label} with {config.enactors} "
+            f"enactors{endpoints} and {plans}, up to {config.max_steps} steps (--max-steps) "
+            f"and {args.max_states:,} states (--max-states); a search that reaches a bound "
+            "proves nothing (exit 3)")
 
 
 def _explore_on_cluster(args: argparse.Namespace, config: Config,
@@ -303,7 +323,8 @@ def main(args: argparse.Namespace, report: Report) -> int:
                               depth=args.depth, transport=args.transport,
                               progress=progress, database=database,
                               max_states=args.max_states, shrink=not args.no_shrink,
-                              reductions=reductions_of(args), workers=workers_of(args))
+                              reductions=reductions_of(args), workers=workers_of(args),
+                              preemptions=args.preemptions)
     except EnactorError as exc:
         raise UsageError(enactor_error(config, exc)) from None
     except WorkersLost as exc:
@@ -318,14 +339,29 @@ def main(args: argparse.Namespace, report: Report) -> int:
         report(json.dumps(data))
         return _exit_status(outcome)
     if not outcome.found or outcome.result is None:
+        verdict = verdict_of(outcome)
         what = (f"{outcome.states:,} states ({outcome.steps_expanded:,} steps expanded; "
                 f"reductions: {', '.join(outcome.reductions) or 'none'}{_split(outcome)}); "
                 + ("every reachable state within the bounds was checked" if outcome.exhausted
+                   else f"{outcome.checked} checked" if verdict == "bounded proof"
                    else "the state bound cut the search short")
                 if outcome.strategy == "bfs" else f"{outcome.executions:,} executions")
         report(f"{outcome.strategy}: no invariant broken in {config.label} — "
                f"{what}, {outcome.seconds:.1f}s")
-        if verdict_of(outcome) == "bounded" and not outcome.exhausted:
+        if verdict == "bounded proof":
+            k = outcome.preemptions
+            assert k is not None
+            report(f"bounded proof: {outcome.checked}, and none broke an invariant (a schedule "
+                   f"with more preemptions was not checked: --preemptions {k + 1} checks more, "
+                   "and without --preemptions every schedule is)")
+        elif outcome.preemptions is not None and not outcome.exhausted and (
+                outcome.states is not None and outcome.states >= args.max_states):
+            done = (f"; {outcome.checked} was checked" if outcome.checked else "")
+            report(f"NOT PROVED: the search stopped at {outcome.states:,} states "
+                   f"(--max-states {args.max_states:,}) before it had checked every schedule "
+                   f"with at most {outcome.preemptions} preemptions{done}; raise --max-states, "
+                   "or lower --preemptions")
+        elif verdict == "bounded" and not outcome.exhausted:
             report(f"NOT PROVED: the search stopped at {outcome.states:,} states "
                    f"(--max-states {args.max_states:,}) with states left to check; raise "
                    "--max-states, or prove a smaller world (--enactors, --plans)")
@@ -350,6 +386,10 @@ def main(args: argparse.Namespace, report: Report) -> int:
         story += f" (the first violating run had {outcome.found_steps} steps)"
     if outcome.states is not None:
         story += f"; {outcome.states:,} states"
+    if outcome.found_preemptions is not None:
+        k = outcome.found_preemptions
+        story += (f"; it needs {k} preemption{'s' if k != 1 else ''}, and "
+                  f"{outcome.checked or 'no schedule'} was checked first")
     report(story)
     if config.program is not None and outcome.strategy != "bfs" and not args.no_shrink:
         report(programs_minimised(outcome.minimise_runs, outcome.minimise_cut))

@@ -34,7 +34,9 @@ EXIT_INTERRUPTED = 130
 
 EXIT_STATUSES = """\
 exit status:
-  0    it ran and broke no invariant (repair: the server applied it; story: the story was told;
+  0    it ran and broke no invariant (explore: a sampler found nothing, bfs proved it, or,
+       with --preemptions K, checked every schedule with at most K preemptions, a bounded
+       proof its last line states; repair: the server applied it; story: the story was told;
        collapse: the fleet recovered, the map was drawn, or the search found nothing stuck)
   1    it ran and an invariant broke (explore found a counterexample, run or replay showed a
        violation), a replay did not match what its file expected, the server refused a
@@ -43,7 +45,8 @@ exit status:
   2    nothing was judged: a bad flag or file, or a DNS server that cannot be used as given
        (one line on stderr: "reproducer: error: ...")
   3    a breadth-first search stopped at a bound (--max-states, or --max-steps with moves
-       left) before it finished: nothing found, and nothing proved
+       left) before it finished: nothing found, and nothing proved (with --preemptions K,
+       before every schedule with at most K preemptions was checked)
   130  interrupted (Ctrl-C)"""
 
 

@@ -10,8 +10,10 @@ Three rooms, each with one job, and four modules at the top:
   executor (`loop.py`), one module per sampler (`random_walk.py`, `pct.py`, `pos.py`,
   `surw.py`, with `footprint.py`), and Hypothesis seeding random walks
   (`hypothesis_search.py`); `SAMPLERS`, the registry a worker process builds its sources from;
-- `exhaustive/`: every state once: breadth-first search (`bfs.py`), its successor rule
-  (`expansion.py`) and reductions (`identity.py` with `digest.py`, `persistent.py`, `glue.py`);
+- `exhaustive/`: every state once: breadth-first search (`bfs.py`) and the bounded proofs
+  (`bounded.py`: every schedule with at most K preemptions), their successor rule
+  (`expansion.py`) and reductions (`identity.py` with `digest.py`, `persistent.py`, `glue.py`),
+  over the integer engine of `reproducer.running.engine`;
 - `distributed/`: the same searches on more processes or machines: a worker pool that runs any
   module-level target (`pool.py`), the samplers' runs sharded (`samples.py`), one Hypothesis
   per worker (`hypothesis_workers.py`), breadth-first search split into shares
@@ -41,10 +43,12 @@ from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS
 from reproducer.search.explore import (
     STRATEGIES,
     Strategy,
+    check_preemptions,
     check_transport,
     check_workers,
     explore,
     explore_bfs,
+    explore_bounded,
     explore_hypothesis,
 )
 from reproducer.search.minimise import Minimised, memory_result, minimise
@@ -74,12 +78,14 @@ __all__ = [
     "TransportName",
     "WorkersLost",
     "check_depth",
+    "check_preemptions",
     "check_transport",
     "check_workers",
     "example_database",
     "explore",
     "explore_bfs",
     "explore_bfs_on_cluster",
+    "explore_bounded",
     "explore_hypothesis",
     "explore_pct",
     "explore_pos",

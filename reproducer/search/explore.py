@@ -11,6 +11,8 @@ same searches over worker processes or a Dask cluster, `distributed/`.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -21,16 +23,18 @@ from reproducer.search.distributed.hypothesis_workers import search_in_parallel
 from reproducer.search.distributed.levels import LocalShares, search_partitioned
 from reproducer.search.distributed.samples import shard_samples
 from reproducer.search.exhaustive.bfs import DEFAULT_MAX_STATES, search_bfs
+from reproducer.search.exhaustive.bounded import search_bounded
 from reproducer.search.exhaustive.expansion import stable_identity
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
+from reproducer.search.minimise import minimise
 from reproducer.search.outcome import Exploration, Progress, Ticker, collector_paused
 from reproducer.search.sampling import SAMPLERS
 from reproducer.search.sampling.hypothesis_search import search_hypothesis
 from reproducer.search.sampling.loop import TransportName, sample
 from reproducer.world.config import Config
 
-__all__ = ["STRATEGIES", "Strategy", "check_transport", "check_workers", "explore",
-           "explore_bfs", "explore_hypothesis"]
+__all__ = ["STRATEGIES", "Strategy", "check_preemptions", "check_transport", "check_workers",
+           "explore", "explore_bfs", "explore_bounded", "explore_hypothesis"]
 
 Strategy = Literal["hypothesis", "random", "pct", "pos", "surw", "bfs"]
 STRATEGIES: tuple[Strategy, ...] = ("hypothesis", "random", "pct", "pos", "surw", "bfs")
@@ -54,15 +58,18 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
             depth: int = 3, transport: TransportName = "memory", progress: Progress | None = None,
             database: Path | str | None = "default", max_states: int = DEFAULT_MAX_STATES,
             shrink: bool = True, reductions: tuple[str, ...] = DEFAULT_REDUCTIONS,
-            workers: int = 1, cluster: str | None = None) -> Exploration:
+            workers: int = 1, cluster: str | None = None,
+            preemptions: int | None = None) -> Exploration:
     """Explore `config` with `strategy` (what the CLI calls). `workers` processes for every
     strategy (1 runs in this process and starts none); `cluster`, the address of a Dask
     scheduler (`tcp://HOST:PORT`), splits breadth-first search over that cluster's workers
-    instead."""
+    instead. `preemptions` (bfs only) bounds the schedules checked to those with at most that
+    many preemptions (`exhaustive/bounded.py`)."""
     check_workers(workers)
     if cluster is not None and strategy != "bfs":
         raise ValueError(f"a cluster runs the strategy bfs only, not {strategy}; the samplers "
                          "and hypothesis use the cores of one machine (workers)")
+    check_preemptions(strategy, preemptions, cluster)
     if strategy in SAMPLERS:
         if workers > 1:
             return shard_samples(strategy, config, workers=workers, max_runs=max_runs, seed=seed,
@@ -76,9 +83,48 @@ def explore(strategy: Strategy, config: Config, *, max_runs: int = 10_000, seed:
                                   workers=workers)
     if strategy == "bfs":
         check_transport(strategy, transport)
+        if preemptions is not None:
+            return explore_bounded(config, preemptions, max_states=max_states,
+                                   progress=progress, reductions=reductions, workers=workers,
+                                   shrink=shrink)
         return explore_bfs(config, max_states=max_states, progress=progress,
                            reductions=reductions, workers=workers, cluster=cluster)
     raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+
+
+def check_preemptions(strategy: str, preemptions: int | None, cluster: str | None = None,
+                      name: str = "preemptions") -> None:
+    """The one check of a preemption bound (`name`: what the caller calls it)."""
+    if preemptions is None:
+        return
+    if strategy != "bfs":
+        raise ValueError(f"{name} bounds a breadth-first search: use it with the strategy bfs, "
+                         f"not {strategy}")
+    if preemptions < 0:
+        raise ValueError(f"{name} {preemptions}: need 0 or more (0: only the schedules that "
+                         "never switch away from a worker that could go on)")
+    if cluster is not None:
+        raise ValueError(f"{name} runs in one process, not on a cluster")
+
+
+def explore_bounded(config: Config, preemptions: int, *, max_states: int = DEFAULT_MAX_STATES,
+                    progress: Progress | None = None,
+                    reductions: Iterable[str] = DEFAULT_REDUCTIONS, workers: int = 1,
+                    shrink: bool = True) -> Exploration:
+    """Every schedule with at most `preemptions` preemptions (`exhaustive/bounded.py`), in
+    this process; a counterexample (the fewest preemptions that break an invariant) is
+    minimised to the shortest story (`shrink`)."""
+    if workers > 1:
+        Ticker(progress, "bfs").say("one process: a preemption-bounded search is not split")
+    bounded = search_bounded(config, preemptions, max_states=max_states, progress=progress,
+                             reductions=reductions)
+    if bounded.result is None or not shrink:
+        return bounded
+    started = time.perf_counter()
+    shortest = minimise(bounded.result)
+    return dataclasses.replace(bounded, result=shortest.result,
+                               seconds=bounded.seconds + time.perf_counter() - started,
+                               local_steps=shortest.local_steps, minimise_runs=shortest.runs)
 
 
 def explore_hypothesis(config: Config, *, max_runs: int = 10_000, seed: int = 0,

@@ -46,6 +46,9 @@ class Exploration:
     steps_expanded: int | None = None  # bfs: steps taken from a state to a successor
     reductions: tuple[str, ...] = ()  # bfs: the reductions of a state's identity used
     workers: int = 1  # processes (or cluster shares) that did the searching
+    preemptions: int | None = None  # bfs --preemptions K: the bound asked for
+    checked_preemptions: int | None = None  # every schedule with at most this many was checked
+    found_preemptions: int | None = None  # the preemptions of the counterexample found
     minimise_cut: bool = False  # minimise stopped at its time budget (programs)
 
     @property
@@ -83,7 +86,21 @@ class Exploration:
             out["steps_cut"] = self.steps_cut
             out["steps_expanded"] = self.steps_expanded
             out["reductions"] = list(self.reductions)
+            if self.preemptions is not None:
+                out["preemptions"] = self.preemptions
+                out["checked_preemptions"] = self.checked_preemptions
+                out["found_preemptions"] = self.found_preemptions
+                out["checked"] = self.checked
         return out
+
+    @property
+    def checked(self) -> str | None:
+        """What a preemption-bounded search established, in words: "every schedule with at
+        most K preemptions" (None when it checked no bound whole, or is not one)."""
+        k = self.checked_preemptions
+        if k is None or k < 0:
+            return None
+        return f"every schedule with at most {k} preemption{'s' if k != 1 else ''}"
 
 
 class Ticker:

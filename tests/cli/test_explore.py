@@ -174,3 +174,47 @@ def test_a_breadth_first_search_cut_by_the_step_bound_is_no_proof_either(workers
                  "--plans", "1", "--max-steps", "10", "--workers", workers],
                 report=lines.append)
     assert code == 3 and lines[-1].startswith("NOT PROVED: runs longer than 10 steps")
+
+
+def test_a_bounded_proof_exits_0_and_says_what_it_checked_last_and_in_its_json() -> None:
+    argv = ["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+            "--preemptions", "2", "--workers", "1"]
+    lines: list[str] = []
+    code = main(argv, report=lines.append)
+    assert code == 0
+    assert lines[0].startswith("bfs: every schedule with at most 2 preemptions (--preemptions) "
+                               "of cas-flip with 2 enactors")
+    assert any(line == "bfs: every schedule with at most 1 preemption checked: no invariant "
+               "broken (723 states, 920 steps) (0s)" for line in lines)
+    assert lines[-1].startswith("bounded proof: every schedule with at most 2 preemptions, and "
+                                "none broke an invariant")
+    lines.clear()
+    assert main([*argv, "--json"], report=lines.append) == 0
+    data = json.loads(lines[-1])
+    assert (data["verdict"], data["checked"], data["preemptions"], data["exhausted"]) == (
+        "bounded proof", "every schedule with at most 2 preemptions", 2, False)
+
+
+def test_a_counterexample_under_a_bound_says_how_many_preemptions_it_needs(
+        tmp_path: Path) -> None:
+    lines: list[str] = []
+    code = main(["explore", "--strategy", "bfs", "--enactors", "2", "--invariants", "1",
+                 "--preemptions", "6", "--workers", "1", "--out", str(tmp_path / "cx.json")],
+                report=lines.append)
+    assert code == 1
+    story = next(line for line in lines if "shortest story found" in line)
+    assert "shortest story found: 18 steps" in story
+    assert story.endswith("it needs 4 preemptions, and every schedule with at most 3 "
+                          "preemptions was checked first")
+
+
+def test_a_bounded_search_cut_by_the_state_bound_proves_nothing_at_its_bound() -> None:
+    lines: list[str] = []
+    code = main(["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+                 "--preemptions", "3", "--max-states", "500", "--workers", "1"],
+                report=lines.append)
+    assert code == 3
+    assert lines[-1].startswith("NOT PROVED: the search stopped at 500 states (--max-states 500) "
+                                "before it had checked every schedule with at most 3 "
+                                "preemptions; every schedule with at most 0 preemptions was "
+                                "checked")

@@ -18,13 +18,12 @@ one runs is `reproducer.search.explore`'s choice.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Sequence
 
 from reproducer.running.engine import State
 from reproducer.running.simulation import Simulation
 from reproducer.running.trace import RunResult
-from reproducer.search.exhaustive.expansion import Expansion
+from reproducer.search.exhaustive.expansion import Expansion, Paths
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS
 from reproducer.search.outcome import Exploration, Progress, Ticker, collector_paused
 from reproducer.world.config import Config
@@ -67,9 +66,8 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
     expand = expansion.expand
     fp = expansion.identity.fingerprint(root)
     seen: set[int] = {fp}
-    # the path table: entry i was reached from entry parent[i] by worker mover[i]; 0 is the root
-    parent = array("q", [-1])
-    mover = array("b", [-1])
+    paths = Paths()
+    add = paths.add
     states: list[State] = [root]
     fps: list[int] = [fp]
     first = 0  # the entry of the level's first state (a level's entries are consecutive)
@@ -77,30 +75,22 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
     depth = 0
     truncated = False
 
-    def path_of(entry: int) -> list[int]:
-        who: list[int] = []
-        while entry > 0:
-            who.append(mover[entry])
-            entry = parent[entry]
-        return who[::-1]
-
     room = config.max_steps - len(before)
     limit = room if max_depth is None else min(max_depth, room)
     while states and depth < limit:
         next_states: list[State] = []
         next_fps: list[int] = []
-        next_first = len(parent)
+        next_first = len(paths)
         for entry, (state, h) in enumerate(zip(states, fps, strict=True), start=first):
             made, new, broke, cut = expand(state, h, seen, max_states)
             expanded += made
             truncated = truncated or cut
             for _, w, child_fp, child in new:
-                parent.append(entry)
-                mover.append(w)
+                add(entry, w)
                 next_states.append(child)
                 next_fps.append(child_fp)
             if broke is not None:
-                result = _result_of_workers(config, [*before, *path_of(entry), broke[1]])
+                result = _result_of_workers(config, [*before, *paths.of(entry), broke[1]])
                 return Exploration(strategy="bfs", config=config,
                                    seconds=ticker.elapsed(), result=result,
                                    first_seconds=ticker.elapsed(),

@@ -17,6 +17,7 @@ memo's key is the engine's `step_key`, computed inline.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
@@ -43,7 +44,7 @@ from reproducer.search.exhaustive.identity import MASK, REDUCTIONS, Identity, ch
 from reproducer.search.exhaustive.persistent import persistent_movers
 from reproducer.world.config import Config
 
-__all__ = ["Child", "Expansion", "stable_identity"]
+__all__ = ["Child", "Expansion", "Paths", "stable_identity"]
 
 Child = tuple[int, int, int, State]  # (rank in the rule's order, worker, identity, state)
 
@@ -55,11 +56,12 @@ class Expansion:
     `stable` asks for identities that are the same in every process (a split search)."""
 
     def __init__(self, config: Config, reductions: Iterable[str],
-                 movers: frozenset[int] | None = None, *, stable: bool = False) -> None:
+                 movers: frozenset[int] | None = None, *, stable: bool = False,
+                 current: bool = False) -> None:
         asked = check_reductions(reductions)
         self.engine = engine = Engine(config, values="values" in asked,
                                       unread="unread" in asked, dead="dead" in asked)
-        self.identity = Identity(engine, asked, stable=stable)
+        self.identity = Identity(engine, asked, stable=stable, current=current)
         self.used = tuple(r for r in REDUCTIONS if r in self.identity.used)
         self._por = "por" in self.used
         self._glue = "glue" in self.used
@@ -110,6 +112,8 @@ class Expansion:
         next_order = engine.next_order
         comp = ident.comp
         order_z = ident.order
+        cur_z = ident.current
+        moved_last = engine.orders[state[ORDER]][1] if cur_z is not None else None
         zone, store, clock, marks, o = state[ZONE], state[STORE], state[CLOCK], state[MARKS], \
             state[ORDER]
         holder = engine.holder[zone]
@@ -146,6 +150,8 @@ class Expansion:
                     h += order_z[o2] - order_z[o]
                 if kind == STORE_CHANGED:
                     h += ident.store[arg] - ident.store[store]
+                if cur_z is not None:  # `w` is the one that moved last now
+                    h += cur_z[c2] - (0 if moved_last is None else cur_z[state[FIRST + moved_last]])
                 h &= MASK
                 if h in known:
                     continue
@@ -197,6 +203,8 @@ class Expansion:
                     h += order_z[o2]
                 for v in range(FIRST, len(parts)):
                     h += comp[parts[v]][holder2 == v]
+                if cur_z is not None:
+                    h += cur_z[c2]
                 h &= MASK
                 child = tuple(parts)
             if h in known:
@@ -220,3 +228,31 @@ def stable_identity(config: Config, reductions: Iterable[str]) -> bool:
     """Whether every process gives this configuration's states the same identity (a split
     search needs it; async enactors hold live coroutines, whose identities are one process's)."""
     return Expansion(config, reductions, stable=True).identity.stable
+
+
+class Paths:
+    """A search's path table: entry i was reached from entry `parent[i]` by worker
+    `mover[i]`; entry 0 is the root. Two flat arrays: a state's path is kept by the number of
+    its entry, and who moved is all a story needs (the `Simulation` replays it)."""
+
+    def __init__(self) -> None:
+        self.parent = array("q", [-1])
+        self.mover = array("b", [-1])
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def add(self, parent: int, worker: int) -> int:
+        """A new entry, reached from `parent` by `worker`; its number."""
+        self.parent.append(parent)
+        self.mover.append(worker)
+        return len(self.parent) - 1
+
+    def of(self, entry: int) -> list[int]:
+        """Who moved, from the root to `entry`."""
+        who: list[int] = []
+        parent, mover = self.parent, self.mover
+        while entry > 0:
+            who.append(mover[entry])
+            entry = parent[entry]
+        return who[::-1]

@@ -114,8 +114,8 @@ class Identity:
     asks for numbers that are the same in every process (digests); they are, unless a part has
     no canonical text (an async enactor's live coroutine), and `stable` says so after."""
 
-    def __init__(self, engine: Engine, reductions: Iterable[str], *, stable: bool = False
-                 ) -> None:
+    def __init__(self, engine: Engine, reductions: Iterable[str], *, stable: bool = False,
+                 current: bool = False) -> None:
         asked = check_reductions(reductions)
         self.engine = engine
         self.used = asked if engine.builtin else asked & {"bookkeeping"}
@@ -129,13 +129,18 @@ class Identity:
         self._rng = random.Random(0)
         self._keys: dict[Hashable, int] = {}
         self.comp: dict[int, tuple[int, int]] = _Numbers(self._comp)
-        self.zone: dict[int, int] = _Numbers(lambda z: self._number(self._zone_key(z)))
+        self.zone: dict[int, int] = _Numbers(
+            lambda z: self._number(("zone", *self._zone_key(z))))
         self.store: dict[int, int] = _Numbers(
             lambda s: self._number(("store", engine.stores[s])))
         self.marks: dict[int, int] = _Numbers(lambda m: self._number(("marks", engine.marks[m])))
         self.order: dict[int, int] | None = None if "bookkeeping" in self.used else _Numbers(
             lambda o: self._number(("order", engine.orders[o])))
         self.clock: dict[int, int] = _Numbers(lambda k: self._number(("clock", k)))
+        # `current`: who moved last is part of the identity, as the part that moved last (a
+        # bounded search counts a preemption by it); symmetric under `symmetry` like the part
+        self.current: dict[int, int] | None = _Numbers(
+            lambda c: self._number(("current", self._comp_key(c)))) if current else None
         self._place_zone: dict[int, int] = _Numbers(self._zone_but_lock)
         self._done: dict[int, int] = _Numbers(self._done_of)
         if stable:
@@ -168,26 +173,36 @@ class Identity:
             total += self.order[state[ORDER]]
         for w in range(len(state) - FIRST):
             total += comp[state[FIRST + w]][holder == w]
+        if self.current is not None:
+            moved = self.engine.orders[state[ORDER]][1]
+            if moved is not None:
+                total += self.current[state[FIRST + moved]]
         return total & MASK
 
     def _comp(self, c: int) -> tuple[int, int]:
+        key = self._comp_key(c)
+        if isinstance(key, tuple) and key[0] == "enactor":
+            return self._number((key, False)), self._number((key, True))
+        number = self._number(key)
+        return number, number
+
+    def _comp_key(self, c: int) -> Hashable:
+        """What a worker's part is, for its number: told without names under `symmetry`."""
         engine = self.engine
         position = engine.position[c]
         worker, pending = engine.comps[c]
         if self._symmetric and position > 0:
             assert isinstance(worker, StateMachineEnactor)
-            key = ("enactor", tuple(getattr(worker, f) for f in _COMPARED),
-                   _lock_told(worker.lock, worker.name, self._enactors))
-            return self._number((key, False)), self._number((key, True))
+            return ("enactor", tuple(getattr(worker, f) for f in _COMPARED),
+                    _lock_told(worker.lock, worker.name, self._enactors))
         if self.stable:
-            number = digest(("worker", position, worker, pending))
-        else:
-            number = self._number(("part", c))
-        return number, number
+            return ("worker", position, worker, pending)
+        return ("part", c)
 
-    def _zone_key(self, z: int) -> Hashable:
-        """The zone's content, what the reductions keep of it: its lock as `_lock_told`, and
-        with `unread` only the addresses and the endpoint aliases."""
+    def _zone_key(self, z: int) -> tuple[frozenset[Any], Hashable]:
+        """The zone's content, what the reductions keep of it: (its records but the lock, the
+        lock as `_lock_told`) under `symmetry`, with `unread` only the addresses and the
+        endpoint aliases."""
         dns = self.engine.zones[z]
         rest = []
         lock: Hashable = None
@@ -206,7 +221,7 @@ class Identity:
                             and not (name == self._lock_name and rtype == "TXT")):
                         continue
                     rest.append((origin, name, rtype, rrset))
-        return ("zone", frozenset(rest), lock)
+        return frozenset(rest), lock
 
     def place(self, state: State) -> int:
         """Where a state lives when the visited set is split (`partition`): a function of
@@ -225,11 +240,11 @@ class Identity:
         return hash((zone, store, done)) & 0x7FFFFFFFFFFFFFFF
 
     def _zone_but_lock(self, z: int) -> int:
-        dns = self.engine.zones[z]
-        return digest(("zone", frozenset(
-            (origin, name, rtype, rrset) for origin, zone in dns.zones.items()
-            for name, node in zone.nodes.items() for rtype, rrset in node.items()
-            if rtype != "SOA" and not (name == self._lock_name and rtype == "TXT"))))
+        """The zone's part of the identity but its lock (a function of the identity, so a state
+        has one place whichever of its equals is met)."""
+        rest, _ = self._zone_key(z)
+        return digest(("zone", frozenset(record for record in rest
+                                         if record[1] != self._lock_name)))
 
     def _done_of(self, c: int) -> int:
         worker, _ = self.engine.comps[c]

@@ -26,6 +26,9 @@ from reproducer.search.outcome import Exploration, Ticker
 
 WORLDS = {
     "2 enactors, 2 plans": dict(enactors=2, plans=2),
+    # (trees cleaned up and left with their descriptions: states the identity merges that
+    # differ in records it leaves out must have one place)
+    "2 enactors, 3 plans": dict(enactors=2, plans=3),
     "3 enactors, 1 plan": dict(enactors=3, plans=1, max_steps=30),
     "2 enactors, 2 endpoints": dict(enactors=2, endpoints=2, plans=1),
 }
