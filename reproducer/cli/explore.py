@@ -338,6 +338,9 @@ def main(args: argparse.Namespace, report: Report) -> int:
         data["verdict"] = verdict_of(outcome)
         report(json.dumps(data))
         return _exit_status(outcome)
+    for worker, why in outcome.by_history:
+        report(f"{outcome.strategy}: {worker} was told by its history of answers, not by its "
+               f"state ({why}): histories that reach the same state were not merged")
     if not outcome.found or outcome.result is None:
         verdict = verdict_of(outcome)
         what = (f"{outcome.states:,} states ({outcome.steps_expanded:,} steps expanded; "

@@ -48,6 +48,7 @@ from reproducer.running.core import (
     worker_move,
 )
 from reproducer.running.simulation import Universe
+from reproducer.world.async_enactor import CoroutineWorker, Uncanonical
 from reproducer.world.config import Config, Worker
 from reproducer.world.enactor import StateMachineEnactor
 from reproducer.world.planner import Planner
@@ -145,7 +146,7 @@ class Engine:
     processes: its integers are its own."""
 
     def __init__(self, config: Config, *, values: bool = False, unread: bool = False,
-                 dead: bool = False, forward: bool = False) -> None:
+                 dead: bool = False, forward: bool = False, states: bool = False) -> None:
         self.config = config
         universe = Universe(config, "none")  # the core's effects, computed afresh on a miss
         self.universe = universe
@@ -168,7 +169,7 @@ class Engine:
         self.stores: list[PlanStore] = []
         self.comp_ids: dict[Hashable, int] = {}
         self.comps: list[tuple[Worker, Action | None]] = []
-        self._comp_keys: list[tuple[int, Worker, Action | None]] = []
+        self._comp_keys: list[tuple[int, Any, Action | None]] = []
         self.position: list[int] = []
         self.reads: list[int] = []  # READS_ZONE ... FINISHED
         # forward runs only (the samplers): a worker whose value is its history (an async
@@ -176,6 +177,11 @@ class Engine:
         # process handed forward, never by a remembered move (which would hand out a spent one)
         self.forward = forward
         self.fresh: list[bool] = []
+        # `states`: a worker that can tell its state (an async enactor's suspended coroutine,
+        # `CoroutineWorker.state`) is one part per state, not per history; one that cannot is
+        # told by its value, and why is kept (`by_history`: worker name -> the reason)
+        self.states = states
+        self.by_history: dict[str, str] = {}
         self.pclass: list[int] = []  # the kind of action parked on, for the ready workers
         self.act: list[int] = []  # the action parked on, interned
         self.mark_ids: dict[Hashable, int] = {}
@@ -229,7 +235,13 @@ class Engine:
 
     def intern_comp(self, position: int, worker: Worker, pending: Action | None) -> int:
         count = len(self._comp_keys)
-        c = _number(self.comp_ids, (position, worker, pending), self._comp_keys)
+        told: Any = worker
+        if self.states and isinstance(worker, CoroutineWorker):
+            try:
+                told = worker.state()
+            except Uncanonical as exc:
+                self.by_history.setdefault(worker.name, f"a local holds {exc}")
+        c = _number(self.comp_ids, (position, told, pending), self._comp_keys)
         if c == count:  # a new part
             self.comps.append((worker, pending))
             self.fresh.append(forward_only(worker) and self.forward)

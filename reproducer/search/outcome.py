@@ -49,6 +49,9 @@ class Exploration:
     preemptions: int | None = None  # bfs --preemptions K: the bound asked for
     checked_preemptions: int | None = None  # every schedule with at most this many was checked
     found_preemptions: int | None = None  # the preemptions of the counterexample found
+    # bfs: async enactors told by their history, not their state, and why (a local that is not
+    # a value): (worker, reason)
+    by_history: tuple[tuple[str, str], ...] = ()
     minimise_cut: bool = False  # minimise stopped at its time budget (programs)
 
     @property
@@ -86,6 +89,7 @@ class Exploration:
             out["steps_cut"] = self.steps_cut
             out["steps_expanded"] = self.steps_expanded
             out["reductions"] = list(self.reductions)
+            out["by_history"] = {worker: why for worker, why in self.by_history}
             if self.preemptions is not None:
                 out["preemptions"] = self.preemptions
                 out["checked_preemptions"] = self.checked_preemptions

@@ -22,17 +22,26 @@ Theory of operation
 - Rule 3: a `CoroutineWorker` is a value: the program, the worker's name, and its history —
   every answer it received, with the clock at that moment. For deterministic code the history
   decides the coroutine's state, so two workers with equal histories are equal (what the
-  exhaustive search de-duplicates on), and a worker whose coroutine has moved on elsewhere is
+  memo of forward runs relies on), and a worker whose coroutine has moved on elsewhere is
   rebuilt by re-executing the program over its history (checking that it asks for the same
   actions again). In a run that only moves forward the live coroutine is handed from each
   worker value to the next, so nothing is re-executed.
+- Rule 4 (a state, not a history): many histories lead to the same suspended coroutine. Its
+  state is where each frame of its await chain waits (the code and the instruction) and the
+  values its locals hold, with the objects they reach (`coroutine_state`): a deterministic
+  program's future depends on nothing else, so the exhaustive search identifies a worker by
+  it (`CoroutineWorker.state`). A local that holds what has no value of its own (a socket, a
+  lock, a task: `Uncanonical`) leaves the worker identified by its history, and says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import inspect
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable, Iterable
 from typing import Any, ClassVar
 
 import dns.message
@@ -61,7 +70,8 @@ from reproducer.world.values import (
 )
 from reproducer.world.variants import EnactorSettings, Variant
 
-__all__ = ["CoroutineWorker", "Handle", "Program", "is_async_enactor", "program_of"]
+__all__ = ["CoroutineWorker", "Handle", "Program", "Uncanonical", "coroutine_state",
+           "is_async_enactor", "program_of"]
 
 Program = Callable[["Handle"], Coroutine[Any, Any, None]]
 """An async enactor: called with its handle, once per run (and again to re-execute)."""
@@ -144,6 +154,97 @@ class Handle:
         await _Ask(Sleep(self.now_ms + ms))
 
 
+class Uncanonical(TypeError):
+    """A local whose value is not a value (it has hidden state): the message says which."""
+
+
+_SCALARS = (type(None), int, float, str, bytes, complex)
+# what holds state outside Python values: the interpreter's, the event loop's, the OS's
+_SYSTEM = frozenset(("builtins", "asyncio", "_asyncio", "socket", "ssl", "threading",
+                     "_thread", "io", "_io", "selectors", "subprocess", "multiprocessing",
+                     "concurrent", "queue"))
+
+
+def coroutine_state(coroutine: Coroutine[Any, Any, None], handle: Handle) -> Hashable:
+    """A suspended coroutine as a value (Rule 4): for each frame of its await chain, its code,
+    the instruction it waits at, and its locals' values (`_Values`); `Uncanonical` when a local
+    holds something that is not a value. The `handle` stands for itself: what it holds is the
+    worker's name and configuration, the clock (set again before every resume) and a note."""
+    values = _Values(handle)
+    frames = []
+    link: Any = coroutine
+    while link is not None:
+        frame = getattr(link, "cr_frame", None) or getattr(link, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append((frame.f_code, frame.f_lasti,
+                       tuple(sorted((name, values.of(value))
+                                    for name, value in frame.f_locals.items()))))
+        link = getattr(link, "cr_await", None) or getattr(link, "gi_yieldfrom", None)
+    return tuple(frames)
+
+
+class _Values:
+    """Canonical values of what locals hold: scalars as they are (a bool tagged, as True == 1);
+    containers by their items, in order (a set or a frozenset as a set); enums by name;
+    dataclasses by their compared fields; other objects by class and attributes, each object
+    once (later mentions by number, so shared and cyclic references are told as they are)."""
+
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+        self.numbered: dict[int, int] = {}
+        self.kept: list[object] = []  # (alive, so that no id is reused while numbering)
+
+    def of(self, value: Any) -> Hashable:
+        if isinstance(value, bool):
+            return ("bool", value)
+        if isinstance(value, _SCALARS):
+            return value
+        if isinstance(value, enum.Enum):
+            return ("enum", type(value).__qualname__, value.name)
+        if isinstance(value, tuple):
+            return ("tuple", tuple(self.of(v) for v in value))
+        if value is self.handle:
+            return ("handle",)
+        if isinstance(value, frozenset):
+            return ("set", frozenset(self.of(v) for v in value))
+        if dataclasses.is_dataclass(value) and not isinstance(value, type) and \
+                type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            return (type(value).__qualname__, tuple(
+                self.of(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare))
+        if isinstance(value, types.FunctionType | types.BuiltinFunctionType | type
+                      | types.ModuleType):
+            if isinstance(value, types.FunctionType) and value.__closure__:
+                raise Uncanonical(f"a closure ({value.__qualname__}), whose cells may change")
+            return ("named", getattr(value, "__module__", None), value.__qualname__
+                    if not isinstance(value, types.ModuleType) else value.__name__)
+        if isinstance(value, types.MethodType):
+            return ("method", self.of(value.__self__), value.__func__.__qualname__)
+        if isinstance(value, _Ask):
+            return ("ask", self.of(value.action))
+        # mutable: by identity first (the same object twice is one object)
+        known = self.numbered.get(id(value))
+        if known is not None:
+            return ("same", known)
+        self.numbered[id(value)] = len(self.kept)
+        self.kept.append(value)
+        if isinstance(value, list):
+            return ("list", tuple(self.of(v) for v in value))
+        if isinstance(value, dict):
+            return ("dict", tuple((self.of(k), self.of(v)) for k, v in value.items()))
+        if isinstance(value, set):
+            return ("set", frozenset(self.of(v) for v in value))
+        attributes = getattr(value, "__dict__", None)
+        if type(value).__module__.split(".")[0] in _SYSTEM or attributes is None:
+            raise Uncanonical(_a(f"{type(value).__module__}.{type(value).__qualname__}"))
+        return ("object", type(value).__module__, type(value).__qualname__,
+                tuple((name, self.of(v)) for name, v in attributes.items()))
+
+
+def _a(what: str) -> str:
+    return ("an " if what[:1].lower() in "aeiou" else "a ") + what
+
+
 class CoroutineWorker:
     """An async enactor as the scheduler's `Worker`: a value (Rule 3). Its identity is the
     program, its name and its history: the worker value before the last answer (`parent`),
@@ -151,8 +252,8 @@ class CoroutineWorker:
 
     memo_moves: ClassVar[bool] = False  # a remembered move would hand out a spent coroutine
 
-    __slots__ = ("_hash", "_live", "answer", "answered_ms", "context", "depth", "name", "note",
-                 "parent", "pending", "program")
+    __slots__ = ("_hash", "_live", "_state", "answer", "answered_ms", "context", "depth", "name",
+                 "note", "parent", "pending", "program")
     depth: int
     _hash: int
 
@@ -171,6 +272,7 @@ class CoroutineWorker:
         self.pending = pending
         self.note = note
         self._live = live
+        self._state: Hashable | Uncanonical | None = None
         self._hash = hash((name, answer, answered_ms,
                            id(program) if parent is None else parent._hash))
 
@@ -206,6 +308,24 @@ class CoroutineWorker:
         been spent, so a forward run never re-executes."""
         if self._live is None and twin._live is not None:
             self._live, twin._live = twin._live, None
+
+    def state(self) -> Hashable:
+        """Rule 4: this worker as the value of its suspended coroutine (`coroutine_state`),
+        with its name and program, computed once (re-executing if its coroutine has moved on);
+        `Uncanonical` when a local holds what is not a value."""
+        if self._state is None:
+            if self.pending is None:
+                self._state = ("finished", self.name, self.program)
+            else:
+                if self._live is None:
+                    self._live = self._reexecute()
+                try:
+                    self._state = (self.name, self.program, coroutine_state(*self._live))
+                except Uncanonical as exc:
+                    self._state = exc
+        if isinstance(self._state, Uncanonical):
+            raise self._state
+        return self._state
 
     def next_action(self, now_ms: int) -> Action | None:
         return self.pending

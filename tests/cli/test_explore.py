@@ -218,3 +218,12 @@ def test_a_bounded_search_cut_by_the_state_bound_proves_nothing_at_its_bound() -
                                 "before it had checked every schedule with at most 3 "
                                 "preemptions; every schedule with at most 0 preemptions was "
                                 "checked")
+
+
+def test_an_async_enactor_told_by_its_history_is_said_with_the_reason(tmp_path: Path) -> None:
+    lines: list[str] = []
+    main(["explore", "--strategy", "bfs", "--enactor",
+          "tests.helpers.async_enactors:holds_a_lock_of_its_own", "--enactors", "2", "--plans", "2",
+          "--workers", "1", "--out", str(tmp_path / "cx.json")], report=lines.append)
+    assert ("bfs: enactor-1 was told by its history of answers, not by its state (a local holds "
+            "an asyncio.locks.Lock): histories that reach the same state were not merged") in lines

@@ -48,3 +48,14 @@ class CountingEnactor:
         while (plan := await h.newest_plan(newer_than=self.reads)) is not None:
             self.reads = plan.generation
             h.note(f"read g{plan.generation}")
+
+
+async def holds_a_lock_of_its_own(h: Handle) -> None:
+    """Correct, but a local holds an asyncio.Lock, which is not a value: the exhaustive search
+    tells this enactor's states by their history."""
+    guard = asyncio.Lock()
+    done = 0
+    while (plan := await h.newest_plan(newer_than=done)) is not None:
+        async with guard:
+            await h.query(h.layout.endpoint_name(h.layout.endpoints[0]), "CNAME")
+        done = plan.generation

@@ -36,21 +36,23 @@ DEFAULT_MAX_STATES = 3_000_000
 def search_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
                progress: Progress | None = None, movers: frozenset[int] | None = None,
                max_depth: int | None = None, reductions: Iterable[str] = DEFAULT_REDUCTIONS,
-               start: Sequence[int | str] = ()) -> Exploration:
+               start: Sequence[int | str] = (), states: bool = True) -> Exploration:
     """Breadth-first search over states (module docstring), in this process. `movers` (worker
     indices) and `max_depth` narrow it, for `minimise`'s last check; `reductions` names the
     reductions of a state's identity to use (default: those that pay). `start` (who moved, by
     index or name) begins the search where that schedule leads instead of at the beginning:
     the result, if any, is that schedule followed by the shortest way on from there (a guide's
-    "from here, in N more moves"); `max_depth` counts from there."""
+    "from here, in N more moves"); `max_depth` counts from there. `states` False tells async
+    enactors by their history, not their state (the differential test's unreduced side)."""
     with collector_paused():
         return _search(config, max_states=max_states, progress=progress, movers=movers,
-                       max_depth=max_depth, reductions=reductions, start=start)
+                       max_depth=max_depth, reductions=reductions, start=start,
+                       by_state=states)
 
 
 def _search(config: Config, *, max_states: int, progress: Progress | None,
             movers: frozenset[int] | None, max_depth: int | None, reductions: Iterable[str],
-            start: Sequence[int | str]) -> Exploration:
+            start: Sequence[int | str], by_state: bool) -> Exploration:
     ticker = Ticker(progress, "bfs")
     names = Simulation(config, stop_at_violation=False).follow(start, strict=True).names
     before = [names.index(w) if isinstance(w, str) else w for w in start]
@@ -61,7 +63,7 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
         asked.discard("por")  # its rule counts every unfinished enactor as a possible mover
     if before:
         asked.discard("glue")  # the schedule may have moved others after a glued step
-    expansion = Expansion(config, asked, movers)
+    expansion = Expansion(config, asked, movers, states=by_state)
     root = expansion.engine.follow(before)
     expand = expansion.expand
     fp = expansion.identity.fingerprint(root)
@@ -95,7 +97,8 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
                                    seconds=ticker.elapsed(), result=result,
                                    first_seconds=ticker.elapsed(),
                                    found_steps=result.length, states=len(seen),
-                                   steps_expanded=expanded, reductions=expansion.used)
+                                   steps_expanded=expanded, reductions=expansion.used,
+                       by_history=tuple(expansion.engine.by_history.items()))
             if ticker.due():
                 ticker.say(f"depth {depth}, {len(seen):,} states, {expanded:,} steps")
         states, fps, first = next_states, next_fps, next_first
@@ -106,7 +109,8 @@ def _search(config: Config, *, max_states: int, progress: Progress | None,
     steps_cut = depth >= room and any(not engine.finished(s) and engine.ready(s) for s in states)
     return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(),
                        states=len(seen), exhausted=not truncated, steps_cut=steps_cut,
-                       steps_expanded=expanded, reductions=expansion.used)
+                       steps_expanded=expanded, reductions=expansion.used,
+                       by_history=tuple(expansion.engine.by_history.items()))
 
 
 def _result_of_workers(config: Config, workers: list[int]) -> RunResult:

@@ -133,11 +133,13 @@ def _search(config: Config, bound: int, max_states: int, progress: Progress | No
                            found_steps=result.length, states=len(cost),
                            steps_expanded=expanded, reductions=expansion.used,
                            preemptions=bound, checked_preemptions=checked,
-                           found_preemptions=step_cost)
+                           found_preemptions=step_cost,
+                           by_history=tuple(engine.by_history.items()))
     everything = not truncated and all(not b for b in buckets[k:])
     if everything:
         checked = bound  # (and every schedule with more: the reachable states are all checked)
     return Exploration(strategy="bfs", config=config, seconds=ticker.elapsed(),
                        states=len(cost), exhausted=everything, steps_cut=steps_cut,
                        steps_expanded=expanded, reductions=expansion.used,
-                       preemptions=bound, checked_preemptions=checked)
+                       preemptions=bound, checked_preemptions=checked,
+                       by_history=tuple(engine.by_history.items()))

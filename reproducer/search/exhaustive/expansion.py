@@ -53,14 +53,17 @@ class Expansion:
     """The engine a search steps in, the identity of its states under the reductions asked
     for (`used`: those that apply), and which workers to step from a state (`movers`).
     `movers` (worker indices) narrows the rule to those workers (`minimise`'s last check);
-    `stable` asks for identities that are the same in every process (a split search)."""
+    `stable` asks for identities that are the same in every process (a split search);
+    `current` adds who moved last to the identity (a bounded search); `states` tells async
+    enactors by their state (False: by their history, as the differential test does)."""
 
     def __init__(self, config: Config, reductions: Iterable[str],
                  movers: frozenset[int] | None = None, *, stable: bool = False,
-                 current: bool = False) -> None:
+                 current: bool = False, states: bool = True) -> None:
         asked = check_reductions(reductions)
         self.engine = engine = Engine(config, values="values" in asked,
-                                      unread="unread" in asked, dead="dead" in asked)
+                                      unread="unread" in asked, dead="dead" in asked,
+                                      states=states)
         self.identity = Identity(engine, asked, stable=stable, current=current)
         self.used = tuple(r for r in REDUCTIONS if r in self.identity.used)
         self._por = "por" in self.used
@@ -117,6 +120,7 @@ class Expansion:
         zone, store, clock, marks, o = state[ZONE], state[STORE], state[CLOCK], state[MARKS], \
             state[ORDER]
         holder = engine.holder[zone]
+        whole = ident.renamings is not None  # (a least sum over renamings is not swapped)
         new: list[Child] = []
         add = known.add
         cut = False
@@ -133,8 +137,9 @@ class Expansion:
             if effect is None:
                 effect = engine.effect_missed(key, c, zone, store, clock)
             kind, c2, arg = effect
-            if reads[c2] == FINISHED or kind == CLOCK_SET:
-                # the rare steps (a worker finishes, the clock moves without `values`): whole
+            if reads[c2] == FINISHED or kind == CLOCK_SET or whole:
+                # the rare steps (a worker finishes, the clock moves without `values`), and
+                # every step under a symmetry by renaming: the child whole
                 child, broke = engine.apply(state, w, effect)
                 if broke:
                     return made, new, (rank, w), cut

@@ -56,14 +56,18 @@ then they are digests of the parts' values (`digest`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
+import re
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from reproducer.running.canonical import OTHER
 from reproducer.running.engine import FIRST, MARKS, ORDER, STORE, ZONE, Engine, State
 from reproducer.search.exhaustive.digest import Undigestible, digest
+from reproducer.world.async_enactor import Uncanonical
 from reproducer.world.enactor import Phase, StateMachineEnactor
+from reproducer.world.planner import Planner
 from reproducer.world.values import LockValue
 
 __all__ = ["DEFAULT_REDUCTIONS", "MASK", "REDUCTIONS", "Identity", "check_reductions"]
@@ -118,12 +122,28 @@ class Identity:
                  current: bool = False) -> None:
         asked = check_reductions(reductions)
         self.engine = engine
-        self.used = asked if engine.builtin else asked & {"bookkeeping"}
+        # one program for every enactor: interchangeable up to their names (`renamings`)
+        programs = {getattr(w, "program", None) for w, _ in
+                    (engine.comps[c] for c in engine.root[FIRST + 1:])}
+        same_program = (isinstance(engine.comps[engine.root[FIRST]][0], Planner)
+                        and len(programs) == 1 and None not in programs)
+        self.used = (asked if engine.builtin else
+                     asked & {"bookkeeping", "symmetry"} if same_program and engine.states else
+                     asked & {"bookkeeping"})
         layout = engine.config.layout
         self._aliases = frozenset(layout.endpoint_name(ep) for ep in layout.endpoints)
         self._lock_name = layout.lock_name
         self._enactors = frozenset(engine.names[1:])
-        self._symmetric = "symmetry" in self.used
+        self._symmetric = "symmetry" in self.used and engine.builtin
+        # symmetry among async enactors: every renaming of the enactors (n! of them), the
+        # least sum is the identity (names hide in strings: stamps, holders, a lock's text)
+        self.renamings: list[tuple[dict[str, str], tuple[int, ...]]] | None = None
+        if "symmetry" in self.used and not engine.builtin:
+            names = engine.names[1:]
+            self.renamings = [
+                (dict(zip(names, (engine.names[p] for p in perm), strict=True)), (0, *perm))
+                for perm in itertools.permutations(range(1, engine.count))]
+            self._renamed: dict[tuple[str, int, Hashable], int] = {}
         self._unread = "unread" in self.used
         self.stable = stable
         self._rng = random.Random(0)
@@ -165,6 +185,8 @@ class Identity:
 
     def fingerprint(self, state: State) -> int:
         """The identity of a whole state (a step's child has it from its parent's, `expansion`)."""
+        if self.renamings is not None:
+            return min(self._renamed_sum(state, i) for i in range(len(self.renamings)))
         holder = self.engine.holder[state[ZONE]]
         comp = self.comp
         total = (self.zone[state[ZONE]] + self.store[state[STORE]] + self.clock[state[2]]
@@ -178,6 +200,43 @@ class Identity:
             if moved is not None:
                 total += self.current[state[FIRST + moved]]
         return total & MASK
+
+    def _renamed_sum(self, state: State, i: int) -> int:
+        """The sum of a state's parts' numbers with the enactors renamed by renaming `i`."""
+        engine = self.engine
+        positions = self.renamings[i][1]  # type: ignore[index]
+        total = (self._renamed_number("zone", i, state[ZONE]) + self.store[state[STORE]]
+                 + self.clock[state[2]] + self.marks[state[MARKS]])
+        if self.order is not None:
+            order, moved = engine.orders[state[ORDER]]
+            total += self._number(("order", tuple(positions[w] for w in order),
+                                   None if moved is None else positions[moved]))
+        for w in range(len(state) - FIRST):
+            total += self._renamed_number("part", i, state[FIRST + w])
+        if self.current is not None:
+            moved = engine.orders[state[ORDER]][1]
+            if moved is not None:
+                total += self._renamed_number("current", i, state[FIRST + moved])
+        return total & MASK
+
+    def _renamed_number(self, kind: str, i: int, number: int) -> int:
+        key = (kind, i, number)
+        known = self._renamed.get(key)
+        if known is None:
+            names, positions = self.renamings[i]  # type: ignore[index]
+            engine = self.engine
+            if kind == "zone":
+                told: Hashable = ("zone", _renamed(self._zone_key(number), names))
+            else:
+                worker = engine.comps[number][0]
+                state = getattr(worker, "state", None)
+                try:
+                    inner = state() if state is not None else ("part", number)
+                except Uncanonical:  # told by its history: never equal to a renamed one
+                    inner = ("part", number)
+                told = (kind, positions[engine.position[number]], _renamed(inner, names))
+            known = self._renamed[key] = self._number(told)
+        return known
 
     def _comp(self, c: int) -> tuple[int, int]:
         key = self._comp_key(c)
@@ -251,6 +310,22 @@ class Identity:
         assert isinstance(worker, StateMachineEnactor)
         # (a finished enactor's generation is not part of its identity: dead)
         return -1 if worker.phase is Phase.DONE else worker.last_done
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """`value` with every enactor's name in it (strings, in stamps and lock texts too)
+    replaced by its name under the renaming `names` (tuples, sets and strings are walked;
+    anything else names no enactor)."""
+    if isinstance(value, str):
+        return _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), value)
+    if isinstance(value, tuple):
+        return tuple(_renamed(v, names) for v in value)
+    if isinstance(value, frozenset):
+        return frozenset(_renamed(v, names) for v in value)
+    return value
+
+
+_NAME = re.compile(r"enactor-\d+(?!\d)")
 
 
 def _lock_told(lock: LockValue | None, me: str | None, enactors: frozenset[str]

@@ -8,6 +8,7 @@ import pytest
 
 from reproducer import VARIANTS, Config, ReplayChoices, run_memory
 from reproducer.search import explore_bfs
+from reproducer.search.exhaustive.bfs import search_bfs
 from reproducer.search.exhaustive.identity import DEFAULT_REDUCTIONS, REDUCTIONS, check_reductions
 
 WORLDS = {
@@ -60,3 +61,34 @@ def test_a_user_enactor_gets_only_the_reductions_that_do_not_read_its_code() -> 
     config = Config(enactor="tests.helpers.example_enactor:OneShotEnactor", enactors=2, plans=1,
                     max_steps=12)
     assert explore_bfs(config).reductions == ("bookkeeping",)
+    # async enactors of one program are interchangeable up to their names
+    port = Config(enactor="examples.aws_2025:enactor", enactors=2, plans=1, max_steps=12)
+    assert explore_bfs(port).reductions == ("bookkeeping", "symmetry")
+
+
+ASYNC_WORLDS = {
+    "the aws-2025 port, the empty record": dict(enactor="examples.aws_2025:enactor", enactors=2,
+                                                plans=2, invariants=(1,), max_steps=22),
+    "the cas-flip port, 1 plan": dict(enactor="examples.cas_flip:enactor", enactors=2, plans=1,
+                                      max_steps=40),
+    "an enactor told by its history": dict(
+        enactor="tests.helpers.async_enactors:holds_a_lock_of_its_own", enactors=2, plans=2),
+}
+
+
+@pytest.mark.parametrize("world", ASYNC_WORLDS)
+def test_async_enactors_told_by_their_state_and_their_symmetry_agree_with_their_histories(
+        world: str) -> None:
+    config = Config(**ASYNC_WORLDS[world])  # type: ignore[arg-type]
+    by_history = search_bfs(config, reductions=(), states=False)
+    assert by_history.found or by_history.exhausted
+    for lever in [(), ("bookkeeping",), ("bookkeeping", "symmetry")]:
+        reduced = search_bfs(config, reductions=lever)
+        assert (reduced.found, reduced.steps, reduced.exhausted) == (
+            by_history.found, by_history.steps, by_history.exhausted), lever
+        if not by_history.found:
+            assert reduced.states is not None and by_history.states is not None
+            assert reduced.states <= by_history.states, lever
+        if reduced.result is not None:
+            again = run_memory(config, ReplayChoices(reduced.result.choices))
+            assert again.steps == reduced.result.steps
