@@ -2,8 +2,8 @@
 
 For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans):
 - executions per second over the real transport (UDP to an in-process fake_dns) and in-process
-  (cold: no memos; warm: the default, memos shared across runs), each with the process's peak
-  RSS (VmHWM) so far beside it;
+  (random walks over the integer engine a sampler shares, from empty memos and memoised),
+  each with the process's peak RSS (VmHWM) so far beside it;
 - per strategy (PCT at depths 3, 4 and 5), executions until the first violation, median over
   SEEDS seeds;
 - seconds until Hypothesis reports its shrunk, minimised counterexample, and its length next
@@ -13,12 +13,16 @@ For the default configuration and a larger one (3 enactors, 3 endpoints, 5 plans
 - states and seconds for the exhaustive (bounded) proof of each correct fix;
 - all the cores: runs/s of random and states/s of breadth-first search with 1 and 2 worker
   processes, results compared (`--parallel` runs only this part, three rounds);
+- the integer engine's goals beside their references (`engine.py`; `--engine` runs only this
+  part): breadth-first states/s, the three-enactor proofs on two processes, the samplers, the
+  async cas_flip port's bounded proof;
 - programs as enactors (`--program`; `--programs` runs only this part): a program's start-up
   (a fresh interpreter against a fork from the fork server), runs/s with two Python+boto3
   programs (forked, and fresh interpreters) and with two shell programs, where a run's time
   goes (waiting for the programs, the rest), and the seconds from the start to the first
   violation of the boto3 outage script under the default strategy.
-Every part has a run, state or time budget, so the whole stays within about seven minutes.
+Every part has a run, state or time budget, so the whole stays within about fifteen minutes
+(six of them the engine's part, mostly its two three-enactor proofs).
 
 `python -m reproducer.bench --strategies [...]` measures runs to the first violation over many
 seeds instead (`reproducer.bench.measure`; `--strategies --help` lists its flags).
@@ -34,10 +38,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from reproducer.bench.engine import engine, sampler_speed
 from reproducer.bench.measure import main as measure_main
 from reproducer.bench.programs import programs
 from reproducer.running.choices import RandomChoices
-from reproducer.running.simulation import Cache, Simulation, clear_cache
+from reproducer.running.engine import clear_cache as clear_engines
+from reproducer.running.simulation import clear_cache
 from reproducer.running.transport import RealSession, fast_event_loop_factory
 from reproducer.search import DEFAULT_REDUCTIONS, REDUCTIONS, Strategy, explore, explore_bfs
 from reproducer.world.config import Config
@@ -64,17 +70,6 @@ def _rate(run: Callable[[int], object], window_s: float = SPEED_WINDOW_S) -> flo
         run(n)
         n += 1
     return n / (time.perf_counter() - start)
-
-
-def _memory_speed(config: Config, cache: Cache) -> float:
-    clear_cache()
-
-    def one(n: int) -> None:
-        Simulation(config, cache=cache).advance(RandomChoices(n))
-
-    if cache == "moves":
-        _rate(one, 2.0)  # warm the memos first, as a long exploration would
-    return _rate(one)
 
 
 def _real_speed(config: Config) -> float:
@@ -114,16 +109,15 @@ def bench(out: Callable[[str], None]) -> None:
             f"endpoints, {config.plans} plans, invariants {config.invariants}")
         real = _real_speed(config)
         out(f"real UDP:           {real:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
-        cold = _memory_speed(config, "none")
-        out(f"in-process, cold:   {cold:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
-        warm = _memory_speed(config, "moves")
-        out(f"in-process, memos:  {warm:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
+        cold, warm = sampler_speed(config)
+        out(f"in-process, memos empty: {cold:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
+        out(f"in-process, memoised:    {warm:8,.0f} executions/s   VmHWM {_vmhwm_mb():6.0f} MB")
         if label == "default":
             port = Config(enactor=ASYNC_PORT)
             out(f"async port ({ASYNC_PORT}), the same world:")
             out(f"  real UDP:         {_real_speed(port):8,.0f} executions/s   "
                 f"VmHWM {_vmhwm_mb():6.0f} MB")
-            out(f"  in-process:       {_memory_speed(port, 'moves'):8,.0f} executions/s   "
+            out(f"  in-process:       {sampler_speed(port)[1]:8,.0f} executions/s   "
                 f"VmHWM {_vmhwm_mb():6.0f} MB")
         bfs = explore_bfs(config, max_states=600_000)  # the larger world: cut, and said so
         out(f"bfs: shortest violation {bfs.steps} steps, found after expanding "
@@ -170,6 +164,7 @@ def bench(out: Callable[[str], None]) -> None:
                        Config(variant=variant, enactors=2, endpoints=2, plans=3)):
             _proof(out, config, "default", DEFAULT_REDUCTIONS, PROOF_CAP)
     parallel(out, rounds=1)
+    engine(out)
     programs(out)
 
 
@@ -188,6 +183,7 @@ def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
     for _ in range(rounds):
         for n in (1, 2):
             clear_cache()  # each round starts cold, as a worker process does
+            clear_engines()
             res = explore("random", cfg, max_runs=PARALLEL_RUNS, workers=n, shrink=False)
             rates[n].append(res.executions / res.seconds)
             seen[n] = (res.found, res.first_at)
@@ -203,6 +199,7 @@ def parallel(out: Callable[[str], None], rounds: int = 3) -> None:
         for _ in range(rounds):
             for n in (1, 2):
                 clear_cache()
+                clear_engines()
                 res = explore_bfs(config, workers=n)
                 assert res.states is not None
                 speeds[n].append(res.states / res.seconds)
@@ -236,12 +233,18 @@ def main() -> int:
     if sys.argv[1:] == ["--programs"]:
         programs(lambda line: print(line, flush=True))
         return 0
+    if sys.argv[1:] == ["--engine"]:
+        engine(lambda line: print(line, flush=True))
+        return 0
     if sys.argv[1:2] == ["--strategies"]:
         return measure_main(sys.argv[2:])
     if sys.argv[1:]:
-        usage = ("usage: python -m reproducer.bench [--parallel | --programs | --strategies "
-                 "[--help | FLAGS]]\n"
-                 "  no flags: speeds, strategies and proofs (make bench, a few minutes)\n"
+        usage = ("usage: python -m reproducer.bench [--parallel | --programs | --engine | "
+                 "--strategies [--help | FLAGS]]\n"
+                 "  no flags: speeds, strategies and proofs (make bench, about fifteen "
+                 "minutes)\n"
+                 "  --engine: the integer engine's goals beside their references (six "
+                 "minutes)\n"
                  "  --parallel: 1 vs 2 worker processes, sampling and bfs (a minute or two)\n"
                  "  --programs: programs as enactors (a minute or two)\n"
                  "  --strategies: runs to the first violation over many seeds")

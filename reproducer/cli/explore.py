@@ -88,8 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-runs", type=int, default=None,
                         help="executions before giving up (default 10000; not for bfs)")
     parser.add_argument("--max-states", type=int, default=None,
-                        help=f"bfs: distinct states before giving up "
-                             f"(default {DEFAULT_MAX_STATES})")
+                        help=f"bfs: distinct states before giving up (default "
+                             f"{DEFAULT_MAX_STATES}, which the default world's proof needs: "
+                             "about 2-3 GB of memory at the bound)")
     parser.add_argument("--preemptions", type=int, default=None, metavar="K",
                         help="bfs: check every schedule with at most K preemptions (a switch "
                              "away from a worker that could go on), K = 0, 1, ... in turn, each "

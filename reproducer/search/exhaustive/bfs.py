@@ -30,7 +30,7 @@ from reproducer.world.config import Config
 
 __all__ = ["DEFAULT_MAX_STATES", "search_bfs"]
 
-DEFAULT_MAX_STATES = 3_000_000
+DEFAULT_MAX_STATES = 30_000_000
 
 
 def search_bfs(config: Config, *, max_states: int = DEFAULT_MAX_STATES,
