@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +31,14 @@ WORLDS: dict[str, Config] = {
     "cleanup-checks-active 2/3/5": Config(variant="cleanup-checks-active", enactors=2,
                                           endpoints=3, plans=5),
     "empty record 3/3/3": Config(enactors=3, endpoints=3, invariants=(1,)),
+    # the outage's own enactor written as asyncio code (examples/aws_2025.py)
+    "async port empty record": Config(enactor="examples.aws_2025:enactor", enactors=2,
+                                      invariants=(1,)),
+    # the outage's enactor as a program: a boto3 script, each enactor an OS process (run from a
+    # checkout: the path is relative)
+    "boto3 program empty record": Config(
+        program=f"{shlex.quote(sys.executable)} examples/programs/route53_enactor.py",
+        enactors=2, invariants=(1,)),
 }
 SAMPLERS = ("random", "pos", "surw", "pct-4", "hypothesis")
 

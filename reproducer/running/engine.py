@@ -47,7 +47,7 @@ from reproducer.running.core import (
     ready_order,
     worker_move,
 )
-from reproducer.running.simulation import Universe
+from reproducer.running.simulation import Universe, zone_content
 from reproducer.world.async_enactor import CoroutineWorker, Uncanonical
 from reproducer.world.config import Config, Worker
 from reproducer.world.enactor import StateMachineEnactor
@@ -211,10 +211,7 @@ class Engine:
     # -- interning -----------------------------------------------------------------------------
 
     def intern_zone(self, dns: ZoneStore) -> int:
-        key = frozenset((origin, name, rtype, rrset)
-                        for origin, zone in dns.zones.items()
-                        for name, node in zone.nodes.items()
-                        for rtype, rrset in node.items() if rtype != "SOA")
+        key = zone_content(dns)
         z = self.zone_ids.get(key)
         if z is None:
             z = self.zone_ids[key] = len(self.zones)

@@ -1,10 +1,13 @@
 """The synchronous in-process runtime: the world stepped over the zone engine, no asyncio.
 
-This is what exploration uses (Hypothesis, random, PCT, breadth-first search): a `Simulation` is
-the scheduling core (`reproducer.running.core`: one mover, choice 0 unsurprising, virtual time,
-observation after a committed UPDATE) with in-process effects and a memo. It is copyable
-(`clone`) and fingerprintable (`fingerprint`), and its traces equal those of `run_async` for the
-same choices (a differential test checks it).
+A `Simulation` is the scheduling core (`reproducer.running.core`: one mover, choice 0
+unsurprising, virtual time, observation after a committed UPDATE) with in-process effects and a
+memo: what tells a run's story (its trace), what replays a schedule and what the minimiser
+tries. It is copyable (`clone`), and its traces equal those of `run_async` for the same choices
+(a differential test checks it). The searches themselves step the same core over integers
+(`reproducer.running.engine`), which takes the same runs, and hand a run they keep to a
+`Simulation` for its trace. The `Universe` below is also where the engine's steps are taken the
+first time (`Universe.effect`).
 
 Theory of operation (why it is fast)
 ------------------------------------
@@ -18,8 +21,7 @@ Theory of operation (why it is fast)
   clock). With `cache="moves"` (the default) each part is interned — equal values are one
   object — and each of those functions is remembered by the identity of its arguments, per
   `Config` and across runs. A step already taken once by any run is then a few dictionary
-  lookups, and whole states compare by the identity of their parts (`state_key`), which is
-  what the exhaustive search de-duplicates on. The memos are bounded (`CACHE_ENTRIES`) and
+  lookups. The memos are bounded (`CACHE_ENTRIES`) and
   dropped together when full. Worker states must be hashable values for this; if they are
   not, the memos switch themselves off for that configuration (`cache="none"` does so too).
 - Rule 3: endpoints are re-resolved only after a committed UPDATE (the core's Rule 4), and
@@ -27,11 +29,11 @@ Theory of operation (why it is fast)
 - Rule 4: a `Step` (the narrated trace line) is built only when someone asks for it (`steps`,
   `step()`'s return value, `result()`, `on_step`). `advance()` runs without building any.
 
-What a state's identity leaves out, on purpose: the SOA serial (it counts commits, and nothing
-a worker or the observer reads depends on it: answers are judged by their answer section) and
-the raw parking counters (only their order decides the ready order, Rule 2 of the core).
-What it keeps that is easy to miss: the action each worker is parked on (a back-off sleep's
-wake-up time was computed when the worker parked, not from the clock now).
+What interning leaves out, on purpose: the SOA serial (it counts commits, and nothing a worker
+or the observer reads depends on it: answers are judged by their answer section; zones are one
+by `zone_content`). What a state keeps that is easy to miss: the action each worker is parked
+on (a back-off sleep's wake-up time was computed when the worker parked, not from the clock
+now).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from reproducer.world.values import (
 )
 
 __all__ = ["CACHE_ENTRIES", "CACHE_MODES", "Cache", "Simulation", "clear_cache", "run_memory",
-           "state_key", "state_value", "universe_for"]
+           "universe_for", "zone_content"]
 
 log = logging.getLogger(__name__)
 
@@ -82,24 +84,12 @@ CACHE_ENTRIES = 1_500_000
 """Interned values plus remembered steps per configuration before the memos are dropped."""
 
 
-def _zone_content(dns: ZoneStore) -> Hashable:
+def zone_content(dns: ZoneStore) -> frozenset[tuple[str, str, str, Any]]:
+    """A zone's content as a value: every record but the SOA (whose serial counts commits)."""
     return frozenset((origin, name, rtype, rrset)
                      for origin, zone in dns.zones.items()
                      for name, node in zone.nodes.items()
                      for rtype, rrset in node.items() if rtype != "SOA")
-
-
-def state_key(state: State) -> Hashable:
-    """A state's identity under hash-consing (valid while its universe lives)."""
-    return (id(state.dns), id(state.store), state.clock_ms, tuple(map(id, state.workers)),
-            tuple(map(id, state.pending)), state.order, state.current, state.highest,
-            state.broken)
-
-
-def state_value(state: State) -> Hashable:
-    """A state as a plain value (slower than `state_key`; valid forever)."""
-    return (_zone_content(state.dns), state.store, state.clock_ms, state.workers,
-            state.pending, state.order, state.current, state.highest, state.broken)
 
 
 class Universe:
@@ -142,7 +132,7 @@ class Universe:
     def canon_zone(self, dns: ZoneStore) -> ZoneStore:
         if not self.memo:
             return dns
-        return self.zones.setdefault(_zone_content(dns), dns)
+        return self.zones.setdefault(zone_content(dns), dns)
 
     def _initial(self) -> State:
         config = self.config
@@ -300,7 +290,7 @@ def clear_cache() -> None:
 
 class Simulation(Run):
     """The scheduling core stepped synchronously over the in-process zone engine. Copyable
-    (`clone`) and fingerprintable (`fingerprint`) for the exhaustive search.
+    (`clone`).
 
     `cache`: "moves" (default) shares interned values and remembered steps with every run of
     the same configuration; "none" computes every step afresh. Traces are identical.
@@ -319,12 +309,6 @@ class Simulation(Run):
         other.layout = self.layout
         other._universe = self._universe
         return other
-
-    def fingerprint(self) -> Hashable:
-        """Everything that decides the future: zone content (not the serial), store, clock,
-        worker states and the actions they are parked on, the order of parking, who moved
-        last, the highest generation seen per endpoint."""
-        return state_value(self.state)
 
     # -- the state, read-only ------------------------------------------------------------------
 
