@@ -115,15 +115,17 @@ class Canon:
         e = worker
         deadline = e.deadline_ms()
         moved = 0 if deadline is None else e.moved_ms + max(deadline - shift_ms, 0) - deadline
-        e = evolve(e, lock=self._belief(e, zone_lock, shift_ms), writes=0, note="",
-                   backoff=e.backoff_that_matters, moved_ms=moved)
+        changes: dict[str, Any] = {
+            "lock": self._belief(e, zone_lock, shift_ms), "writes": 0, "note": "",
+            "backoff": e.backoff_that_matters, "moved_ms": moved}
         if self.dead:
+            # (read off the value before its rewrite, which keeps all that `live_fields`
+            # reads: the phase, whether it believes it holds the lock, `retrying`, `suspect`)
             live = e.live_fields()
-            changes = {name: default for name, default in _DEFAULTS.items()
-                       if name not in live and name not in ("name", "phase")
-                       and getattr(e, name) != default}
-            if changes:
-                e = evolve(e, **changes)
+            for name, default in _DEFAULTS.items():
+                if name not in live and name not in ("name", "phase"):
+                    changes[name] = default
+        e = evolve(e, **changes)
         return e, e.next_action(0)
 
     def stale(self, worker: Worker) -> Worker:
