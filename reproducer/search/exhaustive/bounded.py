@@ -111,7 +111,8 @@ def _search(config: Config, bound: int, max_states: int, progress: Progress | No
                 if step_cost == k:
                     break
             if ticker.due():
-                ticker.say(f"{k} preemptions: {len(cost):,} states, {expanded:,} steps")
+                ticker.say(f"{k} preemption{'s' * (k != 1)}: {len(cost):,} states, "
+                           f"{expanded:,} steps")
         buckets[k] = []  # (expanded: free the memory)
         if found is not None:
             # at cost k, or k + 1 by a preemption out of bucket k, which is now complete:
