@@ -27,6 +27,12 @@ Theory of operation
   workers in the same order and breaks the same invariant at the same step as the run over
   real values with the same choices (`Canon`'s rewrites keep every future), so who moved is
   all a run needs to keep: its story is replayed by the `Simulation` for the trace.
+- Rule 5 (values with a history): an async enactor or a program is a value whose identity is
+  its history, moved by its own code. In a search (`states`) an async enactor is one part per
+  state of its suspended coroutine (`CoroutineWorker.state`), the first value met standing for
+  the others (a deterministic program's future depends on its state alone). In forward runs
+  (`forward`: the samplers) such a worker's moves are not remembered: its live coroutine or
+  process is handed from value to value, and an equal value met again takes it (`absorb`).
 """
 
 from __future__ import annotations
