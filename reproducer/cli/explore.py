@@ -50,7 +50,8 @@ from reproducer.search import (
     shown_url,
 )
 from reproducer.telling.narrate import format_trace
-from reproducer.world.config import Config
+from reproducer.world.async_enactor import is_async_enactor
+from reproducer.world.config import Config, load_enactor_class
 
 __all__ = ["COMMAND", "check_explore_arguments", "enactor_error", "verdict_of"]
 
@@ -89,8 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="executions before giving up (default 10000; not for bfs)")
     parser.add_argument("--max-states", type=int, default=None,
                         help=f"bfs: distinct states before giving up (default "
-                             f"{DEFAULT_MAX_STATES}, which the default world's proof needs: "
-                             "about 2-3 GB of memory at the bound)")
+                             f"{DEFAULT_MAX_STATES:,}, which the default world's proof needs: "
+                             "about 2-3 GB of memory at the bound; with async enactors or "
+                             f"programs {CODE_MAX_STATES:,}, about 4-5 GB)")
     parser.add_argument("--preemptions", type=int, default=None, metavar="K",
                         help="bfs: check every schedule with at most K preemptions (a switch "
                              "away from a worker that could go on), K = 0, 1, ... in turn, each "
@@ -107,9 +109,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="memory: the in-process engine (default); real: UDP to a fake_dns "
                              "server")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="worker processes: the samplers and hypothesis shard their runs, "
-                             "bfs splits its visited set (default all cores, here "
-                             f"{os.cpu_count() or 1}; 1 runs in this process)")
+                        help="worker processes: the samplers and hypothesis shard their runs "
+                             f"(default all cores, here {os.cpu_count() or 1}); bfs splits its "
+                             "visited set over N > 1 (default one process, which is faster "
+                             "than a split on a few cores: docs/benchmarks.md)")
     parser.add_argument("--cluster", default=None, metavar="ADDRESS",
                         help="bfs: split the visited set over the workers of a running Dask "
                              "cluster, one share per worker, e.g. tcp://127.0.0.1:8786 (needs "
@@ -210,10 +213,28 @@ def _check_cluster_address(address: str) -> None:
                          f"scheduler's address, e.g. tcp://127.0.0.1:8786")
 
 
+CODE_MAX_STATES = 3_000_000
+"""The default `--max-states` where enactors are async code or programs: such a state holds a
+suspended coroutine's values or a history, about 1.5 KB (the async cas_flip port: 15 GB at 10 M
+states, docs/benchmarks.md), where a built-in state machine's is about 100 bytes."""
+
+
+def runs_its_own_code(config: Config) -> bool:
+    """Whether the enactors are programs or async enactors (code whose states the search keeps
+    as values of this process, or as histories)."""
+    if config.program is not None:
+        return True
+    return config.enactor is not None and is_async_enactor(load_enactor_class(config.enactor))
+
+
 def workers_of(args: argparse.Namespace) -> int:
-    """`--workers`, or all cores."""
+    """`--workers`; else one process for breadth-first search (with the integer engine, a
+    split over two cores is slower than one process: docs/benchmarks.md, "All the cores"), and
+    all cores for the samplers."""
     if args.workers is not None:
         return int(args.workers)
+    if args.strategy == "bfs":
+        return 1
     return os.cpu_count() or 1
 
 
@@ -307,8 +328,11 @@ def main(args: argparse.Namespace, report: Report) -> int:
                              "--variant, do apply: the file's interleaving is replayed in "
                              "that world)")
         return shrink_from(args, report)
+    bound_given = args.max_states is not None
     _resolve_defaults(args)
     config = config_from_args(args)
+    if not bound_given and args.strategy == "bfs" and runs_its_own_code(config):
+        args.max_states = CODE_MAX_STATES
     check_explore_arguments(args)
     database: Path | Literal["default"] | None = (
         None if args.no_database else args.database if args.database else "default")

@@ -227,3 +227,30 @@ def test_an_async_enactor_told_by_its_history_is_said_with_the_reason(tmp_path: 
           "--workers", "1", "--out", str(tmp_path / "cx.json")], report=lines.append)
     assert ("bfs: enactor-1 was told by its history of answers, not by its state (a local holds "
             "an asyncio.locks.Lock): histories that reach the same state were not merged") in lines
+
+
+def test_breadth_first_search_runs_in_one_process_unless_workers_asks_for_a_split() -> None:
+    argv = ["explore", "--strategy", "bfs", "--variant", "cas-flip", "--enactors", "2",
+            "--plans", "1", "--json"]
+    lines: list[str] = []
+    assert main(argv, report=lines.append) == 0
+    assert json.loads(lines[-1])["workers"] == 1
+    lines.clear()
+    assert main([*argv, "--workers", "2"], report=lines.append) == 0
+    assert json.loads(lines[-1])["workers"] == 2
+
+
+@pytest.mark.parametrize(("enactor", "bound"), [
+    (None, "30,000,000"), ("examples.cas_flip:enactor", "3,000,000"),
+    ("tests.helpers.example_enactor:OneShotEnactor", "30,000,000")])
+def test_the_default_state_bound_is_smaller_for_async_enactors_whose_states_weigh_more(
+        enactor: str | None, bound: str) -> None:
+    lines: list[str] = []
+    argv = ["explore", "--strategy", "bfs", "--enactors", "2", "--plans", "1",
+            "--max-steps", "12", "--no-database"]
+    main([*argv, *(["--enactor", enactor] if enactor else [])], report=lines.append)
+    assert f"and {bound} states (--max-states)" in lines[0]
+    lines.clear()
+    main([*argv, *(["--enactor", enactor] if enactor else []), "--max-states", "40000000"],
+         report=lines.append)
+    assert "and 40,000,000 states (--max-states)" in lines[0]
