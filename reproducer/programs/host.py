@@ -337,6 +337,9 @@ class ProgramHost:
         if self._closed:
             return
         self._closed = True
+        with self._lock:
+            for session in self._live:
+                session.alive = False  # a worker value still holding one re-executes
         with contextlib.suppress(Exception):
             self.call(self._close(), timeout_s=10)
         self.loop.call_soon_threadsafe(self.loop.stop)

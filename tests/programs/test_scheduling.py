@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from reproducer.programs import host, settings
+from reproducer.programs import host, settings, shutdown
 from reproducer.running.choices import RandomChoices, ReplayChoices
+from reproducer.running.engine import Walk, engine_for
 from reproducer.running.runtime import MemoryTransport, run_async
 from reproducer.running.simulation import Simulation, clear_cache, run_memory
 from reproducer.world.config import Config
@@ -92,3 +93,17 @@ def test_a_world_of_programs_comes_from_the_pytest_plugin_like_any_other(
     sim = race_world()
     sim.advance(RandomChoices(28))
     assert [v.invariant for v in sim.violations] == [2]
+
+
+
+def test_a_worker_value_kept_after_its_host_was_shut_down_is_re_executed_on_a_new_host(
+        ) -> None:
+    config = Config(program=OUTAGE, enactors=2)
+    engine = engine_for(config)
+    cut = Walk(engine, RandomChoices(5), max_steps=6)  # its last parts hold live processes
+    shutdown()  # every process ended; the shared engine still holds those values
+    whole = Walk(engine_for(config), RandomChoices(5), max_steps=config.max_steps)
+    assert whole.choices[:6] == cut.choices
+    assert len(whole.choices) > 6
+    assert whole.choices == Walk(engine_for(config), RandomChoices(5),
+                                 max_steps=config.max_steps).choices
