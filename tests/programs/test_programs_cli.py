@@ -6,6 +6,7 @@ quiet, one that crashes — each named, with nothing left running afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -157,7 +158,10 @@ def test_a_program_that_crashes_fails_the_run_with_its_status_and_the_end_of_its
     assert none_left(marker) == []
 
 
-def test_nothing_a_program_started_outlives_ctrl_c(tmp_path: Path, marker: str) -> None:
+@contextlib.contextmanager
+def _exploring_lingering_programs(tmp_path: Path, marker: str
+                                  ) -> Iterator[subprocess.Popen[str]]:
+    """`reproducer explore` over programs that leave children behind, once they run."""
     require_tool("curl", "curl")
     program = f"sh {HELPERS}/lingering.sh"
     env = dict(os.environ, **{MARK: marker})
@@ -165,11 +169,16 @@ def test_nothing_a_program_started_outlives_ctrl_c(tmp_path: Path, marker: str) 
                "--strategy", "random", "--max-runs", "100000", "--workers", "1",
                "--out", str(tmp_path / "x.json")]
     with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True) as explore:
+                          stderr=subprocess.DEVNULL, text=True) as explore:
         deadline = time.monotonic() + 60
         while not marked(marker, "sleep") and time.monotonic() < deadline:  # programs run
             time.sleep(0.1)
         assert marked(marker, "sleep"), "the programs never started"
+        yield explore
+
+
+def test_nothing_a_program_started_outlives_ctrl_c(tmp_path: Path, marker: str) -> None:
+    with _exploring_lingering_programs(tmp_path, marker) as explore:
         explore.send_signal(signal.SIGINT)
         assert explore.wait(timeout=60) == INTERRUPTED
     assert none_left(marker, bound_s=5) == []
@@ -177,18 +186,7 @@ def test_nothing_a_program_started_outlives_ctrl_c(tmp_path: Path, marker: str) 
 
 def test_nothing_a_program_started_outlives_its_command_killed_outright(
         tmp_path: Path, marker: str) -> None:
-    require_tool("curl", "curl")
-    program = f"sh {HELPERS}/lingering.sh"
-    env = dict(os.environ, **{MARK: marker})
-    command = [sys.executable, "-m", "reproducer", "explore", "--program", program,
-               "--strategy", "random", "--max-runs", "100000", "--workers", "1",
-               "--out", str(tmp_path / "x.json")]
-    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL) as explore:
-        deadline = time.monotonic() + 60
-        while not marked(marker, "sleep") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert marked(marker, "sleep"), "the programs never started"
+    with _exploring_lingering_programs(tmp_path, marker) as explore:
         explore.kill()  # no handler runs: the watchdog ends what it started
         explore.wait(timeout=30)
     assert none_left(marker) == []
